@@ -1,0 +1,44 @@
+# ShopSage: the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed
+DATA   ?= $(if $(SHOPSAGE_DATA_DIR),$(SHOPSAGE_DATA_DIR),../shared/data)
+STORE  ?= sqlite:///var/shop.db
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: demo test lint bench clean setup
+
+setup: $(STAMP)
+
+# Reinstall whenever pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# torch first: its CPU wheel lies on disk; anything else would pull a CUDA build.
+	$(PIP) install --quiet torch==2.13.0 2>&1 | sed '/is ignored: it is neither/d'
+	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
+	$(PIP) install --quiet -e ".[test]" 2>&1 | sed '/is ignored: it is neither/d'
+	$(PY) -c "import shopsage, pytest, hypothesis"
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	mkdir -p var
+	$(VENV)/bin/shopsage demo --data $(DATA) --store $(STORE)
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) var build *.egg-info src/*.egg-info

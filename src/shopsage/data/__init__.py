@@ -1,0 +1,1 @@
+"""The data layer: schema, stores, importers, cleaning and splits."""

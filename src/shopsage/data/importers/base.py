@@ -1,0 +1,206 @@
+"""The import runner shared by every format.
+
+An importer only parses: it yields rows (:mod:`shopsage.data.rows`) or :class:`Reject` for what it
+cannot accept. The runner batches them, writes each batch in one transaction together with the
+quarantined rows of that batch, and counts ``read = accepted + already present + quarantined``.
+Nothing is silently dropped; a crash loses at most the batch being written, never an acknowledged one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+from shopsage.data.cleaning import RobotFilter
+from shopsage.data.rows import DocumentRow, EventRow, ItemRow, JudgmentRow, QuarantineRow, RowKey, item_digest
+from shopsage.data.stores.base import StoreWriter
+from shopsage.errors import ImportFormatError, StrictImportError
+
+__all__ = ["Reject", "Record", "Importer", "ImportSummary", "run_import", "source_name"]
+
+
+class Reject(NamedTuple):
+    """A row the importer could not accept: it goes to the quarantine with ``reason``."""
+
+    key: RowKey
+    reason: str
+    raw: str
+
+
+Record = ItemRow | EventRow | JudgmentRow | DocumentRow | Reject
+
+
+def source_name(path: Path) -> str:
+    """The name rows of ``path`` are keyed by: its folder and file name (stable across machines)."""
+    path = Path(path).resolve()
+    return f"{path.parent.name}/{path.name}"
+
+
+@dataclass
+class ImportSummary:
+    """What an import did; ``read == accepted + already_present + quarantined`` always holds."""
+
+    format: str
+    path: str
+    read: int = 0
+    accepted: int = 0
+    updated: int = 0
+    already_present: int = 0
+    quarantined: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.accepted + self.already_present + self.quarantined
+
+
+class Importer:
+    """Base of the format importers: ``records()`` yields rows and rejects, in source order."""
+
+    format: ClassVar[str]
+    description: ClassVar[str] = ""
+
+    def __init__(self, path: Path | str, **options: Any) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise ImportFormatError(f"{self.path} does not exist. Give the path to {self.expects()}.")
+        self.options = options
+
+    @classmethod
+    def expects(cls) -> str:
+        return cls.description or "the data to import"
+
+    def require(self, *names: str) -> list[Path]:
+        """Paths of files the format needs inside ``self.path`` (a folder); clear error if absent."""
+        if not self.path.is_dir():
+            raise ImportFormatError(f"{self.path} is not a folder; the {self.format} format reads a folder with {', '.join(names)}.")
+        found = []
+        for name in names:
+            p = self.path / name
+            if not p.is_file():
+                raise ImportFormatError(f"{p} is missing; the {self.format} format needs {', '.join(names)} in {self.path}.")
+            found.append(p)
+        return found
+
+    def records(self) -> Iterator[Record]:
+        raise NotImplementedError
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.items: list[ItemRow] = []
+        self.events: list[EventRow] = []
+        self.judgments: list[JudgmentRow] = []
+        self.documents: list[DocumentRow] = []
+        self.rejects: list[Reject] = []
+        self.last_key: RowKey | None = None
+
+    def __len__(self) -> int:
+        return len(self.items) + len(self.events) + len(self.judgments) + len(self.documents) + len(self.rejects)
+
+
+def run_import(
+    store: StoreWriter,
+    importer: Importer,
+    *,
+    batch_size: int = 20_000,
+    strict: bool = False,
+    robot_filter: RobotFilter | None = None,
+    on_batch: Callable[[int, RowKey | None, ImportSummary], None] | None = None,
+) -> ImportSummary:
+    """Import everything ``importer`` yields into ``store``; see the module docstring."""
+    if batch_size < 1:
+        raise ImportFormatError(f"batch size must be at least 1, not {batch_size}")
+    summary = ImportSummary(importer.format, str(importer.path))
+    seen_items: dict[str, tuple[int, RowKey | None]] = {}
+    started = time.perf_counter()
+    batch = _Batch()
+
+    def flush() -> None:
+        nonlocal batch
+        if len(batch):
+            _write_batch(store, batch, summary, strict)
+            summary.batches += 1
+            if on_batch is not None:
+                on_batch(summary.batches, batch.last_key, summary)
+        batch = _Batch()
+
+    for rec in importer.records():
+        summary.read += 1
+        if isinstance(rec, Reject):
+            if strict:
+                flush()
+                raise StrictImportError(rec.key.source, rec.key.line, rec.reason)
+            batch.rejects.append(rec)
+            batch.last_key = rec.key
+        elif isinstance(rec, ItemRow):
+            digest = item_digest(rec)
+            prior = seen_items.get(rec.ext_id)
+            if prior is not None and prior[0] != digest:
+                where = f" (first seen at {prior[1].source} line {prior[1].line})" if prior[1] else ""
+                reason = f"conflicting duplicate: item {rec.ext_id} appears again with other data{where}"
+                key = rec.key or RowKey(source_name(importer.path), summary.read, 0)
+                if strict:
+                    flush()
+                    raise StrictImportError(key.source, key.line, reason)
+                batch.rejects.append(Reject(key, reason, repr(tuple(rec[:13]))))
+            else:
+                seen_items[rec.ext_id] = (digest, rec.key)
+                batch.items.append(rec)
+            batch.last_key = rec.key or batch.last_key
+        elif isinstance(rec, EventRow):
+            if robot_filter is not None and (why := robot_filter.check(rec)) is not None:
+                batch.rejects.append(Reject(rec.key, why, repr(tuple(rec))))
+            else:
+                batch.events.append(rec)
+            batch.last_key = rec.key
+        elif isinstance(rec, JudgmentRow):
+            batch.judgments.append(rec)
+            batch.last_key = rec.key
+        else:
+            batch.documents.append(rec)
+            batch.last_key = rec.key
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    summary.seconds = round(time.perf_counter() - started, 3)
+    assert summary.balanced, summary
+    store.record_import(importer.format, str(importer.path), summary.as_dict())
+    return summary
+
+
+def _write_batch(store: StoreWriter, batch: _Batch, summary: ImportSummary, strict: bool) -> None:
+    with store.transaction():
+        quarantine = [QuarantineRow(r.key, r.reason, r.raw[:4000]) for r in batch.rejects]
+        for kind, rows, write in (
+            ("items", batch.items, store.write_items),
+            ("events", batch.events, store.write_events),
+            ("judgments", batch.judgments, store.write_judgments),
+            ("documents", batch.documents, store.write_documents),
+        ):
+            if not rows:
+                continue
+            res = write(rows)  # type: ignore[operator]
+            if res.conflicts and strict:
+                i, reason = res.conflicts[0]
+                raise StrictImportError(rows[i].key.source, rows[i].key.line, reason)  # type: ignore[union-attr]
+            for i, reason in res.conflicts:
+                row = rows[i]
+                key = getattr(row, "key", None) or RowKey("items", 0, 0)
+                quarantine.append(QuarantineRow(key, reason, repr(tuple(row))[:4000]))
+            accepted = res.inserted + res.updated
+            summary.accepted += accepted
+            summary.updated += res.updated
+            summary.already_present += res.already_present
+            summary.by_kind[kind] = summary.by_kind.get(kind, 0) + accepted
+        if quarantine:
+            store.write_quarantine(quarantine)
+            summary.quarantined += len(quarantine)

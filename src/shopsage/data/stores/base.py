@@ -1,0 +1,124 @@
+"""The store interface: one shop's catalogue, users, events, judgments, documents, quarantine.
+
+Read and write are split into two narrow protocols; every backend (SQLite, PostgreSQL)
+implements both and passes the one contract suite in :mod:`shopsage.testing.store_contract`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from shopsage.data.rows import DocumentRow, EventRow, ItemRow, JudgmentRow, QuarantineRow, WriteResult
+from shopsage.data.schema import EVENT_TYPES
+
+__all__ = ["StoreReader", "StoreWriter", "Store", "StoreStats", "Interactions", "TYPE_CODES", "SPLIT_CODES"]
+
+TYPE_CODES: dict[str, int] = {t: i for i, t in enumerate(EVENT_TYPES)}
+SPLIT_CODES: dict[str | None, int] = {None: -1, "train": 0, "valid": 1, "test": 2}
+
+
+@dataclass
+class StoreStats:
+    """Exact counts of what a store holds."""
+
+    users: int
+    items: int
+    events: int
+    events_by_type: dict[str, int]
+    events_by_split: dict[str, int]
+    sessions: int
+    judgments: int
+    judged_queries: int
+    documents: int
+    quarantined: int
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    events_per_user: dict[str, float] = field(default_factory=dict)
+    events_per_session: dict[str, float] = field(default_factory=dict)
+    events_per_item: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Interactions:
+    """Events as columns, in the store's canonical order (user/session, then time or ordinal).
+
+    ``user`` and ``item`` are the store's row ids (not yet contiguous; see
+    :mod:`shopsage.data.splits` for the vocabularies handed to models). ``session`` holds
+    integer codes into ``session_names``. Missing values are ``-1`` (ids, ordinal, split)
+    or ``nan`` (ts, value).
+    """
+
+    event_id: np.ndarray  # (N,) int64
+    user: np.ndarray  # (N,) int64
+    session: np.ndarray  # (N,) int64
+    item: np.ndarray  # (N,) int64
+    type: np.ndarray  # (N,) int8, codes of TYPE_CODES
+    ts: np.ndarray  # (N,) float64
+    ordinal: np.ndarray  # (N,) int64
+    split: np.ndarray  # (N,) int8, codes of SPLIT_CODES
+    value: np.ndarray  # (N,) float64
+    session_names: list[str]
+
+    def __len__(self) -> int:
+        return int(self.event_id.shape[0])
+
+    def select(self, mask: np.ndarray) -> Interactions:
+        return Interactions(
+            self.event_id[mask], self.user[mask], self.session[mask], self.item[mask], self.type[mask],
+            self.ts[mask], self.ordinal[mask], self.split[mask], self.value[mask], self.session_names,
+        )
+
+
+@runtime_checkable
+class StoreReader(Protocol):
+    url: str
+
+    def stats(self) -> StoreStats: ...
+
+    def items(self, ext_ids: Sequence[str] | None = None) -> Iterator[tuple[int, ItemRow]]: ...
+
+    def item_ids(self) -> dict[str, int]: ...
+
+    def user_ids(self) -> dict[str, int]: ...
+
+    def interactions(self, types: Sequence[str] | None = None, split: str | None = None) -> Interactions: ...
+
+    def judgments(self) -> list[tuple[str, str, float]]: ...
+
+    def documents(self) -> Iterator[tuple[int, DocumentRow]]: ...
+
+    def quarantined(self, limit: int = 100, offset: int = 0) -> list[QuarantineRow]: ...
+
+    def event_rows(self, source: str, lines: Sequence[int]) -> list[EventRow]: ...
+
+
+@runtime_checkable
+class StoreWriter(Protocol):
+    url: str
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    def write_items(self, rows: Sequence[ItemRow]) -> WriteResult: ...
+
+    def write_events(self, rows: Sequence[EventRow]) -> WriteResult: ...
+
+    def write_judgments(self, rows: Sequence[JudgmentRow]) -> WriteResult: ...
+
+    def write_documents(self, rows: Sequence[DocumentRow]) -> WriteResult: ...
+
+    def write_quarantine(self, rows: Sequence[QuarantineRow]) -> WriteResult: ...
+
+    def record_import(self, fmt: str, path: str, summary: dict[str, Any]) -> None: ...
+
+
+class Store(StoreReader, StoreWriter, Protocol):
+    """A store is both; ``close()`` releases its connection."""
+
+    def close(self) -> None: ...

@@ -1,0 +1,400 @@
+"""The SQL store shared by the SQLite and PostgreSQL backends.
+
+Backends differ only in connecting, DDL types, placeholders and the bulk-insert path
+(``executemany`` for SQLite, ``COPY`` for PostgreSQL); everything else is here. All writes of a
+batch happen inside one transaction: a batch is either wholly stored or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from shopsage.data.rows import (
+    DocumentRow, EventRow, ItemRow, JudgmentRow, QuarantineRow, RowKey, WriteResult,
+    event_digest, item_digest, row_digest,
+)
+from shopsage.data.schema import EVENT_TYPES
+from shopsage.data.stores.base import SPLIT_CODES, TYPE_CODES, Interactions, StoreStats
+from shopsage.data.stores.migrations import LATEST_VERSION, MIGRATIONS
+from shopsage.errors import SchemaVersionError
+
+__all__ = ["SqlStore"]
+
+_CHUNK = 900  # ids per IN (...) lookup: below every SQLite build's variable limit
+
+_ITEM_COLS = ("ext_id", "title", "description", "category_path", "brand", "price", "currency",
+              "attributes", "available", "stock", "created_at", "updated_at", "language", "digest")
+_EVENT_COLS = ("src", "line", "pos", "ext_id", "user_id", "session", "item_id", "type", "query",
+               "value", "ts", "ordinal", "split", "context", "digest")
+
+
+def _dumps(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+class SqlStore:
+    """A shop's data in a SQL database. Subclasses supply the connection and the dialect."""
+
+    url: str
+    ddl_types: dict[str, str]
+
+    def __init__(self, url: str, conn: Any) -> None:
+        self.url = url
+        self._conn = conn
+        self._in_tx = False
+        self._reset_caches()
+        self._migrate()
+
+    # -- dialect hooks ---------------------------------------------------------------
+    def _sql(self, sql: str) -> str:
+        return sql
+
+    def _insert_ignore(self, table: str, cols: Sequence[str]) -> str:
+        raise NotImplementedError
+
+    def _bulk_insert(self, table: str, cols: Sequence[str], rows: list[tuple]) -> int:
+        """Insert rows, ignoring unique-key conflicts; return how many were inserted."""
+        cur = self._conn.cursor()
+        cur.executemany(self._sql(self._insert_ignore(table, cols)), rows)
+        return max(cur.rowcount, 0)
+
+    def _begin(self) -> None:
+        self._conn.execute("BEGIN")
+
+    # -- plumbing --------------------------------------------------------------------
+    def _reset_caches(self) -> None:
+        self._sources: dict[str, int] = {}
+        self._users: dict[str, int] = {}
+        self._items: dict[str, int] = {}
+
+    def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        cur = self._conn.cursor()
+        cur.execute(self._sql(sql), tuple(params))
+        return cur
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return list(self._exec(sql, params).fetchall())
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything written inside is committed together, or rolled back together."""
+        if self._in_tx:
+            yield
+            return
+        self._begin()
+        self._in_tx = True
+        try:
+            yield
+        except BaseException:
+            self._conn.rollback()
+            self._reset_caches()  # ids handed out inside the rolled-back transaction are gone
+            raise
+        else:
+            self._conn.commit()
+        finally:
+            self._in_tx = False
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _migrate(self) -> None:
+        self._exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        self._conn.commit()
+        rows = self._query("SELECT MAX(version) FROM schema_version")
+        current = rows[0][0] or 0
+        if current > LATEST_VERSION:
+            raise SchemaVersionError(
+                f"the store at {self.url} has schema version {current}, newer than this ShopSage "
+                f"understands ({LATEST_VERSION}). Upgrade ShopSage, or use another store."
+            )
+        for version in range(current + 1, LATEST_VERSION + 1):
+            with self.transaction():
+                for stmt in MIGRATIONS[version - 1]:
+                    self._exec(stmt.format(**self.ddl_types))
+                self._exec("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    def schema_version(self) -> int:
+        return int(self._query("SELECT MAX(version) FROM schema_version")[0][0] or 0)
+
+    def _lookup(self, table: str, col: str, values: Sequence[Any], select: str) -> list[tuple]:
+        out: list[tuple] = []
+        for i in range(0, len(values), _CHUNK):
+            chunk = list(values[i:i + _CHUNK])
+            marks = ",".join("?" * len(chunk))
+            out.extend(self._query(f"SELECT {select} FROM {table} WHERE {col} IN ({marks})", chunk))
+        return out
+
+    def _ensure_ids(self, table: str, cache: dict[str, int], ext_ids: set[str]) -> None:
+        """Make sure each external id has a row (stubs for unknown items) and cache its id."""
+        missing = [e for e in ext_ids if e not in cache]
+        if not missing:
+            return
+        for ext, rid in self._lookup(table, "ext_id", missing, "ext_id, id"):
+            cache[ext] = rid
+        new = [e for e in missing if e not in cache]
+        if new:
+            self._bulk_insert(table, ("ext_id",), [(e,) for e in new])
+            for ext, rid in self._lookup(table, "ext_id", new, "ext_id, id"):
+                cache[ext] = rid
+
+    def _source_id(self, name: str) -> int:
+        if name not in self._sources:
+            self._bulk_insert("sources", ("name",), [(name,)])
+            self._sources[name] = self._query("SELECT id FROM sources WHERE name = ?", (name,))[0][0]
+        return self._sources[name]
+
+    def _existing_keys(self, table: str, keys: Sequence[RowKey]) -> dict[tuple[int, int, int], int]:
+        """Digest of stored rows whose (source, line, pos) is among ``keys``."""
+        found: dict[tuple[int, int, int], int] = {}
+        by_src: dict[str, list[int]] = {}
+        for k in keys:
+            by_src.setdefault(k.source, []).append(k.line)
+        for name, lines in by_src.items():
+            src = self._source_id(name)
+            for line, pos, digest in self._query(
+                f"SELECT line, pos, digest FROM {table} WHERE src = ? AND line BETWEEN ? AND ?",
+                (src, min(lines), max(lines)),
+            ):
+                found[(src, line, pos)] = digest
+        return found
+
+    # -- writes ----------------------------------------------------------------------
+    def write_items(self, rows: Sequence[ItemRow]) -> WriteResult:
+        """Insert new items, fill in stubs, update changed ones; identical rows count as present."""
+        res = WriteResult()
+        if not rows:
+            return res
+        with self.transaction():
+            latest: dict[str, ItemRow] = {}
+            for r in rows:
+                latest[r.ext_id] = r
+            stored = {ext: (rid, dg) for ext, rid, dg in self._lookup("items", "ext_id", list(latest), "ext_id, id, digest")}
+            res.already_present += len(rows) - len(latest)
+            inserts, updates = [], []
+            for ext, r in latest.items():
+                digest = item_digest(r)
+                values = (r.ext_id, r.title, r.description, _dumps(list(r.category_path)) if r.category_path else None,
+                          r.brand, r.price, r.currency, _dumps(r.attributes or None), bool(r.available), r.stock,
+                          r.created_at, r.updated_at, r.language, digest)
+                if ext not in stored:
+                    inserts.append(values)
+                elif stored[ext][1] == digest:
+                    res.already_present += 1
+                else:
+                    updates.append(values[1:] + (ext,))
+                    if stored[ext][1] is None:
+                        res.inserted += 1  # a stub created by an event gets its catalogue data
+                    else:
+                        res.updated += 1
+            res.inserted += self._bulk_insert("items", _ITEM_COLS, inserts)
+            if updates:
+                sets = ", ".join(f"{c} = ?" for c in _ITEM_COLS[1:])
+                self._conn.cursor().executemany(self._sql(f"UPDATE items SET {sets} WHERE ext_id = ?"), updates)
+            for ext, rid in self._lookup("items", "ext_id", [v[0] for v in inserts], "ext_id, id"):
+                self._items[ext] = rid
+        return res
+
+    def write_events(self, rows: Sequence[EventRow]) -> WriteResult:
+        """Store new events. A key already stored with the same content counts as present;
+        with other content it is a conflict (events are facts and never change)."""
+        res = WriteResult()
+        if not rows:
+            return res
+        with self.transaction():
+            self._ensure_ids("users", self._users, {r.user for r in rows if r.user is not None})
+            self._ensure_ids("items", self._items, {r.item for r in rows if r.item is not None})
+            stored = self._existing_keys("events", [r.key for r in rows if r.ext_id is None])
+            ext_ids = [r.ext_id for r in rows if r.ext_id is not None]
+            stored_ext = dict(self._lookup("events", "ext_id", ext_ids, "ext_id, digest")) if ext_ids else {}
+            batch: dict[object, int] = {}
+            values = []
+            for i, r in enumerate(rows):
+                src = self._source_id(r.key.source)
+                digest = event_digest(r)
+                key: object = r.ext_id if r.ext_id is not None else (src, r.key.line, r.key.pos)
+                prior = stored_ext.get(r.ext_id) if r.ext_id is not None else stored.get(key)  # type: ignore[arg-type]
+                if prior is None:
+                    prior = batch.get(key)
+                if prior is not None:
+                    if prior == digest:
+                        res.already_present += 1
+                    else:
+                        res.conflicts.append((i, f"conflicting duplicate: event {r.ext_id or r.key} is already stored with other content"))
+                    continue
+                batch[key] = digest
+                values.append((src, r.key.line, r.key.pos, r.ext_id,
+                               self._users[r.user] if r.user is not None else None, r.session,
+                               self._items[r.item] if r.item is not None else None, r.type, r.query,
+                               r.value, r.ts, r.ordinal, r.split, _dumps(r.context), digest))
+            inserted = self._bulk_insert("events", _EVENT_COLS, values)
+            res.inserted += inserted
+            res.already_present += len(values) - inserted  # lost a race with a concurrent writer
+        return res
+
+    def _write_keyed(self, table: str, cols: Sequence[str], rows: Sequence[Any], make: Any) -> WriteResult:
+        res = WriteResult()
+        if not rows:
+            return res
+        with self.transaction():
+            stored = self._existing_keys(table, [r.key for r in rows])
+            values = []
+            for i, r in enumerate(rows):
+                src = self._source_id(r.key.source)
+                digest = row_digest(*r[1:])
+                prior = stored.get((src, r.key.line, r.key.pos))
+                if prior is not None:
+                    if prior == digest:
+                        res.already_present += 1
+                    else:
+                        res.conflicts.append((i, f"conflicting duplicate: {r.key} is already stored with other content"))
+                    continue
+                stored[(src, r.key.line, r.key.pos)] = digest
+                values.append((src, r.key.line, r.key.pos, *make(r), digest))
+            res.inserted += self._bulk_insert(table, ("src", "line", "pos", *cols, "digest"), values)
+        return res
+
+    def write_judgments(self, rows: Sequence[JudgmentRow]) -> WriteResult:
+        with self.transaction():
+            self._ensure_ids("items", self._items, {r.item for r in rows})
+            return self._write_keyed("judgments", ("query", "item_id", "grade"), rows,
+                                     lambda r: (r.query, self._items[r.item], r.grade))
+
+    def write_documents(self, rows: Sequence[DocumentRow]) -> WriteResult:
+        return self._write_keyed("documents", ("text", "label", "category", "language"), rows,
+                                 lambda r: (r.text, r.label, r.category, r.language))
+
+    def write_quarantine(self, rows: Sequence[QuarantineRow]) -> WriteResult:
+        """Keep rejected rows with their reason; a row quarantined before counts as present."""
+        res = WriteResult()
+        if not rows:
+            return res
+        with self.transaction():
+            now = time.time()
+            values = [(self._source_id(r.key.source), r.key.line, r.key.pos, r.reason, r.raw, now) for r in rows]
+            res.inserted = self._bulk_insert("quarantine", ("src", "line", "pos", "reason", "raw", "created_at"), values)
+            res.already_present = len(rows) - res.inserted
+        return res
+
+    def record_import(self, fmt: str, path: str, summary: dict[str, Any]) -> None:
+        with self.transaction():
+            self._exec("INSERT INTO imports (format, path, finished_at, summary) VALUES (?, ?, ?, ?)",
+                       (fmt, path, time.time(), json.dumps(summary, sort_keys=True)))
+
+    # -- reads -----------------------------------------------------------------------
+    def _count(self, sql: str) -> int:
+        return int(self._query(sql)[0][0] or 0)
+
+    @staticmethod
+    def _distribution(counts: list[tuple]) -> dict[str, float]:
+        if not counts:
+            return {}
+        arr = np.array([c[0] for c in counts], dtype=np.float64)
+        return {"min": float(arr.min()), "median": float(np.median(arr)), "mean": round(float(arr.mean()), 3),
+                "p95": float(np.percentile(arr, 95)), "max": float(arr.max())}
+
+    def stats(self) -> StoreStats:
+        by_type = {t: 0 for t in EVENT_TYPES}
+        by_type.update({t: int(n) for t, n in self._query("SELECT type, COUNT(*) FROM events GROUP BY type")})
+        by_split = {str(s): int(n) for s, n in self._query("SELECT split, COUNT(*) FROM events WHERE split IS NOT NULL GROUP BY split")}
+        reasons = self._query("SELECT reason, COUNT(*) FROM quarantine GROUP BY reason ORDER BY COUNT(*) DESC")
+        return StoreStats(
+            users=self._count("SELECT COUNT(*) FROM users"),
+            items=self._count("SELECT COUNT(*) FROM items"),
+            events=sum(by_type.values()),
+            events_by_type=by_type,
+            events_by_split=by_split,
+            sessions=self._count("SELECT COUNT(DISTINCT session) FROM events"),
+            judgments=self._count("SELECT COUNT(*) FROM judgments"),
+            judged_queries=self._count("SELECT COUNT(DISTINCT query) FROM judgments"),
+            documents=self._count("SELECT COUNT(*) FROM documents"),
+            quarantined=self._count("SELECT COUNT(*) FROM quarantine"),
+            quarantined_by_reason={str(r)[:120]: int(n) for r, n in reasons[:20]},
+            events_per_user=self._distribution(self._query("SELECT COUNT(*) FROM events WHERE user_id IS NOT NULL GROUP BY user_id")),
+            events_per_session=self._distribution(self._query("SELECT COUNT(*) FROM events WHERE session IS NOT NULL GROUP BY session")),
+            events_per_item=self._distribution(self._query("SELECT COUNT(*) FROM events WHERE item_id IS NOT NULL GROUP BY item_id")),
+        )
+
+    def item_ids(self) -> dict[str, int]:
+        return {ext: int(rid) for rid, ext in self._query("SELECT id, ext_id FROM items ORDER BY id")}
+
+    def user_ids(self) -> dict[str, int]:
+        return {ext: int(rid) for rid, ext in self._query("SELECT id, ext_id FROM users ORDER BY id")}
+
+    def items(self, ext_ids: Sequence[str] | None = None) -> Iterator[tuple[int, ItemRow]]:
+        cols = "id, " + ", ".join(_ITEM_COLS[:-1])
+        rows = self._lookup("items", "ext_id", list(ext_ids), cols) if ext_ids is not None else \
+            self._query(f"SELECT {cols} FROM items ORDER BY id")
+        for r in rows:
+            cat = tuple(json.loads(r[4])) if r[4] else ()
+            attrs = json.loads(r[8]) if r[8] else None
+            yield int(r[0]), ItemRow(r[1], r[2], r[3], cat, r[5], r[6], r[7], attrs, bool(r[9]), r[10], r[11], r[12], r[13])
+
+    def interactions(self, types: Sequence[str] | None = None, split: str | None = None) -> Interactions:
+        where, params = [], []
+        if types:
+            where.append(f"type IN ({','.join('?' * len(types))})")
+            params.extend(types)
+        if split is not None:
+            where.append("split = ?")
+            params.append(split)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = self._query(
+            f"SELECT id, user_id, session, item_id, type, ts, ordinal, split, value FROM events {clause} ORDER BY id", params)
+        n = len(rows)
+        cols = list(zip(*rows, strict=True)) if rows else [()] * 9
+        sess = np.array([s if s is not None else "" for s in cols[2]], dtype=object)
+        names, codes = np.unique(sess.astype(str), return_inverse=True) if n else (np.array([], dtype=str), np.array([], dtype=np.int64))
+        codes = codes.astype(np.int64)
+        has_session = np.array([s is not None for s in cols[2]], dtype=bool)
+        codes[~has_session] = -1
+
+        def ints(col: Sequence[Any]) -> np.ndarray:
+            return np.array([-1 if v is None else v for v in col], dtype=np.int64)
+
+        def floats(col: Sequence[Any]) -> np.ndarray:
+            return np.array([np.nan if v is None else v for v in col], dtype=np.float64)
+
+        return Interactions(
+            event_id=ints(cols[0]), user=ints(cols[1]), session=codes, item=ints(cols[3]),
+            type=np.array([TYPE_CODES[t] for t in cols[4]], dtype=np.int8),
+            ts=floats(cols[5]), ordinal=ints(cols[6]),
+            split=np.array([SPLIT_CODES[s] for s in cols[7]], dtype=np.int8),
+            value=floats(cols[8]), session_names=[str(x) for x in names],
+        )
+
+    def judgments(self) -> list[tuple[str, str, float]]:
+        return [(q, ext, float(g)) for q, ext, g in self._query(
+            "SELECT j.query, i.ext_id, j.grade FROM judgments j JOIN items i ON i.id = j.item_id ORDER BY j.id")]
+
+    def documents(self) -> Iterator[tuple[int, DocumentRow]]:
+        for rid, name, line, pos, text, label, cat, lang in self._query(
+                "SELECT d.id, s.name, d.line, d.pos, d.text, d.label, d.category, d.language "
+                "FROM documents d JOIN sources s ON s.id = d.src ORDER BY d.id"):
+            yield int(rid), DocumentRow(RowKey(name, int(line), int(pos)), text, label, cat, lang)
+
+    def quarantined(self, limit: int = 100, offset: int = 0) -> list[QuarantineRow]:
+        return [QuarantineRow(RowKey(name, int(line), int(pos)), reason, raw) for name, line, pos, reason, raw in self._query(
+            "SELECT s.name, q.line, q.pos, q.reason, q.raw FROM quarantine q JOIN sources s ON s.id = q.src "
+            "ORDER BY q.id LIMIT ? OFFSET ?", (limit, offset))]
+
+    def event_rows(self, source: str, lines: Sequence[int]) -> list[EventRow]:
+        """Stored events of the given source lines, as rows (for audits and crash tests)."""
+        out = []
+        for r in self._lookup(
+            "events e JOIN sources s ON s.id = e.src LEFT JOIN users u ON u.id = e.user_id "
+            "LEFT JOIN items i ON i.id = e.item_id", "e.line", list(lines),
+            "s.name, e.line, e.pos, e.type, i.ext_id, u.ext_id, e.session, e.query, e.value, e.ts, e.ordinal, "
+            "e.split, e.context, e.ext_id",
+        ):
+            if r[0] != source:
+                continue
+            out.append(EventRow(RowKey(r[0], int(r[1]), int(r[2])), r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+                                r[10], r[11], json.loads(r[12]) if r[12] else None, r[13]))
+        out.sort(key=lambda e: (e.key.line, e.key.pos))
+        return out
