@@ -89,7 +89,7 @@ class WriteResult:
 
 def row_digest(*parts: object) -> int:
     """A stable signed 64-bit digest of a row's content, to tell a true duplicate from a conflict."""
-    text = "\x1f".join("" if p is None else (json.dumps(p, sort_keys=True) if isinstance(p, dict) else str(p)) for p in parts)
+    text = repr(tuple(json.dumps(p, sort_keys=True) if isinstance(p, dict) else p for p in parts))
     return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big", signed=True)
 
 
@@ -97,5 +97,7 @@ def item_digest(row: ItemRow) -> int:
     return row_digest(*row[1:13])
 
 
-def event_digest(row: EventRow) -> int:
-    return row_digest(row.type, row.item, row.user, row.session, row.query, row.value, row.ts, row.ordinal, row.split, row.context)
+def event_digest(r: EventRow) -> int:
+    ctx = json.dumps(r.context, sort_keys=True) if r.context is not None else None
+    text = repr((r.type, r.item, r.user, r.session, r.query, r.value, r.ts, r.ordinal, r.split, ctx))
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big", signed=True)

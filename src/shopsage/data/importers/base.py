@@ -8,6 +8,7 @@ Nothing is silently dropped; a crash loses at most the batch being written, neve
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ class Reject(NamedTuple):
     raw: str
 
 
-Record = ItemRow | EventRow | JudgmentRow | DocumentRow | Reject
+Record = ItemRow | EventRow | JudgmentRow | DocumentRow | Reject | list[EventRow]
+"""What ``Importer.records()`` yields; a list is a group of events read from one line."""
 
 
 def source_name(path: Path) -> str:
@@ -102,9 +104,7 @@ class _Batch:
         self.documents: list[DocumentRow] = []
         self.rejects: list[Reject] = []
         self.last_key: RowKey | None = None
-
-    def __len__(self) -> int:
-        return len(self.items) + len(self.events) + len(self.judgments) + len(self.documents) + len(self.rejects)
+        self.size = 0  # rows added so far
 
 
 def run_import(
@@ -116,65 +116,95 @@ def run_import(
     robot_filter: RobotFilter | None = None,
     on_batch: Callable[[int, RowKey | None, ImportSummary], None] | None = None,
 ) -> ImportSummary:
-    """Import everything ``importer`` yields into ``store``; see the module docstring."""
+    """Import everything ``importer`` yields into ``store``; see the module docstring.
+
+    ``on_batch(n, last key, summary)`` runs after batch ``n`` is committed: from then on every
+    row up to ``last key`` is durable, whatever happens to this process.
+    """
     if batch_size < 1:
         raise ImportFormatError(f"batch size must be at least 1, not {batch_size}")
-    summary = ImportSummary(importer.format, str(importer.path))
-    seen_items: dict[str, tuple[int, RowKey | None]] = {}
+    run = _ImportRun(store, importer, batch_size, strict, robot_filter, on_batch)
     started = time.perf_counter()
-    batch = _Batch()
+    bulk = getattr(store, "bulk_load", None)
+    with bulk() if bulk is not None else contextlib.nullcontext():
+        run.consume()
+    run.summary.seconds = round(time.perf_counter() - started, 3)
+    assert run.summary.balanced, run.summary
+    store.record_import(importer.format, str(importer.path), run.summary.as_dict())
+    return run.summary
 
-    def flush() -> None:
-        nonlocal batch
-        if len(batch):
-            _write_batch(store, batch, summary, strict)
-            summary.batches += 1
-            if on_batch is not None:
-                on_batch(summary.batches, batch.last_key, summary)
-        batch = _Batch()
 
-    for rec in importer.records():
-        summary.read += 1
-        if isinstance(rec, Reject):
-            if strict:
-                flush()
-                raise StrictImportError(rec.key.source, rec.key.line, rec.reason)
-            batch.rejects.append(rec)
-            batch.last_key = rec.key
-        elif isinstance(rec, ItemRow):
-            digest = item_digest(rec)
-            prior = seen_items.get(rec.ext_id)
-            if prior is not None and prior[0] != digest:
-                where = f" (first seen at {prior[1].source} line {prior[1].line})" if prior[1] else ""
-                reason = f"conflicting duplicate: item {rec.ext_id} appears again with other data{where}"
-                key = rec.key or RowKey(source_name(importer.path), summary.read, 0)
-                if strict:
-                    flush()
-                    raise StrictImportError(key.source, key.line, reason)
-                batch.rejects.append(Reject(key, reason, repr(tuple(rec[:13]))))
-            else:
-                seen_items[rec.ext_id] = (digest, rec.key)
-                batch.items.append(rec)
-            batch.last_key = rec.key or batch.last_key
-        elif isinstance(rec, EventRow):
-            if robot_filter is not None and (why := robot_filter.check(rec)) is not None:
-                batch.rejects.append(Reject(rec.key, why, repr(tuple(rec))))
-            else:
-                batch.events.append(rec)
-            batch.last_key = rec.key
-        elif isinstance(rec, JudgmentRow):
-            batch.judgments.append(rec)
-            batch.last_key = rec.key
+class _ImportRun:
+    def __init__(self, store: StoreWriter, importer: Importer, batch_size: int, strict: bool,
+                 robot_filter: RobotFilter | None, on_batch: Callable[[int, RowKey | None, ImportSummary], None] | None) -> None:
+        self.store, self.importer, self.batch_size, self.strict = store, importer, batch_size, strict
+        self.robot_filter, self.on_batch = robot_filter, on_batch
+        self.summary = ImportSummary(importer.format, str(importer.path))
+        self.seen_items: dict[str, tuple[int, RowKey | None]] = {}
+        self.batch = _Batch()
+
+    def flush(self) -> None:
+        batch, self.batch = self.batch, _Batch()
+        if batch.size:
+            _write_batch(self.store, batch, self.summary, self.strict)
+            self.summary.batches += 1
+            if self.on_batch is not None:
+                self.on_batch(self.summary.batches, batch.last_key, self.summary)
+
+    def reject(self, key: RowKey, reason: str, raw: str) -> None:
+        if self.strict:
+            self.flush()
+            raise StrictImportError(key.source, key.line, reason)
+        self.batch.rejects.append(Reject(key, reason, raw))
+
+    def add_item(self, rec: ItemRow) -> None:
+        digest = item_digest(rec)
+        prior = self.seen_items.get(rec.ext_id)
+        if prior is not None and prior[0] != digest:
+            where = f" (first seen at {prior[1].source} line {prior[1].line})" if prior[1] else ""
+            key = rec.key or RowKey(source_name(self.importer.path), self.summary.read, 0)
+            self.reject(key, f"conflicting duplicate: item {rec.ext_id} appears again with other data{where}",
+                        repr(tuple(rec[:13])))
         else:
-            batch.documents.append(rec)
-            batch.last_key = rec.key
-        if len(batch) >= batch_size:
-            flush()
-    flush()
-    summary.seconds = round(time.perf_counter() - started, 3)
-    assert summary.balanced, summary
-    store.record_import(importer.format, str(importer.path), summary.as_dict())
-    return summary
+            self.seen_items[rec.ext_id] = (digest, rec.key)
+            self.batch.items.append(rec)
+
+    def consume(self) -> None:
+        for rec in self.importer.records():
+            batch = self.batch
+            if type(rec) is list:
+                self.summary.read += len(rec)
+                if self.robot_filter is None:
+                    batch.events.extend(rec)
+                else:
+                    for ev in rec:
+                        self.add_event(ev)
+                batch.size += len(rec)
+                batch.last_key = rec[-1].key if rec else batch.last_key
+            else:
+                self.summary.read += 1
+                if isinstance(rec, EventRow):
+                    self.add_event(rec)
+                elif isinstance(rec, Reject):
+                    self.reject(rec.key, rec.reason, rec.raw)
+                elif isinstance(rec, ItemRow):
+                    self.add_item(rec)
+                elif isinstance(rec, JudgmentRow):
+                    batch.judgments.append(rec)
+                else:
+                    batch.documents.append(rec)
+                batch.last_key = getattr(rec, "key", None) or batch.last_key
+                batch.size += 1
+            if batch.size >= self.batch_size:
+                self.flush()
+        self.flush()
+
+    def add_event(self, rec: EventRow) -> None:
+        why = self.robot_filter.check(rec) if self.robot_filter is not None else None
+        if why is None:
+            self.batch.events.append(rec)
+        else:
+            self.reject(rec.key, why, repr(tuple(rec)))
 
 
 def _write_batch(store: StoreWriter, batch: _Batch, summary: ImportSummary, strict: bool) -> None:

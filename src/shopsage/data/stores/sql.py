@@ -17,11 +17,11 @@ import numpy as np
 
 from shopsage.data.rows import (
     DocumentRow, EventRow, ItemRow, JudgmentRow, QuarantineRow, RowKey, WriteResult,
-    event_digest, item_digest, row_digest,
+    item_digest,
 )
 from shopsage.data.schema import EVENT_TYPES
 from shopsage.data.stores.base import SPLIT_CODES, TYPE_CODES, Interactions, StoreStats
-from shopsage.data.stores.migrations import LATEST_VERSION, MIGRATIONS
+from shopsage.data.stores.migrations import LATEST_VERSION, MIGRATIONS, SECONDARY_INDEXES
 from shopsage.errors import SchemaVersionError
 
 __all__ = ["SqlStore"]
@@ -30,8 +30,22 @@ _CHUNK = 900  # ids per IN (...) lookup: below every SQLite build's variable lim
 
 _ITEM_COLS = ("ext_id", "title", "description", "category_path", "brand", "price", "currency",
               "attributes", "available", "stock", "created_at", "updated_at", "language", "digest")
-_EVENT_COLS = ("src", "line", "pos", "ext_id", "user_id", "session", "item_id", "type", "query",
-               "value", "ts", "ordinal", "split", "context", "digest")
+_EVENT_CONTENT = ("user_id", "session", "item_id", "type", "query", "value", "ts", "ordinal", "split", "context")
+_EVENT_COLS = ("src", "line", "pos", "ext_id", *_EVENT_CONTENT)
+
+
+_TYPES = frozenset(EVENT_TYPES)
+_SPLITS = frozenset((None, "train", "valid", "test"))
+
+
+def _invalid_event(r: EventRow) -> str:
+    if r.type not in _TYPES:
+        return f"refused: unknown event type {r.type!r}"
+    if r.ts is None and r.ordinal is None:
+        return "refused: an event needs a timestamp or an ordinal"
+    if r.user is None and r.session is None:
+        return "refused: an event needs a user or a session"
+    return f"refused: unknown split {r.split!r}"
 
 
 def _dumps(value: Any) -> str | None:
@@ -119,6 +133,27 @@ class SqlStore:
                     self._exec(stmt.format(**self.ddl_types))
                 self._exec("INSERT INTO schema_version (version) VALUES (?)", (version,))
 
+        self._ensure_indexes()
+
+    def _ensure_indexes(self) -> None:
+        with self.transaction():
+            for ddl in SECONDARY_INDEXES.values():
+                self._exec(ddl)
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Around a large import: into an empty events table, build secondary indexes once at the end."""
+        empty = not self._query("SELECT 1 FROM events LIMIT 1")
+        if empty:
+            with self.transaction():
+                for name in SECONDARY_INDEXES:
+                    self._exec(f"DROP INDEX IF EXISTS {name}")
+        try:
+            yield
+        finally:
+            if empty:
+                self._ensure_indexes()
+
     def schema_version(self) -> int:
         return int(self._query("SELECT MAX(version) FROM schema_version")[0][0] or 0)
 
@@ -149,19 +184,20 @@ class SqlStore:
             self._sources[name] = self._query("SELECT id FROM sources WHERE name = ?", (name,))[0][0]
         return self._sources[name]
 
-    def _existing_keys(self, table: str, keys: Sequence[RowKey]) -> dict[tuple[int, int, int], int]:
-        """Digest of stored rows whose (source, line, pos) is among ``keys``."""
-        found: dict[tuple[int, int, int], int] = {}
+    def _existing_keys(self, table: str, keys: Sequence[RowKey], content: Sequence[str]) -> dict[object, tuple]:
+        """Stored content of rows whose (source, line, pos) is among ``keys``."""
+        found: dict[object, tuple] = {}
         by_src: dict[str, list[int]] = {}
         for k in keys:
             by_src.setdefault(k.source, []).append(k.line)
+        cols = ", ".join(content)
         for name, lines in by_src.items():
             src = self._source_id(name)
-            for line, pos, digest in self._query(
-                f"SELECT line, pos, digest FROM {table} WHERE src = ? AND line BETWEEN ? AND ?",
+            for row in self._query(
+                f"SELECT line, pos, {cols} FROM {table} WHERE src = ? AND line BETWEEN ? AND ?",
                 (src, min(lines), max(lines)),
             ):
-                found[(src, line, pos)] = digest
+                found[(src, row[0], row[1])] = tuple(row[2:])
         return found
 
     # -- writes ----------------------------------------------------------------------
@@ -202,61 +238,101 @@ class SqlStore:
 
     def write_events(self, rows: Sequence[EventRow]) -> WriteResult:
         """Store new events. A key already stored with the same content counts as present;
-        with other content it is a conflict (events are facts and never change)."""
+        with other content it is a conflict (events are facts and never change).
+
+        Works on columns (``zip(*rows)``): a fresh range of a file with valid rows, the bulk
+        import case, costs no Python work per row beyond the database's own.
+        """
         res = WriteResult()
         if not rows:
             return res
+        n = len(rows)
+        keys, types, item_ext, user_ext, sessions, queries, vals, ts, ordinals, splits, contexts, ext_ids = zip(*rows, strict=True)
+        src_names, lines, poss = zip(*keys, strict=True)
         with self.transaction():
-            self._ensure_ids("users", self._users, {r.user for r in rows if r.user is not None})
-            self._ensure_ids("items", self._items, {r.item for r in rows if r.item is not None})
-            stored = self._existing_keys("events", [r.key for r in rows if r.ext_id is None])
-            ext_ids = [r.ext_id for r in rows if r.ext_id is not None]
-            stored_ext = dict(self._lookup("events", "ext_id", ext_ids, "ext_id, digest")) if ext_ids else {}
-            batch: dict[object, int] = {}
+            users, items = self._users, self._items
+            self._ensure_ids("users", users, set(user_ext) - {None})
+            self._ensure_ids("items", items, set(item_ext) - {None})
+            srcs = {name: self._source_id(name) for name in set(src_names)}
+            src_ids = list(map(srcs.__getitem__, src_names))
+            ctx = contexts if contexts.count(None) == n else tuple(None if c is None else _dumps(c) for c in contexts)
+            columns = [src_ids, lines, poss, ext_ids, list(map(users.get, user_ext)), sessions,
+                       list(map(items.get, item_ext)), types, queries, vals, ts, ordinals, splits, ctx]
+            stored = self._existing_events(src_ids, lines, ext_ids)
+            all_valid = (set(types) <= _TYPES and set(splits) <= _SPLITS
+                         and (ts.count(None) == 0 or ordinals.count(None) == 0)
+                         and (user_ext.count(None) == 0 or sessions.count(None) == 0))
+            if all_valid and not stored and ext_ids.count(None) == n:
+                inserted = self._insert_columns("events", _EVENT_COLS, columns, n)
+                res.inserted += inserted
+                res.already_present += n - inserted  # lost a race with a concurrent writer
+                return res
             values = []
-            for i, r in enumerate(rows):
-                src = self._source_id(r.key.source)
-                digest = event_digest(r)
-                key: object = r.ext_id if r.ext_id is not None else (src, r.key.line, r.key.pos)
-                prior = stored_ext.get(r.ext_id) if r.ext_id is not None else stored.get(key)  # type: ignore[arg-type]
-                if prior is None:
-                    prior = batch.get(key)
+            for i, row in enumerate(zip(*columns, strict=True)):
+                r = rows[i]
+                if r.type not in _TYPES or (r.ts is None and r.ordinal is None) or (r.user is None and r.session is None) \
+                        or r.split not in _SPLITS:
+                    res.conflicts.append((i, _invalid_event(r)))
+                    continue
+                content = row[4:]
+                key = r.ext_id if r.ext_id is not None else row[:3]
+                prior = stored.get(key)
                 if prior is not None:
-                    if prior == digest:
+                    if prior == content:
                         res.already_present += 1
                     else:
                         res.conflicts.append((i, f"conflicting duplicate: event {r.ext_id or r.key} is already stored with other content"))
                     continue
-                batch[key] = digest
-                values.append((src, r.key.line, r.key.pos, r.ext_id,
-                               self._users[r.user] if r.user is not None else None, r.session,
-                               self._items[r.item] if r.item is not None else None, r.type, r.query,
-                               r.value, r.ts, r.ordinal, r.split, _dumps(r.context), digest))
-            inserted = self._bulk_insert("events", _EVENT_COLS, values)
+                stored[key] = content
+                values.append(row)
+            inserted = self._insert_columns("events", _EVENT_COLS, [list(c) for c in zip(*values, strict=True)], len(values)) if values else 0
             res.inserted += inserted
-            res.already_present += len(values) - inserted  # lost a race with a concurrent writer
+            res.already_present += len(values) - inserted
         return res
 
+    def _existing_events(self, src_ids: Sequence[int], lines: Sequence[int], ext_ids: Sequence[str | None]) -> dict[object, tuple]:
+        """Stored content of events that share a (source, line, pos) or an ext id with the batch."""
+        stored: dict[object, tuple] = {}
+        content = ", ".join(_EVENT_CONTENT)
+        for src in set(src_ids):
+            lns = [ln for s, ln in zip(src_ids, lines, strict=True) if s == src] if len(set(src_ids)) > 1 else lines
+            for row in self._query(f"SELECT src, line, pos, {content} FROM events WHERE src = ? AND line BETWEEN ? AND ?",
+                                   (src, min(lns), max(lns))):
+                stored[tuple(row[:3])] = tuple(row[3:])
+        wanted = [e for e in ext_ids if e is not None]
+        if wanted:
+            for row in self._lookup("events", "ext_id", wanted, "ext_id, " + content):
+                stored[row[0]] = tuple(row[1:])
+        return stored
+
+    def _insert_columns(self, table: str, cols: Sequence[str], columns: Sequence[Sequence[Any]], n: int) -> int:
+        """Bulk insert naming only the columns some row fills: binding NULLs costs import speed."""
+        used = [j for j, col in enumerate(columns) if col.count(None) != n] if n else []
+        return self._bulk_insert(table, [cols[j] for j in used], list(zip(*(columns[j] for j in used), strict=True)))
+
     def _write_keyed(self, table: str, cols: Sequence[str], rows: Sequence[Any], make: Any) -> WriteResult:
+        """Rows keyed by (source, line, pos): new ones are inserted, identical ones are present,
+        different content under a stored key is a conflict."""
         res = WriteResult()
         if not rows:
             return res
         with self.transaction():
-            stored = self._existing_keys(table, [r.key for r in rows])
+            stored = self._existing_keys(table, [r.key for r in rows], cols)
             values = []
             for i, r in enumerate(rows):
                 src = self._source_id(r.key.source)
-                digest = row_digest(*r[1:])
-                prior = stored.get((src, r.key.line, r.key.pos))
+                content = tuple(make(r))
+                key = (src, r.key.line, r.key.pos)
+                prior = stored.get(key)
                 if prior is not None:
-                    if prior == digest:
+                    if prior == content:
                         res.already_present += 1
                     else:
                         res.conflicts.append((i, f"conflicting duplicate: {r.key} is already stored with other content"))
                     continue
-                stored[(src, r.key.line, r.key.pos)] = digest
-                values.append((src, r.key.line, r.key.pos, *make(r), digest))
-            res.inserted += self._bulk_insert(table, ("src", "line", "pos", *cols, "digest"), values)
+                stored[key] = content
+                values.append((*key, *content))
+            res.inserted += self._bulk_insert(table, ("src", "line", "pos", *cols), values)
         return res
 
     def write_judgments(self, rows: Sequence[JudgmentRow]) -> WriteResult:

@@ -1,0 +1,71 @@
+"""Retrieval metrics for the search benchmark (private, vectorized).
+
+ShopSage's evaluation package lives above ``search`` in the import order, so the search
+benchmark keeps this small helper; ``tests/search/test_eval.py`` checks it against hand-computed
+cases (and against ``shopsage.evaluate`` when that package provides the same metrics).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["JudgmentTable", "ndcg_at_k", "recall_at_k"]
+
+
+class JudgmentTable:
+    """Graded judgments of B queries over int item ids, for vectorized lookups."""
+
+    def __init__(self, query_index: np.ndarray, items: np.ndarray, gains: np.ndarray, n_queries: int) -> None:
+        self.n_queries = n_queries
+        self.stride = int(items.max()) + 2 if len(items) else 1
+        keys = query_index.astype(np.int64) * self.stride + items.astype(np.int64)
+        order = np.argsort(keys, kind="stable")
+        self.keys = keys[order]
+        self.gains = gains[order].astype(np.float64)
+        self.query_index = query_index[order].astype(np.int64)
+
+    def lookup(self, ids: np.ndarray) -> np.ndarray:
+        """``(B, k)`` gains of ranked ``ids`` (0 for unjudged and padding)."""
+        b = np.arange(ids.shape[0], dtype=np.int64)[:, None]
+        valid = (ids >= 0) & (ids < self.stride)
+        keys = b * self.stride + np.where(valid, ids, 0).astype(np.int64)
+        pos = np.searchsorted(self.keys, keys)
+        pos = np.minimum(pos, max(len(self.keys) - 1, 0))
+        hit = valid & (self.keys[pos] == keys) if len(self.keys) else np.zeros(ids.shape, bool)
+        return np.where(hit, self.gains[pos], 0.0)
+
+    def ideal(self, k: int, min_gain: float = -np.inf) -> np.ndarray:
+        """``(B, k)`` judged gains of each query sorted descending (entries below ``min_gain`` dropped)."""
+        out = np.zeros((self.n_queries, k))
+        keep = self.gains >= min_gain
+        q, g = self.query_index[keep], self.gains[keep]
+        order = np.lexsort((-g, q))
+        q, g = q[order], g[order]
+        start = np.searchsorted(q, np.arange(self.n_queries))
+        rank = np.arange(len(q)) - start[q]
+        m = rank < k
+        out[q[m], rank[m]] = g[m]
+        return out
+
+    def count(self, min_gain: float) -> np.ndarray:
+        keep = self.gains >= min_gain
+        return np.bincount(self.query_index[keep], minlength=self.n_queries)
+
+
+def ndcg_at_k(ids: np.ndarray, table: JudgmentTable, k: int = 10) -> np.ndarray:
+    """``(B,)`` nDCG@k with linear gains; queries without positive gain get NaN."""
+    gains = table.lookup(ids[:, :k])
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = (gains * disc[: gains.shape[1]]).sum(axis=1)
+    idcg = (table.ideal(k) * disc).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(idcg > 0, dcg / idcg, np.nan)
+
+
+def recall_at_k(ids: np.ndarray, table: JudgmentTable, k: int = 100, min_gain: float = 1.0) -> np.ndarray:
+    """``(B,)`` share of items with gain >= ``min_gain`` found in the top k; NaN for queries with none."""
+    gains = table.lookup(ids[:, :k])
+    found = (gains >= min_gain).sum(axis=1)
+    total = table.count(min_gain)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, found / total, np.nan)

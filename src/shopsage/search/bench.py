@@ -1,0 +1,266 @@
+"""The search benchmark: retrieval over the whole catalogue, four modes, quality and latency.
+
+Protocol (``docs/benchmarks.md``): queries are split into train/dev by query text (seeded hash)
+unless separate evaluation judgments are given. Everything learned (the ranker, popularity from
+judged impressions, past queries for spelling) comes from the training queries only. Each mode
+ranks all items of the catalogue for each evaluation query; ``ndcg@10`` uses gain = grade as read
+(Home Depot: relevance - 1) with unjudged items at 0, ``recall@100`` counts items of gain >= 1
+and leaves out queries with none. Latency is measured one query at a time on one thread,
+including query analysis and encoding. The reference BM25 (bm25s with the same stemmer) is
+measured in the same run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shopsage.data.rows import ItemRow
+from shopsage.search._eval import JudgmentTable, ndcg_at_k, recall_at_k
+from shopsage.search.bench_data import HOMEDEPOT, TableMapping, read_catalog, read_judgments, split_queries
+from shopsage.search.engine import SearchConfig, SearchEngine, embedding_text
+from shopsage.text.encoder import EncoderConfig, TextEncoder
+from shopsage.types import ScoredItems
+
+__all__ = ["BenchConfig", "run_search_bench", "to_markdown"]
+
+
+@dataclass
+class BenchConfig:
+    catalog: str
+    judgments: str
+    eval_judgments: str | None = None
+    mapping: TableMapping = field(default_factory=lambda: HOMEDEPOT)
+    dev_fraction: float = 0.2
+    seed: int = 0
+    cache_dir: str | None = "var/cache/embeddings"
+    latency_queries: int = 500
+    """Evaluation queries timed one by one per mode (all of them are scored for quality)."""
+    int8_check: bool = False
+    """Also encode the catalogue with the int8 backend and report its quality loss."""
+    search: SearchConfig = field(default_factory=SearchConfig)
+    log: Callable[[str], None] = print
+
+
+def _single_thread() -> None:
+    import faiss
+    import torch
+
+    torch.set_num_threads(1)
+    faiss.omp_set_num_threads(1)
+
+
+def _quality(ids: np.ndarray, table: JudgmentTable) -> dict[str, float]:
+    nd = ndcg_at_k(ids, table, 10)
+    rc = recall_at_k(ids, table, 100, 1.0)
+    nd = np.nan_to_num(nd, nan=0.0)  # queries without any gain count as 0 (whole-catalogue protocol)
+    return {"ndcg@10": float(nd.mean()), "recall@100": float(np.nanmean(rc)),
+            "queries": int(len(nd)), "recall_queries": int(np.isfinite(rc).sum())}
+
+
+def _latency(fn: Callable[[str], Any], queries: Sequence[str]) -> dict[str, float]:
+    for q in queries[:5]:
+        fn(q)
+    times = np.empty(len(queries))
+    start = time.perf_counter()
+    for i, q in enumerate(queries):
+        t = time.perf_counter()
+        fn(q)
+        times[i] = time.perf_counter() - t
+    total = time.perf_counter() - start
+    return {"p50_ms": float(np.percentile(times, 50) * 1e3), "p99_ms": float(np.percentile(times, 99) * 1e3),
+            "qps": float(len(queries) / total), "timed_queries": len(queries)}
+
+
+def _bm25s_reference(rows: Sequence[ItemRow], queries: Sequence[str], n: int) -> tuple[np.ndarray, Callable[[str], Any]]:
+    import bm25s
+    import Stemmer
+
+    stemmer = Stemmer.Stemmer("english")
+    corpus = bm25s.tokenize([r.title or "" for r in rows], stopwords="en", stemmer=stemmer, show_progress=False)
+    model = bm25s.BM25()
+    model.index(corpus, show_progress=False)
+
+    def one(q: str) -> np.ndarray:
+        tok = bm25s.tokenize([q], stopwords="en", stemmer=stemmer, show_progress=False)
+        if not tok.vocab:
+            return np.full((1, n), -1)
+        docs, _ = model.retrieve(tok, k=n, show_progress=False, n_threads=1)
+        return docs
+
+    out = np.full((len(queries), n), -1, dtype=np.int64)
+    for i, q in enumerate(queries):
+        out[i] = one(q)[0]
+    return out, one
+
+
+def _judgment_table(queries: Sequence[str], judgments: Sequence[tuple[str, str, float]], engine: SearchEngine) -> JudgmentTable:
+    qpos = {q: i for i, q in enumerate(queries)}
+    qi, items, gains = [], [], []
+    for q, ext, g in judgments:
+        s = engine.catalog.slot(ext)
+        if q in qpos and s is not None:
+            qi.append(qpos[q])
+            items.append(s)
+            gains.append(g)
+    return JudgmentTable(np.array(qi, np.int64), np.array(items, np.int64), np.array(gains), len(queries))
+
+
+def run_search_bench(cfg: BenchConfig) -> dict[str, Any]:
+    """Build the engine on the catalogue, train on the training judgments, score every mode."""
+    log = cfg.log
+    rows = read_catalog(cfg.catalog, cfg.mapping)
+    judgments = read_judgments(cfg.judgments, cfg.mapping)
+    if cfg.eval_judgments:
+        eval_j = read_judgments(cfg.eval_judgments, cfg.mapping)
+        train_q = sorted({q for q, _, _ in judgments})
+        dev_q = sorted({q for q, _, _ in eval_j} - set(train_q))
+        train_j = judgments
+    else:
+        train_q, dev_q = split_queries([q for q, _, _ in judgments], cfg.dev_fraction, cfg.seed)
+        dev_set = set(dev_q)
+        train_j = [j for j in judgments if j[0] not in dev_set]
+        eval_j = [j for j in judgments if j[0] in dev_set]
+    log(f"{len(rows)} items, {len(train_q)} training queries, {len(dev_q)} evaluation queries")
+
+    encoder = TextEncoder(EncoderConfig(cache_dir=cfg.cache_dir))
+    t0 = time.perf_counter()
+    vecs = encoder.encode([embedding_text(r) for r in rows])
+    t_encode = time.perf_counter() - t0
+    engine = SearchEngine(cfg.search, encoder)
+    t0 = time.perf_counter()
+    engine.index(rows, vecs)
+    t_index = time.perf_counter() - t0
+    log(f"encoded in {t_encode:.1f}s (cache: {len(encoder.cache) if encoder.cache else 0}), indexed in {t_index:.1f}s")
+
+    engine.catalog.set_popularity(dict(Counter(ext for _, ext, _ in train_j)))
+    engine.add_past_queries(train_q)
+    qvec_train = dict(zip(train_q, encoder.encode(train_q, progress=False), strict=True))
+    qvec_dev = encoder.encode(dev_q, progress=False)
+    table = _judgment_table(dev_q, eval_j, engine)
+
+    t0 = time.perf_counter()
+    engine.fit_ranker(train_j, qvec_train, leave_query_out_popularity=True)
+    t_train = time.perf_counter() - t0
+    assert engine.ranker is not None
+    log(f"ranker trained in {t_train:.1f}s, {engine.ranker.metrics}")
+
+    results: dict[str, Any] = {"modes": {}}
+    n = 100
+    for mode in ("lexical", "vector", "hybrid", "learned"):
+        t0 = time.perf_counter()
+        res = engine.search(dev_q, n, mode, qvecs=qvec_dev)
+        results["modes"][mode] = _quality(res.ids, table)
+        results["modes"][mode]["batch_seconds"] = time.perf_counter() - t0
+        log(f"{mode}: {results['modes'][mode]}")
+
+    # Ablation: the learned ranker without the popularity feature.
+    pop = engine.catalog.popularity.copy()
+    ranker = engine.ranker
+    engine.catalog.popularity[:] = 0
+    engine.fit_ranker(train_j, qvec_train)
+    res = engine.search(dev_q, n, "learned", qvecs=qvec_dev)
+    results["modes"]["learned_no_popularity"] = _quality(res.ids, table)
+    log(f"learned_no_popularity: {results['modes']['learned_no_popularity']}")
+    engine.catalog.popularity[:] = pop
+    engine.ranker = ranker
+
+    ref_ids, bm25s_one = _bm25s_reference(rows, dev_q, n)
+    vocab_ids = engine.catalog.slots([r.ext_id for r in rows])
+    ref = np.where(ref_ids >= 0, vocab_ids[np.maximum(ref_ids, 0)], -1)
+    results["reference_bm25s"] = _quality(ref, table)
+    log(f"bm25s: {results['reference_bm25s']}")
+
+    _single_thread()
+    rng = np.random.default_rng(cfg.seed)
+    timed = list(rng.choice(dev_q, min(cfg.latency_queries, len(dev_q)), replace=False))
+    for mode in ("lexical", "vector", "hybrid", "learned"):
+        results["modes"][mode].update(_latency(lambda q, m=mode: engine.search([q], n, m), timed))
+        log(f"{mode} latency: {results['modes'][mode]}")
+    results["reference_bm25s"].update(_latency(bm25s_one, timed))
+    results["lexical_qps_over_bm25s"] = results["modes"]["lexical"]["qps"] / results["reference_bm25s"]["qps"]
+
+    results["ann"] = _ann_recall(engine, qvec_dev)
+    if cfg.int8_check:
+        results["int8"] = _int8_check(cfg, rows, vecs, dev_q, table, engine, timed)
+    results["setup"] = {
+        "items": len(rows), "train_queries": len(train_q), "eval_queries": len(dev_q),
+        "split": "eval file" if cfg.eval_judgments else f"hash of query text, dev_fraction={cfg.dev_fraction}, seed={cfg.seed}",
+        "encode_seconds": t_encode, "index_seconds": t_index, "train_seconds": t_train,
+        "encoder": encoder.describe(), "ranker": engine.ranker.metrics,
+        "feature_importance": dict(list(engine.ranker.importance().items())[:12]),
+        "config": cfg.search.model_dump(),
+    }
+    return results
+
+
+def _ann_recall(engine: SearchEngine, qvecs: np.ndarray) -> dict[str, float]:
+    assert engine.vector is not None
+    exact = engine.vector.search(qvecs, 10, exact=True)
+    approx = engine.vector.search(qvecs, 10)
+    inter = [len(np.intersect1d(exact.ids[i], approx.ids[i])) / 10 for i in range(len(qvecs))]
+    return {"recall@10_vs_exact": float(np.mean(inter)), "hnsw": engine.vector._hnsw is not None,
+            "ef_search": engine.config.vector.ef_search, "hnsw_m": engine.config.vector.hnsw_m}
+
+
+def _int8_check(cfg: BenchConfig, rows: Sequence[ItemRow], vecs: np.ndarray, dev_q: Sequence[str],
+                table: JudgmentTable, engine: SearchEngine, timed: Sequence[str]) -> dict[str, float]:
+    enc8 = TextEncoder(EncoderConfig(cache_dir=cfg.cache_dir, backend="torch-int8"))
+    v8 = enc8.encode([embedding_text(r) for r in rows])
+    q8 = enc8.encode(list(dev_q), progress=False)
+    cos = float(np.mean(np.sum(v8 * vecs, axis=1)))
+    scores = q8 @ v8.T
+    ids = ScoredItems.from_scores(scores, 100).ids
+    slots = engine.catalog.slots([r.ext_id for r in rows])
+    ids = np.where(ids >= 0, slots[np.maximum(ids, 0)], -1)
+    enc8.set_threads(1)
+    lat8 = _latency(enc8.encode_query, timed)
+    assert engine.encoder is not None
+    lat32 = _latency(engine.encoder.encode_query, timed)
+    return {"mean_cosine_to_fp32": cos, **{f"vector_{k}": v for k, v in _quality(ids, table).items()},
+            "encode_query_p50_ms_int8": lat8["p50_ms"], "encode_query_p50_ms_fp32": lat32["p50_ms"],
+            "encode_query_p99_ms_int8": lat8["p99_ms"], "encode_query_p99_ms_fp32": lat32["p99_ms"]}
+
+
+def to_markdown(results: dict[str, Any], command: str = "") -> str:
+    """A Markdown report of :func:`run_search_bench` results."""
+    s = results["setup"]
+    lines = ["## Product search (Home Depot-format catalogue, whole-catalogue retrieval)", ""]
+    if command:
+        lines += [f"Command: `{command}`", ""]
+    lines += [f"{s['items']} items; {s['train_queries']} training queries, {s['eval_queries']} evaluation queries "
+              f"(split: {s['split']}). Latency: one query at a time, one thread, including query encoding.", "",
+              "| mode | nDCG@10 | Recall@100 | p50 ms | p99 ms | QPS |", "|---|---|---|---|---|---|"]
+    rows = [(m, r) for m, r in results["modes"].items()] + [("bm25s (reference)", results["reference_bm25s"])]
+    for name, r in rows:
+        lat = (f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['qps']:.0f}" if "p50_ms" in r else "- | - | -")
+        lines.append(f"| {name} | {r['ndcg@10']:.4f} | {r['recall@100']:.4f} | {lat} |")
+    lines += ["", f"Lexical QPS / bm25s QPS: {results['lexical_qps_over_bm25s']:.2f}.",
+              f"HNSW recall@10 against exact search: {results['ann']['recall@10_vs_exact']:.4f} "
+              f"(M={results['ann']['hnsw_m']}, efSearch={results['ann']['ef_search']})."]
+    if "int8" in results:
+        i8 = results["int8"]
+        lines.append(f"int8 encoder: mean cosine to float32 {i8['mean_cosine_to_fp32']:.4f}, vector nDCG@10 "
+                     f"{i8['vector_ndcg@10']:.4f} (float32 {results['modes']['vector']['ndcg@10']:.4f}), query encoding p50 "
+                     f"{i8['encode_query_p50_ms_int8']:.1f} ms vs {i8['encode_query_p50_ms_fp32']:.1f} ms.")
+    lines += [f"Index build {s['index_seconds']:.1f}s, encoding {s['encode_seconds']:.1f}s (cached after the first run), "
+              f"ranker training {s['train_seconds']:.1f}s.", ""]
+    return "\n".join(lines)
+
+
+def write_report(results: dict[str, Any], json_path: str | Path, command: str = "") -> Path:
+    """Write ``results`` as JSON and the Markdown table beside it (``.md``)."""
+    import json
+
+    path = Path(json_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=float), encoding="utf-8")
+    md = path.with_suffix(".md")
+    md.write_text(to_markdown(results, command), encoding="utf-8")
+    return md

@@ -1,0 +1,194 @@
+"""The searchable catalogue: item id vocabulary, the fields to index, filters and facet counts.
+
+:class:`Catalog` hands out contiguous int slots to external item ids (reused on update, kept on
+delete so ids stay stable until :meth:`Catalog.vocabulary` is written out) and keeps the columns
+filters and ranking features need: category path, brand, price, stock, popularity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shopsage.data.rows import ItemRow
+from shopsage.errors import ValidationError
+from shopsage.vocab import Vocabulary
+
+__all__ = ["Catalog", "SearchFilter", "item_fields", "normalize_title"]
+
+
+def item_fields(row: ItemRow) -> dict[str, str | None]:
+    """The text fields the lexical index reads from one item."""
+    attrs = None
+    if row.attributes:
+        attrs = " ".join(f"{k} {v}" for k, v in row.attributes.items() if v is not None)
+    return {
+        "title": row.title,
+        "category": " ".join(row.category_path) if row.category_path else None,
+        "brand": row.brand,
+        "description": row.description,
+        "attributes": attrs,
+    }
+
+
+def normalize_title(text: str | None) -> str:
+    return " ".join((text or "").casefold().split())
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Conditions every result must meet; ``None`` means no condition."""
+
+    categories: Sequence[str] | None = None
+    """Keep items whose category path contains any of these (at any level)."""
+    brands: Sequence[str] | None = None
+    """Keep items of these brands (exact, case-insensitive)."""
+    price_min: float | None = None
+    price_max: float | None = None
+    in_stock: bool | None = None
+    """``True`` keeps available items with stock unknown or > 0."""
+
+    def is_empty(self) -> bool:
+        return all(v is None for v in (self.categories, self.brands, self.price_min, self.price_max, self.in_stock))
+
+
+@dataclass
+class _Labels:
+    """A string column stored as int codes (-1 = none)."""
+
+    names: list[str] = field(default_factory=list)
+    index: dict[str, int] = field(default_factory=dict)
+
+    def code(self, name: str | None) -> int:
+        if not name:
+            return -1
+        key = name.casefold()
+        if key not in self.index:
+            self.index[key] = len(self.names)
+            self.names.append(name)
+        return self.index[key]
+
+
+class Catalog:
+    """Item slots plus the columns used by filters, facets and ranking features."""
+
+    def __init__(self) -> None:
+        self._ext: list[str] = []
+        self._slot: dict[str, int] = {}
+        self.live = np.zeros(0, dtype=bool)
+        self.brand = np.zeros(0, dtype=np.int32)
+        self.leaf = np.zeros(0, dtype=np.int32)  # deepest category of each item
+        self.price = np.zeros(0, dtype=np.float32)
+        self.in_stock = np.zeros(0, dtype=bool)
+        self.popularity = np.zeros(0, dtype=np.float32)
+        self.titles: list[str] = []
+        self.categories: list[tuple[str, ...]] = []
+        self.brands = _Labels()
+        self.leaves = _Labels()
+
+    def __len__(self) -> int:
+        return int(self.live.sum())
+
+    @property
+    def capacity(self) -> int:
+        return len(self._ext)
+
+    def vocabulary(self) -> Vocabulary:
+        """External ids by slot (deleted slots keep their id until the catalogue is rebuilt)."""
+        return Vocabulary(self._ext)
+
+    def slot(self, ext_id: str) -> int | None:
+        return self._slot.get(ext_id)
+
+    def slots(self, ext_ids: Iterable[str]) -> np.ndarray:
+        return np.array([self._slot.get(e, -1) for e in ext_ids], dtype=np.int64)
+
+    def external(self, slots: Iterable[int]) -> list[str]:
+        return [self._ext[int(s)] for s in slots]
+
+    def _grow(self, cap: int) -> None:
+        old = len(self.live)
+        if cap <= old:
+            return
+        extra = cap - old
+        self.live = np.concatenate([self.live, np.zeros(extra, bool)])
+        self.brand = np.concatenate([self.brand, np.full(extra, -1, np.int32)])
+        self.leaf = np.concatenate([self.leaf, np.full(extra, -1, np.int32)])
+        self.price = np.concatenate([self.price, np.full(extra, np.nan, np.float32)])
+        self.in_stock = np.concatenate([self.in_stock, np.zeros(extra, bool)])
+        self.popularity = np.concatenate([self.popularity, np.zeros(extra, np.float32)])
+        self.titles.extend([""] * extra)
+        self.categories.extend([()] * extra)
+
+    def upsert(self, rows: Sequence[ItemRow]) -> np.ndarray:
+        """Slots of ``rows``: new ids get new slots, known ids keep theirs; columns are updated."""
+        slots = np.empty(len(rows), dtype=np.int64)
+        for i, row in enumerate(rows):
+            s = self._slot.get(row.ext_id)
+            if s is None:
+                s = self._slot[row.ext_id] = len(self._ext)
+                self._ext.append(row.ext_id)
+            slots[i] = s
+        self._grow(len(self._ext))
+        for s, row in zip(slots.tolist(), rows, strict=True):
+            self.live[s] = True
+            self.brand[s] = self.brands.code(row.brand)
+            self.leaf[s] = self.leaves.code(row.category_path[-1] if row.category_path else None)
+            self.price[s] = np.nan if row.price is None else row.price
+            self.in_stock[s] = bool(row.available) and (row.stock is None or row.stock > 0)
+            self.titles[s] = normalize_title(row.title)
+            self.categories[s] = tuple(c.casefold() for c in row.category_path)
+        return slots
+
+    def delete(self, ext_ids: Iterable[str]) -> np.ndarray:
+        slots = np.array([s for s in (self._slot.get(e) for e in ext_ids) if s is not None], dtype=np.int64)
+        self.live[slots] = False
+        return slots
+
+    def set_popularity(self, counts: dict[str, float]) -> None:
+        """Popularity per external id (clicks, sales, or judged impressions); unknown ids are ignored."""
+        self.popularity[:] = 0
+        for ext, c in counts.items():
+            s = self._slot.get(ext)
+            if s is not None:
+                self.popularity[s] = c
+
+    def mask(self, flt: SearchFilter | None) -> np.ndarray | None:
+        """``(capacity,) bool`` of live items meeting ``flt``; ``None`` when there is no filter."""
+        if flt is None or flt.is_empty():
+            return None
+        keep = self.live.copy()
+        if flt.categories is not None:
+            wanted = {c.casefold() for c in flt.categories}
+            keep &= np.fromiter((bool(wanted.intersection(p)) for p in self.categories), dtype=bool, count=self.capacity)
+        if flt.brands is not None:
+            codes = [self.brands.index[b.casefold()] for b in flt.brands if b.casefold() in self.brands.index]
+            keep &= np.isin(self.brand, codes)
+        if flt.price_min is not None or flt.price_max is not None:
+            lo = -np.inf if flt.price_min is None else flt.price_min
+            hi = np.inf if flt.price_max is None else flt.price_max
+            if lo > hi:
+                raise ValidationError(f"price_min {lo} is above price_max {hi}: swap them.")
+            with np.errstate(invalid="ignore"):
+                keep &= (self.price >= lo) & (self.price <= hi)
+        if flt.in_stock:
+            keep &= self.in_stock
+        return keep
+
+    def facets(self, slots: np.ndarray, top: int = 20) -> dict[str, list[tuple[str, int]]]:
+        """Counts of brands and leaf categories among ``slots`` (for instance every matching item)."""
+        slots = np.asarray(slots, dtype=np.int64)
+        slots = slots[slots >= 0]
+        out: dict[str, list[tuple[str, int]]] = {}
+        for name, col, labels in (("brand", self.brand, self.brands), ("category", self.leaf, self.leaves)):
+            codes = col[slots]
+            codes = codes[codes >= 0]
+            if len(codes) == 0:
+                out[name] = []
+                continue
+            counts = np.bincount(codes, minlength=len(labels.names))
+            order = np.lexsort((np.arange(len(counts)), -counts))[:top]
+            out[name] = [(labels.names[i], int(counts[i])) for i in order if counts[i] > 0]
+        return out

