@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-__all__ = ["RowKey", "ItemRow", "EventRow", "JudgmentRow", "DocumentRow", "QuarantineRow", "WriteResult",
+__all__ = ["RowKey", "ItemRow", "EventRow", "EventBlock", "JudgmentRow", "DocumentRow", "QuarantineRow", "WriteResult",
            "row_digest", "item_digest", "event_digest"]
 
 
@@ -54,6 +55,88 @@ class EventRow(NamedTuple):
     split: str | None = None
     context: dict[str, Any] | None = None
     ext_id: str | None = None  # the source's own event id: the dedup key when present
+
+
+_BLOCK_FIELDS = ("source", "line", "pos", "type", "item", "user", "session", "query", "value", "ts",
+                 "ordinal", "split", "context", "ext_id")
+
+
+@dataclass
+class EventBlock:
+    """Many events as columns (one list per field): the bulk path of importers and stores.
+
+    ``EventRow`` is convenient for one event; a block of 20,000 events costs no Python object
+    per event, which is what lets an import reach 100,000 events a second.
+    """
+
+    source: list[str] = field(default_factory=list)
+    line: list[int] = field(default_factory=list)
+    pos: list[int] = field(default_factory=list)
+    type: list[str] = field(default_factory=list)
+    item: list[str | None] = field(default_factory=list)
+    user: list[str | None] = field(default_factory=list)
+    session: list[str | None] = field(default_factory=list)
+    query: list[str | None] = field(default_factory=list)
+    value: list[float | None] = field(default_factory=list)
+    ts: list[float | None] = field(default_factory=list)
+    ordinal: list[int | None] = field(default_factory=list)
+    split: list[str | None] = field(default_factory=list)
+    context: list[dict[str, Any] | None] = field(default_factory=list)
+    ext_id: list[str | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.line)
+
+    def columns(self) -> list[list[Any]]:
+        return [getattr(self, f) for f in _BLOCK_FIELDS]
+
+    def append(self, r: EventRow) -> None:
+        k = r.key
+        for col, v in zip(self.columns(), (k.source, k.line, k.pos, r.type, r.item, r.user, r.session, r.query,
+                                           r.value, r.ts, r.ordinal, r.split, r.context, r.ext_id), strict=True):
+            col.append(v)
+
+    def extend(self, other: EventBlock) -> None:
+        # spelled out: this runs once per source line on the import path
+        self.source += other.source
+        self.line += other.line
+        self.pos += other.pos
+        self.type += other.type
+        self.item += other.item
+        self.user += other.user
+        self.session += other.session
+        self.query += other.query
+        self.value += other.value
+        self.ts += other.ts
+        self.ordinal += other.ordinal
+        self.split += other.split
+        self.context += other.context
+        self.ext_id += other.ext_id
+
+    def row(self, i: int) -> EventRow:
+        return EventRow(RowKey(self.source[i], self.line[i], self.pos[i]), self.type[i], self.item[i], self.user[i],
+                        self.session[i], self.query[i], self.value[i], self.ts[i], self.ordinal[i], self.split[i],
+                        self.context[i], self.ext_id[i])
+
+    def rows(self) -> list[EventRow]:
+        return [self.row(i) for i in range(len(self))]
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[EventRow]) -> EventBlock:
+        if not rows:
+            return cls()
+        keys, types, items, users, sessions, queries, vals, ts, ords, splits, ctx, ext = map(list, zip(*rows, strict=True))
+        sources, lines, poss = map(list, zip(*keys, strict=True))
+        return cls(sources, lines, poss, types, items, users, sessions, queries, vals, ts, ords, splits, ctx, ext)
+
+    @classmethod
+    def uniform(cls, source: str, line: int, type: str, items: list[str], user: str | None = None,
+                session: str | None = None, ordinals: list[int] | None = None, split: str | None = None) -> EventBlock:
+        """The events of one source line that differ only by item and position (a user's or session's items)."""
+        n = len(items)
+        return cls([source] * n, [line] * n, list(range(n)), [type] * n, items, [user] * n, [session] * n,
+                   [None] * n, [None] * n, [None] * n, ordinals if ordinals is not None else list(range(n)),
+                   [split] * n, [None] * n, [None] * n)
 
 
 class JudgmentRow(NamedTuple):

@@ -78,6 +78,8 @@ def _model_id(path: str, backend: str, max_length: int) -> str:
 class TextEncoder:
     """Encodes texts to L2-normalized float32 vectors ``(n, dim)``."""
 
+    CACHE_CHUNK = 8192
+
     def __init__(self, config: EncoderConfig | None = None) -> None:
         self.config = config or EncoderConfig()
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -157,10 +159,16 @@ class TextEncoder:
             uniq: dict[str, int] = {}
             for i in missing:
                 uniq.setdefault(texts[i], len(uniq))
-            fresh = self._forward(list(uniq), show)
+            todo = list(uniq)
+            ukeys = text_keys(todo)
+            fresh = np.empty((len(todo), self.dim), dtype=np.float32)
+            # Chunks are cached as they finish, so an interrupted run resumes where it stopped.
+            chunk = self.CACHE_CHUNK
+            for lo in range(0, len(todo), chunk):
+                fresh[lo:lo + chunk] = self._forward(todo[lo:lo + chunk], show)
+                self.cache.put(ukeys[lo:lo + chunk], fresh[lo:lo + chunk])
             for i in missing:
                 vecs[i] = fresh[uniq[texts[i]]]
-            self.cache.put(keys[missing], vecs[missing])
         return vecs
 
     def encode_query(self, text: str) -> np.ndarray:

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from shopsage.data.importers.amazon_seq import AmazonSeqImporter
 from shopsage.data.importers.base import ImportSummary, Importer, Reject, run_import, source_name
+from shopsage.data.importers.homedepot import HomeDepotImporter
+from shopsage.data.importers.recbole import RecBoleImporter
+from shopsage.data.importers.reviews_zh import ReviewsZhImporter
+from shopsage.data.importers.s3rec import S3RecImporter
+from shopsage.data.importers.sessions import SessionsImporter
+from shopsage.data.importers.table import TableImporter
+from shopsage.data.importers.yoochoose import YoochooseImporter
 from shopsage.errors import ImportFormatError
 
 __all__ = ["FORMATS", "get_importer", "run_import", "ImportSummary", "Importer", "Reject", "source_name"]
 
 FORMATS: dict[str, type[Importer]] = {
     cls.format: cls
-    for cls in (AmazonSeqImporter,)
+    for cls in (AmazonSeqImporter, S3RecImporter, RecBoleImporter, HomeDepotImporter, SessionsImporter,
+                YoochooseImporter, ReviewsZhImporter, TableImporter)
 }
 
 

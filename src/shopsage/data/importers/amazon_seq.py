@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from shopsage.data.cleaning import MAX_ID_LEN, BadValue, check_id, check_text
 from shopsage.data.importers.base import Importer, Record, Reject, source_name
 from shopsage.data.importers._lines import read_lines
-from shopsage.data.rows import EventRow, ItemRow, RowKey
+from shopsage.data.rows import EventBlock, ItemRow, RowKey
 
 __all__ = ["AmazonSeqImporter"]
 
@@ -38,8 +38,7 @@ class AmazonSeqImporter(Importer):
             except BadValue as exc:
                 yield Reject(key, str(exc), raw)
                 continue
-            yield [EventRow(RowKey(src, lineno, pos), "purchase", asin, user, None, None, None, None, pos)
-                   for pos, asin in enumerate(parts[1:])]
+            yield EventBlock.uniform(src, lineno, "purchase", parts[1:], user=user)
 
 
 def titled_items(path, sep: str) -> Iterator[Record]:  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from shopsage.data.cleaning import RobotFilter
-from shopsage.data.rows import DocumentRow, EventRow, ItemRow, JudgmentRow, QuarantineRow, RowKey, item_digest
+from shopsage.data.rows import DocumentRow, EventBlock, EventRow, ItemRow, JudgmentRow, QuarantineRow, RowKey, item_digest
 from shopsage.data.stores.base import StoreWriter
 from shopsage.errors import ImportFormatError, StrictImportError
 
@@ -31,8 +31,8 @@ class Reject(NamedTuple):
     raw: str
 
 
-Record = ItemRow | EventRow | JudgmentRow | DocumentRow | Reject | list[EventRow]
-"""What ``Importer.records()`` yields; a list is a group of events read from one line."""
+Record = ItemRow | EventRow | JudgmentRow | DocumentRow | Reject | EventBlock
+"""What ``Importer.records()`` yields; an EventBlock carries many events (of one line, say) at once."""
 
 
 def source_name(path: Path) -> str:
@@ -99,7 +99,7 @@ class Importer:
 class _Batch:
     def __init__(self) -> None:
         self.items: list[ItemRow] = []
-        self.events: list[EventRow] = []
+        self.events = EventBlock()
         self.judgments: list[JudgmentRow] = []
         self.documents: list[DocumentRow] = []
         self.rejects: list[Reject] = []
@@ -158,7 +158,8 @@ class _ImportRun:
         self.batch.rejects.append(Reject(key, reason, raw))
 
     def add_item(self, rec: ItemRow) -> None:
-        digest = item_digest(rec)
+        # in-process comparison only, so Python's own hash will do where the row is hashable
+        digest = hash(rec[:13]) if rec.attributes is None else item_digest(rec)
         prior = self.seen_items.get(rec.ext_id)
         if prior is not None and prior[0] != digest:
             where = f" (first seen at {prior[1].source} line {prior[1].line})" if prior[1] else ""
@@ -172,15 +173,17 @@ class _ImportRun:
     def consume(self) -> None:
         for rec in self.importer.records():
             batch = self.batch
-            if type(rec) is list:
-                self.summary.read += len(rec)
+            if type(rec) is EventBlock:
+                n = len(rec)
+                self.summary.read += n
                 if self.robot_filter is None:
                     batch.events.extend(rec)
                 else:
-                    for ev in rec:
-                        self.add_event(ev)
-                batch.size += len(rec)
-                batch.last_key = rec[-1].key if rec else batch.last_key
+                    for i in range(n):
+                        self.add_event(rec.row(i))
+                batch.size += n
+                if n:
+                    batch.last_key = RowKey(rec.source[-1], rec.line[-1], rec.pos[-1])
             else:
                 self.summary.read += 1
                 if isinstance(rec, EventRow):
@@ -219,12 +222,11 @@ def _write_batch(store: StoreWriter, batch: _Batch, summary: ImportSummary, stri
             if not rows:
                 continue
             res = write(rows)  # type: ignore[operator]
-            if res.conflicts and strict:
-                i, reason = res.conflicts[0]
-                raise StrictImportError(rows[i].key.source, rows[i].key.line, reason)  # type: ignore[union-attr]
             for i, reason in res.conflicts:
-                row = rows[i]
-                key = getattr(row, "key", None) or RowKey("items", 0, 0)
+                row = rows.row(i) if isinstance(rows, EventBlock) else rows[i]
+                key = row.key or RowKey("items", 0, 0)
+                if strict:
+                    raise StrictImportError(key.source, key.line, reason)
                 quarantine.append(QuarantineRow(key, reason, repr(tuple(row))[:4000]))
             accepted = res.inserted + res.updated
             summary.accepted += accepted

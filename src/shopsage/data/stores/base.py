@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from shopsage.data.rows import DocumentRow, EventRow, ItemRow, JudgmentRow, QuarantineRow, WriteResult
+from shopsage.data.rows import DocumentRow, EventBlock, EventRow, ItemRow, JudgmentRow, QuarantineRow, WriteResult
 from shopsage.data.schema import EVENT_TYPES
 
 __all__ = ["StoreReader", "StoreWriter", "Store", "StoreStats", "Interactions", "TYPE_CODES", "SPLIT_CODES"]
@@ -32,6 +32,7 @@ class StoreStats:
     events_by_type: dict[str, int]
     events_by_split: dict[str, int]
     sessions: int
+    sessions_by_split: dict[str, int]
     judgments: int
     judged_queries: int
     documents: int
@@ -107,7 +108,7 @@ class StoreWriter(Protocol):
 
     def write_items(self, rows: Sequence[ItemRow]) -> WriteResult: ...
 
-    def write_events(self, rows: Sequence[EventRow]) -> WriteResult: ...
+    def write_events(self, rows: Sequence[EventRow] | EventBlock) -> WriteResult: ...
 
     def write_judgments(self, rows: Sequence[JudgmentRow]) -> WriteResult: ...
 

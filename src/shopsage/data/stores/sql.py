@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from shopsage.data.rows import (
-    DocumentRow, EventRow, ItemRow, JudgmentRow, QuarantineRow, RowKey, WriteResult,
+    DocumentRow, EventBlock, EventRow, ItemRow, JudgmentRow, QuarantineRow, RowKey, WriteResult,
     item_digest,
 )
 from shopsage.data.schema import EVENT_TYPES
@@ -236,52 +236,52 @@ class SqlStore:
                 self._items[ext] = rid
         return res
 
-    def write_events(self, rows: Sequence[EventRow]) -> WriteResult:
+    def write_events(self, rows: Sequence[EventRow] | EventBlock) -> WriteResult:
         """Store new events. A key already stored with the same content counts as present;
-        with other content it is a conflict (events are facts and never change).
+        with other content it is a conflict (events are facts and never change). Invalid rows
+        are refused as conflicts too; ``conflicts`` indexes are positions in ``rows``.
 
-        Works on columns (``zip(*rows)``): a fresh range of a file with valid rows, the bulk
-        import case, costs no Python work per row beyond the database's own.
+        Works on columns: a fresh range of a file with valid rows, the bulk import case, costs
+        no Python work per row beyond the database's own.
         """
         res = WriteResult()
-        if not rows:
+        b = rows if isinstance(rows, EventBlock) else EventBlock.from_rows(rows)
+        n = len(b)
+        if not n:
             return res
-        n = len(rows)
-        keys, types, item_ext, user_ext, sessions, queries, vals, ts, ordinals, splits, contexts, ext_ids = zip(*rows, strict=True)
-        src_names, lines, poss = zip(*keys, strict=True)
         with self.transaction():
             users, items = self._users, self._items
-            self._ensure_ids("users", users, set(user_ext) - {None})
-            self._ensure_ids("items", items, set(item_ext) - {None})
-            srcs = {name: self._source_id(name) for name in set(src_names)}
-            src_ids = list(map(srcs.__getitem__, src_names))
-            ctx = contexts if contexts.count(None) == n else tuple(None if c is None else _dumps(c) for c in contexts)
-            columns = [src_ids, lines, poss, ext_ids, list(map(users.get, user_ext)), sessions,
-                       list(map(items.get, item_ext)), types, queries, vals, ts, ordinals, splits, ctx]
-            stored = self._existing_events(src_ids, lines, ext_ids)
-            all_valid = (set(types) <= _TYPES and set(splits) <= _SPLITS
-                         and (ts.count(None) == 0 or ordinals.count(None) == 0)
-                         and (user_ext.count(None) == 0 or sessions.count(None) == 0))
-            if all_valid and not stored and ext_ids.count(None) == n:
+            self._ensure_ids("users", users, set(b.user) - {None})
+            self._ensure_ids("items", items, set(b.item) - {None})
+            srcs = {name: self._source_id(name) for name in set(b.source)}
+            src_ids = list(map(srcs.__getitem__, b.source))
+            ctx = b.context if b.context.count(None) == n else [None if c is None else _dumps(c) for c in b.context]
+            columns = [src_ids, b.line, b.pos, b.ext_id, list(map(users.get, b.user)), b.session,
+                       list(map(items.get, b.item)), b.type, b.query, b.value, b.ts, b.ordinal, b.split, ctx]
+            stored = self._existing_events(src_ids, b.line, b.ext_id)
+            all_valid = (set(b.type) <= _TYPES and set(b.split) <= _SPLITS
+                         and (b.ts.count(None) == 0 or b.ordinal.count(None) == 0)
+                         and (b.user.count(None) == 0 or b.session.count(None) == 0))
+            if all_valid and not stored and b.ext_id.count(None) == n:
                 inserted = self._insert_columns("events", _EVENT_COLS, columns, n)
                 res.inserted += inserted
                 res.already_present += n - inserted  # lost a race with a concurrent writer
                 return res
             values = []
             for i, row in enumerate(zip(*columns, strict=True)):
-                r = rows[i]
-                if r.type not in _TYPES or (r.ts is None and r.ordinal is None) or (r.user is None and r.session is None) \
-                        or r.split not in _SPLITS:
-                    res.conflicts.append((i, _invalid_event(r)))
+                if row[7] not in _TYPES or (row[10] is None and row[11] is None) or (b.user[i] is None and row[5] is None) \
+                        or row[12] not in _SPLITS:
+                    res.conflicts.append((i, _invalid_event(b.row(i))))
                     continue
                 content = row[4:]
-                key = r.ext_id if r.ext_id is not None else row[:3]
+                key = row[3] if row[3] is not None else row[:3]
                 prior = stored.get(key)
                 if prior is not None:
                     if prior == content:
                         res.already_present += 1
                     else:
-                        res.conflicts.append((i, f"conflicting duplicate: event {r.ext_id or r.key} is already stored with other content"))
+                        what = row[3] or f"{b.source[i]} line {b.line[i]} position {b.pos[i]}"
+                        res.conflicts.append((i, f"conflicting duplicate: event {what} is already stored with other content"))
                     continue
                 stored[key] = content
                 values.append(row)
@@ -386,6 +386,8 @@ class SqlStore:
             events_by_type=by_type,
             events_by_split=by_split,
             sessions=self._count("SELECT COUNT(DISTINCT session) FROM events"),
+            sessions_by_split={str(sp): int(n) for sp, n in self._query(
+                "SELECT split, COUNT(DISTINCT session) FROM events WHERE split IS NOT NULL AND session IS NOT NULL GROUP BY split")},
             judgments=self._count("SELECT COUNT(*) FROM judgments"),
             judged_queries=self._count("SELECT COUNT(DISTINCT query) FROM judgments"),
             documents=self._count("SELECT COUNT(*) FROM documents"),

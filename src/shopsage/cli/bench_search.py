@@ -1,0 +1,48 @@
+"""``shopsage bench search``: the product-search benchmark (thin: parse, call the library, print)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from shopsage.cli.bench import bench_app
+from shopsage.errors import ConfigError
+
+
+@bench_app.command("search")
+def bench_search(
+    catalog: Path = typer.Option(..., help="Catalogue CSV (Home Depot product_titles.csv or a table CSV)."),
+    judgments: Path = typer.Option(..., help="Judgments CSV (query, item, grade) to train on (and split, without --eval-judgments)."),
+    eval_judgments: Path | None = typer.Option(None, help="Score only on these judgments' queries; train on all of --judgments."),
+    json_out: Path = typer.Option(..., "--json", help="Write the results here as JSON, and a Markdown table beside it (.md)."),
+    fmt: str = typer.Option("homedepot", "--format", help="homedepot, or table with --mapping."),
+    mapping: str | None = typer.Option(None, help="table format: JSON object of TableMapping fields, e.g. "
+                                                  "'{\"item_id\": \"sku\", \"title\": \"name\", \"query\": \"q\", \"judged_item\": \"sku\", \"grade\": \"label\"}'."),
+    dev_fraction: float = typer.Option(0.2, help="Share of queries held out when splitting by query text."),
+    seed: int = typer.Option(0, help="Seed of the query split and the ranker."),
+    latency_queries: int = typer.Option(500, help="Evaluation queries timed one at a time per mode."),
+    int8_check: bool = typer.Option(False, help="Also measure the int8 encoder's quality loss and speed."),
+    cache_dir: Path = typer.Option(Path("var/cache/embeddings"), help="Embedding cache folder."),
+) -> None:
+    """Lexical, vector, hybrid and learned search over the whole catalogue: nDCG@10, Recall@100, latency."""
+    from shopsage.search.bench import BenchConfig, run_search_bench, write_report
+    from shopsage.search.bench_data import HOMEDEPOT, TableMapping
+
+    if fmt == "homedepot":
+        table = HOMEDEPOT
+    elif fmt == "table":
+        if not mapping:
+            raise ConfigError("--format table needs --mapping with the column names (see --help).")
+        table = TableMapping.model_validate_json(mapping)
+    else:
+        raise ConfigError(f"unknown --format {fmt!r}: use homedepot or table.")
+    cfg = BenchConfig(catalog=str(catalog), judgments=str(judgments),
+                      eval_judgments=str(eval_judgments) if eval_judgments else None, mapping=table,
+                      dev_fraction=dev_fraction, seed=seed, cache_dir=str(cache_dir),
+                      latency_queries=latency_queries, int8_check=int8_check,
+                      log=lambda m: typer.echo(m, err=True))
+    results = run_search_bench(cfg)
+    md = write_report(results, json_out, command="shopsage bench search " + " ".join(sys.argv[3:]))
+    typer.echo(md.read_text(encoding="utf-8"))

@@ -1,0 +1,53 @@
+"""The packaged MiniLM, loaded offline (about 2 s)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shopsage.errors import ConfigError
+from shopsage.text import EncoderConfig, TextEncoder
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory) -> TextEncoder:
+    return TextEncoder(EncoderConfig(cache_dir=str(tmp_path_factory.mktemp("emb")), progress=False))
+
+
+def test_unit_vectors_and_meaningful_similarity(encoder: TextEncoder) -> None:
+    v = encoder.encode(["cordless power drill", "battery powered drill driver", "chocolate cake recipe"])
+    assert v.shape == (3, encoder.dim) and v.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2] + 0.2
+
+
+def test_cache_avoids_encoding_again(encoder: TextEncoder, monkeypatch) -> None:
+    first = encoder.encode(["garden hose 50 ft", "garden hose 50 ft", "shower head"])
+    np.testing.assert_array_equal(first[0], first[1])
+
+    def boom(*args, **kwargs):
+        raise AssertionError("cached texts must not be encoded again")
+
+    monkeypatch.setattr(encoder, "_forward", boom)
+    again = encoder.encode(["shower head", "garden hose 50 ft"])
+    np.testing.assert_array_equal(again, first[[2, 0]])
+
+
+def test_batched_equals_single_query(encoder: TextEncoder) -> None:
+    texts = ["a", "longer product title with several words", "mid length"]
+    batch = encoder._forward(texts, progress=False)
+    single = np.stack([encoder.encode_query(t) for t in texts])
+    np.testing.assert_allclose(batch, single, atol=1e-4)
+
+
+def test_int8_backend_stays_close_to_float32(encoder: TextEncoder) -> None:
+    enc8 = TextEncoder(EncoderConfig(backend="torch-int8", progress=False))
+    texts = ["stainless steel kitchen sink", "led light bulb 60 watt", "outdoor patio chair"]
+    cos = np.sum(enc8.encode(texts) * encoder._forward(texts, progress=False), axis=1)
+    assert (cos > 0.9).all(), cos
+    assert enc8.id != encoder.id
+
+
+def test_missing_model_directory_is_a_config_error(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="not a directory"):
+        TextEncoder(EncoderConfig(model=str(tmp_path / "nope")))
