@@ -21,9 +21,9 @@ __all__ = ["Analyzer", "EnglishAnalyzer", "ChineseAnalyzer", "MultilingualAnalyz
            "ENGLISH_STOPWORDS", "is_cjk", "cjk_ratio"]
 
 # A short list: product queries are short and words like "in", "x" or "with" carry units and
-# sizes often enough that an aggressive list hurts ("1/2 in." must keep "in" out, "no" must stay).
+# sizes often enough that an aggressive list hurts ("1/2 in." needs "in", "no-drill" needs "no").
 ENGLISH_STOPWORDS = frozenset(
-    "a an and are as at be by for from has have is it its of on or that the this to was were will".split()
+    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will"]
 )
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -132,7 +132,7 @@ class ChineseAnalyzer:
         return out
 
 
-_CHINESE_STOPWORDS = frozenset("的 了 是 在 和 也 就 都 而 及 与 着 或 一个 我 你 他 她 它 这 那 很 吧 啊 呢 吗".split())
+_CHINESE_STOPWORDS = frozenset(["的", "了", "是", "在", "和", "也", "就", "都", "而", "及", "与", "着", "或", "一个", "我", "你", "他", "她", "它", "这", "那", "很", "吧", "啊", "呢", "吗"])
 
 
 class MultilingualAnalyzer:

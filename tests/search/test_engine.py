@@ -1,0 +1,119 @@
+"""The engine on a tiny synthetic catalogue with a deterministic bag-of-words encoder."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from shopsage.data.rows import ItemRow
+from shopsage.errors import NotFittedError
+from shopsage.search import SearchConfig, SearchEngine, SearchFilter
+from shopsage.search.ranker import LearnedRanker, RankerConfig
+
+
+class HashEncoder:
+    """Unit vectors of hashed words: texts sharing words are close. Stands in for MiniLM."""
+
+    dim = 64
+
+    def _vec(self, text: str) -> np.ndarray:
+        v = np.zeros(self.dim, np.float32)
+        for w in text.casefold().replace("|", " ").split():
+            v[int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dim] += 1
+        n = np.linalg.norm(v)
+        return v / n if n else v
+
+    def encode(self, texts, progress=None) -> np.ndarray:
+        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self._vec(text)
+
+
+ROWS = [
+    ItemRow("sku-1", "Red running shoes", category_path=("Shoes", "Running"), brand="Nike", price=80.0),
+    ItemRow("sku-2", "Trail running shoes", category_path=("Shoes", "Trail"), brand="Salomon", price=120.0, stock=0),
+    ItemRow("sku-3", "Garden hose 50 ft", category_path=("Garden", "Hoses"), brand="Gardena", price=30.0),
+    ItemRow("sku-4", "Garden hose reel", category_path=("Garden", "Hoses"), brand="Gardena", price=60.0),
+    ItemRow("sku-5", "Cordless drill 18V", category_path=("Tools", "Drills"), brand="Makita", price=150.0),
+    ItemRow("sku-6", "Drill bit set", category_path=("Tools", "Accessories"), brand="Bosch", price=25.0),
+]
+
+
+@pytest.fixture
+def engine() -> SearchEngine:
+    e = SearchEngine(SearchConfig(candidates=10), encoder=HashEncoder())  # type: ignore[arg-type]
+    e.index(ROWS)
+    return e
+
+
+@pytest.mark.parametrize("mode", ["lexical", "vector", "hybrid"])
+def test_every_mode_finds_the_obvious_item(engine: SearchEngine, mode: str) -> None:
+    res = engine.search(["garden hose reel", "cordless drill"], 3, mode)  # type: ignore[arg-type]
+    assert engine.catalog.external(res.row(0)[0][:1]) == ["sku-4"]
+    assert engine.catalog.external(res.row(1)[0][:1]) == ["sku-5"]
+
+
+def test_filters_and_facets(engine: SearchEngine) -> None:
+    r = engine.query("running shoes", mode="lexical", flt=SearchFilter(in_stock=True))
+    assert r.items == ["sku-1"]
+    r = engine.query("garden hose", mode="lexical", flt=SearchFilter(price_max=40))
+    assert r.items == ["sku-3"]
+    r = engine.query("drill", mode="hybrid", flt=SearchFilter(brands=["bosch"]))
+    assert r.items == ["sku-6"]
+    r = engine.query("shoes", mode="lexical", flt=SearchFilter(categories=["Trail"]))
+    assert r.items == ["sku-2"]
+    facets = engine.query("shoes", mode="lexical").facets
+    assert dict(facets["brand"]) == {"Nike": 1, "Salomon": 1}
+
+
+def test_update_and_delete_reach_every_index(engine: SearchEngine) -> None:
+    engine.index([ItemRow("sku-3", "Kitchen faucet", category_path=("Plumbing",), brand="Moen")])
+    engine.delete(["sku-4"])
+    for mode in ("lexical", "vector", "hybrid"):
+        found = engine.catalog.external(engine.search(["garden hose"], 6, mode).row(0)[0])  # type: ignore[arg-type]
+        assert "sku-3" not in found[:1] and "sku-4" not in found
+    assert engine.query("kitchen faucet", mode="lexical").items[0] == "sku-3"
+
+
+def test_zero_results_fall_back(engine: SearchEngine) -> None:
+    r = engine.query("gardn hoze", mode="lexical")
+    assert r.items[0] in {"sku-3", "sku-4"}
+    r = engine.query("qqqq zzzz", mode="lexical", flt=SearchFilter(brands=["Makita"]))
+    assert r.items == ["sku-5"] and r.fallback in {"vector", "popular"}
+
+
+def test_query_understanding(engine: SearchEngine) -> None:
+    engine.add_past_queries(["garden hose", "garden hose"])
+    assert engine.query("hose").categories[0][0] == "hoses"
+    assert engine.query("cordles drill", mode="lexical").corrected == "cordless drill"
+    assert engine.autocomplete.complete("gar")[0] == "garden hose"
+
+
+def test_learned_ranker_learns_from_judgments(engine: SearchEngine, tmp_path) -> None:
+    with pytest.raises(NotFittedError):
+        engine.search(["hose"], 3, "learned")
+    engine.config.ranker = RankerConfig(epochs=30, min_data_in_leaf=1, early_stopping=0, num_leaves=4)
+    # Of the items matching each query, shoppers want the more expensive one: text alone cannot
+    # tell which, text plus price can.
+    wanted = {"garden hose": "sku-4", "hose": "sku-4", "garden": "sku-4", "drill": "sku-5",
+              "cordless drill": "sku-5", "running shoes": "sku-2", "shoes": "sku-2", "running": "sku-2",
+              "drill bit": "sku-5", "reel": "sku-4"}
+    judgments = [(q, ext, 2.0) for q, ext in wanted.items()]
+    ranker = engine.fit_ranker(judgments)
+    top = engine.catalog.external(engine.search(["garden hose", "shoes"], 1, "learned").ids[:, 0])
+    assert top == ["sku-4", "sku-2"]
+    ranker.save(tmp_path / "ranker")
+    back = LearnedRanker.load(tmp_path / "ranker")
+    x = np.random.default_rng(0).normal(size=(5, len(ranker.feature_names))).astype(np.float32)
+    np.testing.assert_allclose(back.predict(x), ranker.predict(x), rtol=1e-6)
+
+
+def test_lexical_only_engine_refuses_vector_modes() -> None:
+    e = SearchEngine(SearchConfig())
+    e.index(ROWS)
+    with pytest.raises(NotFittedError, match="no text encoder"):
+        e.search(["hose"], 3, "vector")
+    assert e.query("hose").mode == "lexical"
