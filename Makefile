@@ -5,7 +5,6 @@ PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
 DATA   ?= $(if $(SHOPSAGE_DATA_DIR),$(SHOPSAGE_DATA_DIR),../shared/data)
-STORE  ?= sqlite:///var/shop.db
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 export HF_HUB_OFFLINE := 1
@@ -31,7 +30,7 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	mkdir -p var
-	$(VENV)/bin/shopsage demo --data $(DATA) --store $(STORE)
+	$(VENV)/bin/shopsage demo --data $(DATA) --home var
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

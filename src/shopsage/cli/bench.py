@@ -1,0 +1,13 @@
+"""``shopsage bench ...``: benchmarks that import on the fly and write JSON + Markdown reports."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["bench_app"]
+
+bench_app = typer.Typer(help="Benchmarks on real data (JSON + Markdown reports).", no_args_is_help=True)
+
+# Each benchmark family registers its command on bench_app when imported.
+from shopsage.cli import bench_import  # noqa: E402,F401
+from shopsage.cli import bench_search  # noqa: E402,F401

@@ -1,0 +1,137 @@
+"""``shopsage import``, ``stats`` and ``quarantine``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from shopsage.cli.console import console, fail, progress, run_or_fail
+from shopsage.data.cleaning import RobotFilter
+from shopsage.data.importers import FORMATS, ImportSummary, get_importer, run_import
+from shopsage.data.rows import RowKey
+from shopsage.data.stores import StoreStats, open_store
+from shopsage.settings import get_settings
+
+__all__ = ["register"]
+
+STORE_HELP = "Store URL: sqlite:///path.db (default: $SHOPSAGE_STORE or sqlite:///var/shop.db) or postgresql://..."
+
+
+def default_store() -> str:
+    return get_settings().store
+
+
+def import_data(
+    fmt: str = typer.Argument(..., metavar="FORMAT", help=f"One of: {', '.join(FORMATS)}."),
+    path: Path = typer.Argument(..., help="File or folder to import (see the format's description)."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+    mapping: Path = typer.Option(None, "--mapping", help="TOML column mapping (format 'table' only)."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first bad row instead of quarantining it."),
+    batch_size: int = typer.Option(20_000, "--batch-size", min=1, help="Rows per transaction."),
+    robot_filter: int = typer.Option(0, "--robot-filter", min=0,
+                                     help="Quarantine events beyond N a minute from one user (0 = off)."),
+    ack_log: Path = typer.Option(None, "--ack-log", help="Append one line per committed batch (for audits)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Import a data set into the store; bad rows go to the quarantine, never lost."""
+    if fmt not in FORMATS:
+        fail(f"unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
+    options = {"mapping": mapping} if fmt == "table" else {}
+    if mapping is not None and fmt != "table":
+        fail("--mapping is only for the table format")
+    url = store or default_store()
+    st = run_or_fail(lambda: open_store(url))
+    importer = run_or_fail(lambda: get_importer(fmt, str(path), **options))
+    ack = open(ack_log, "a", encoding="utf-8") if ack_log else None  # noqa: SIM115 - closed below
+    with progress() as bar:
+        task = bar.add_task(f"import {fmt}", total=None)
+
+        def on_batch(n: int, last: RowKey | None, summary: ImportSummary) -> None:
+            bar.update(task, completed=summary.read)
+            if ack is not None:
+                ack.write(json.dumps({"batch": n, "source": last.source if last else None,
+                                      "line": last.line if last else None, "pos": last.pos if last else None,
+                                      "read": summary.read}) + "\n")
+                ack.flush()
+                os.fsync(ack.fileno())
+
+        try:
+            summary = run_or_fail(lambda: run_import(
+                st, importer, batch_size=batch_size, strict=strict,  # type: ignore[arg-type]
+                robot_filter=RobotFilter(robot_filter) if robot_filter else None, on_batch=on_batch))
+        finally:
+            if ack is not None:
+                ack.close()
+            st.close()  # type: ignore[attr-defined]
+    assert isinstance(summary, ImportSummary)
+    if as_json:
+        console.print_json(json.dumps(summary.as_dict()))
+        return
+    console.print(f"[bold]{fmt}[/] {path} -> {url}")
+    console.print(f"read {summary.read:,} = accepted {summary.accepted:,} (updated {summary.updated:,}) "
+                  f"+ already present {summary.already_present:,} + quarantined {summary.quarantined:,}")
+    console.print("accepted by kind: " + ", ".join(f"{k} {v:,}" for k, v in summary.by_kind.items()))
+    rate = summary.read / summary.seconds if summary.seconds else 0.0
+    console.print(f"{summary.seconds:.2f} s, {rate:,.0f} rows/s, {summary.batches} batches")
+
+
+def stats_table(stats: StoreStats, url: str) -> Table:
+    table = Table(title=f"ShopSage store {url}", show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    rows: list[tuple[str, object]] = [("users", stats.users), ("items", stats.items), ("events", stats.events)]
+    rows += [(f"  {t}", n) for t, n in stats.events_by_type.items() if n]
+    rows += [(f"  split {s}", n) for s, n in sorted(stats.events_by_split.items())]
+    rows += [("sessions", stats.sessions)] + [(f"  {s} sessions", n) for s, n in sorted(stats.sessions_by_split.items())]
+    rows += [("judgments", stats.judgments), ("  judged queries", stats.judged_queries), ("documents", stats.documents),
+             ("quarantined", stats.quarantined)]
+    for name, value in rows:
+        table.add_row(name, f"{value:,}" if isinstance(value, int) else str(value))
+    for name, dist in (("events per user", stats.events_per_user), ("events per session", stats.events_per_session),
+                       ("events per item", stats.events_per_item)):
+        if dist:
+            table.add_row(name, " ".join(f"{k} {v:g}" for k, v in dist.items()))
+    return table
+
+
+def stats(
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Exact counts of what the store holds, and their distributions."""
+    url = store or default_store()
+    st = run_or_fail(lambda: open_store(url))
+    result = st.stats()  # type: ignore[attr-defined]
+    st.close()  # type: ignore[attr-defined]
+    if as_json:
+        console.print_json(json.dumps(result.as_dict()))
+    else:
+        console.print(stats_table(result, url))
+        for reason, n in result.quarantined_by_reason.items():
+            console.print(f"  quarantined {n:,}: {reason}")
+
+
+def quarantine(
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+    limit: int = typer.Option(20, "--limit", min=1),
+    offset: int = typer.Option(0, "--offset", min=0),
+) -> None:
+    """List quarantined rows: source file, line, reason and the raw text."""
+    url = store or default_store()
+    st = run_or_fail(lambda: open_store(url))
+    rows = st.quarantined(limit, offset)  # type: ignore[attr-defined]
+    st.close()  # type: ignore[attr-defined]
+    table = Table("source", "line", "reason", "raw")
+    for r in rows:
+        table.add_row(r.key.source, str(r.key.line), r.reason, r.raw[:80])
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_data)
+    app.command("stats")(stats)
+    app.command("quarantine")(quarantine)
