@@ -1,0 +1,140 @@
+"""The contract every store backend passes (SQLite, PostgreSQL, and any added later).
+
+A backend's test module subclasses :class:`StoreContract` and provides a ``store`` fixture that
+yields a fresh, empty store; every test below then runs against it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shopsage.data.rows import DocumentRow, EventBlock, EventRow, ItemRow, JudgmentRow, QuarantineRow, RowKey
+from shopsage.data.splits import leave_one_out
+from shopsage.data.stores.base import SPLIT_CODES, TYPE_CODES
+
+__all__ = ["StoreContract"]
+
+
+def ev(line: int, item: str, user: str | None = "u1", pos: int = 0, **kw: object) -> EventRow:
+    fields = {"type": "purchase", "ordinal": pos, **kw}
+    return EventRow(RowKey("shop/events.txt", line, pos), item=item, user=user, **fields)  # type: ignore[arg-type]
+
+
+class StoreContract:
+    """Inherit and define a ``store`` fixture yielding an empty store of the backend under test."""
+
+    def test_schema_is_current(self, store) -> None:  # type: ignore[no-untyped-def]
+        from shopsage.data.stores.migrations import LATEST_VERSION
+
+        assert store.schema_version() == LATEST_VERSION
+
+    def test_items_insert_update_and_present(self, store) -> None:  # type: ignore[no-untyped-def]
+        res = store.write_items([ItemRow("sku-1", "Red shoe", price=19.5, category_path=("shoes", "red")),
+                                 ItemRow("sku-2", "Blue hat", attributes={"size": "M"}, stock=3)])
+        assert (res.inserted, res.updated, res.already_present) == (2, 0, 0)
+        res = store.write_items([ItemRow("sku-1", "Red shoe", price=19.5, category_path=("shoes", "red"))])
+        assert (res.inserted, res.updated, res.already_present) == (0, 0, 1)
+        res = store.write_items([ItemRow("sku-1", "Red shoe", price=17.0, category_path=("shoes", "red"))])
+        assert (res.inserted, res.updated, res.already_present) == (0, 1, 0)
+        got = dict((r.ext_id, r) for _, r in store.items())
+        assert got["sku-1"].price == 17.0
+        assert got["sku-1"].category_path == ("shoes", "red")
+        assert got["sku-2"].attributes == {"size": "M"} and got["sku-2"].stock == 3
+
+    def test_events_dedup_and_conflict(self, store) -> None:  # type: ignore[no-untyped-def]
+        rows = [ev(1, "a", pos=0), ev(1, "b", pos=1), ev(2, "c", user="u2")]
+        assert store.write_events(rows).inserted == 3
+        again = store.write_events(rows)
+        assert (again.inserted, again.already_present, again.conflicts) == (0, 3, [])
+        changed = store.write_events([ev(1, "zzz", pos=1)])
+        assert changed.inserted == 0 and len(changed.conflicts) == 1
+        assert "conflicting duplicate" in changed.conflicts[0][1]
+        assert store.stats().events == 3
+
+    def test_event_ext_id_is_the_dedup_key(self, store) -> None:  # type: ignore[no-untyped-def]
+        a = EventRow(RowKey("api", 0, 0), "view", "a", None, "s1", ts=100.0, ext_id="evt-1")
+        b = EventRow(RowKey("api", 0, 1), "view", "a", None, "s1", ts=100.0, ext_id="evt-1")
+        res = store.write_events([a, b])
+        assert (res.inserted, res.already_present) == (1, 1)
+        c = EventRow(RowKey("api", 0, 2), "view", "b", None, "s1", ts=100.0, ext_id="evt-1")
+        assert len(store.write_events([c]).conflicts) == 1
+
+    def test_invalid_events_are_refused_not_stored(self, store) -> None:  # type: ignore[no-untyped-def]
+        rows = [ev(1, "a"), EventRow(RowKey("f", 2, 0), "teleport", "a", "u1", ordinal=0),
+                EventRow(RowKey("f", 3, 0), "view", "a", "u1"), EventRow(RowKey("f", 4, 0), "view", "a", None, ordinal=1)]
+        res = store.write_events(rows)
+        assert res.inserted == 1
+        assert [i for i, _ in res.conflicts] == [1, 2, 3]
+        assert "unknown event type" in res.conflicts[0][1]
+        assert store.stats().events == 1
+
+    def test_event_block_roundtrip(self, store) -> None:  # type: ignore[no-untyped-def]
+        block = EventBlock.uniform("shop/seq.txt", 7, "click", ["x", "y", "z"], session="s9", split="train")
+        assert store.write_events(block).inserted == 3
+        back = store.event_rows("shop/seq.txt", [7])
+        assert [(e.item, e.session, e.ordinal, e.split, e.key.pos) for e in back] == [
+            ("x", "s9", 0, "train", 0), ("y", "s9", 1, "train", 1), ("z", "s9", 2, "train", 2)]
+
+    def test_event_fields_roundtrip(self, store) -> None:  # type: ignore[no-untyped-def]
+        e = EventRow(RowKey("shop/live", 3, 0), "add_to_cart", "sku", "u7", "s7", "red shoes", 2.0, 1700000000.25,
+                     None, None, {"page": "search", "position": 3})
+        store.write_events([e])
+        assert store.event_rows("shop/live", [3]) == [e]
+
+    def test_interactions_columns(self, store) -> None:  # type: ignore[no-untyped-def]
+        store.write_events([ev(1, "a", pos=0), ev(1, "b", pos=1),
+                            EventRow(RowKey("f", 9, 0), "click", "a", None, "s1", ts=5.0, split="test")])
+        inter = store.interactions()
+        assert len(inter) == 3
+        assert list(inter.type) == [TYPE_CODES["purchase"], TYPE_CODES["purchase"], TYPE_CODES["click"]]
+        assert list(inter.split) == [-1, -1, SPLIT_CODES["test"]]
+        assert inter.user[2] == -1 and inter.session[0] == -1 and inter.session_names[inter.session[2]] == "s1"
+        assert np.isnan(inter.ts[0]) and inter.ts[2] == 5.0
+        assert len(store.interactions(types=["click"])) == 1
+        assert len(store.interactions(split="test")) == 1
+
+    def test_judgments_documents_quarantine(self, store) -> None:  # type: ignore[no-untyped-def]
+        store.write_items([ItemRow("p1", "Angle bracket")])
+        res = store.write_judgments([JudgmentRow(RowKey("hd/train.csv", 2, 0), "angle bracket", "p1", 3.0)])
+        assert res.inserted == 1
+        assert store.write_judgments([JudgmentRow(RowKey("hd/train.csv", 2, 0), "angle bracket", "p1", 3.0)]).already_present == 1
+        assert len(store.write_judgments([JudgmentRow(RowKey("hd/train.csv", 2, 0), "angle bracket", "p1", 1.0)]).conflicts) == 1
+        assert store.judgments() == [("angle bracket", "p1", 3.0)]
+        store.write_documents([DocumentRow(RowKey("zh.zip/x.csv", 2, 0), "很好", "1", "书籍", "zh")])
+        assert [d.text for _, d in store.documents()] == ["很好"]
+        q = [QuarantineRow(RowKey("f.csv", 5, 0), "negative price -3", "x,-3")]
+        assert store.write_quarantine(q).inserted == 1
+        assert store.write_quarantine(q).already_present == 1
+        assert store.quarantined() == q
+        stats = store.stats()
+        assert (stats.judgments, stats.judged_queries, stats.documents, stats.quarantined) == (1, 1, 1, 1)
+
+    def test_transaction_rolls_back_everything(self, store) -> None:  # type: ignore[no-untyped-def]
+        with pytest.raises(RuntimeError), store.transaction():
+            store.write_items([ItemRow("gone", "x")])
+            store.write_events([ev(1, "gone")])
+            raise RuntimeError("boom")
+        assert store.stats().items == 0 and store.stats().events == 0
+        store.write_events([ev(1, "back")])  # the id caches were reset with the rollback
+        assert store.stats().items == 1
+
+    def test_stats_counts(self, store) -> None:  # type: ignore[no-untyped-def]
+        store.write_events([ev(1, "a"), ev(2, "b", user="u2"), ev(3, "a", user="u2", type="view"),
+                            EventRow(RowKey("f", 1, 0), "click", "a", None, "s1", ts=1.0, split="train")])
+        st = store.stats()
+        assert (st.users, st.items, st.events, st.sessions) == (2, 2, 4, 1)
+        assert st.events_by_type["purchase"] == 2 and st.events_by_type["view"] == 1 and st.events_by_type["click"] == 1
+        assert st.sessions_by_split == {"train": 1}
+        assert st.events_per_user["max"] == 2.0
+
+    def test_leave_one_out_from_store(self, store) -> None:  # type: ignore[no-untyped-def]
+        store.write_items([ItemRow(x, x) for x in "abcdef"])
+        store.write_events([ev(1, x, pos=p) for p, x in enumerate("abcd")] + [ev(2, x, user="u2", pos=p) for p, x in enumerate("ef")])
+        split = leave_one_out(store)
+        a, b, c, d = (split.items.index(x) for x in "abcd")
+        u1 = split.owners.index("u1")
+        assert list(split.train[u1]) == [a, b]
+        assert list(split.valid.history[0]) == [a, b] and list(split.valid.target) == [c]
+        assert list(split.test.history[0]) == [a, b, c] and list(split.test.target) == [d]
+        assert len(split.test) == 1  # u2 has 2 events: training only
