@@ -15,7 +15,7 @@ from shopsage.errors import ShopSageError
 __all__ = ["console", "err_console", "fail", "progress", "run_or_fail"]
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

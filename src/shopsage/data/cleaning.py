@@ -90,7 +90,7 @@ def parse_timestamp(value: str | float | None) -> float:
             except ValueError:
                 raise BadValue(f"bad timestamp {text!r}: give Unix seconds or ISO 8601") from None
             if dt.tzinfo is None:
-                raise BadValue(f"timestamp {text!r} has no time zone: add Z or +HH:MM")
+                raise BadValue(f"timestamp {text!r} has no time zone: add Z or +HH:MM") from None
             ts = dt.timestamp()
     if not math.isfinite(ts) or ts < 0 or ts > MAX_TS:
         raise BadValue(f"bad timestamp {value!r}: outside 1970..3000")
@@ -127,7 +127,7 @@ class RobotFilter:
         window = self._windows[who]
         while window and event.ts - window[0] >= 60.0:
             window.popleft()
-        if len(window) >= self.max_per_minute:
+        window.append(event.ts)  # refused events count too: a bot does not slow down when refused
+        if len(window) > self.max_per_minute:
             return f"robot filter: more than {self.max_per_minute} events a minute from {who}"
-        window.append(event.ts)
         return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shopsage.data.importers.amazon_seq import AmazonSeqImporter
-from shopsage.data.importers.base import ImportSummary, Importer, Reject, run_import, source_name
+from shopsage.data.importers.base import Importer, ImportSummary, Reject, run_import, source_name
 from shopsage.data.importers.homedepot import HomeDepotImporter
 from shopsage.data.importers.recbole import RecBoleImporter
 from shopsage.data.importers.reviews_zh import ReviewsZhImporter

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from shopsage.data.cleaning import MAX_ID_LEN, BadValue, check_id, check_text
-from shopsage.data.importers.base import Importer, Record, Reject, source_name
 from shopsage.data.importers._lines import read_lines
+from shopsage.data.importers.base import Importer, Record, Reject, source_name
 from shopsage.data.rows import EventBlock, ItemRow, RowKey
 
 __all__ = ["AmazonSeqImporter"]

@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from shopsage.data.cleaning import RobotFilter
-from shopsage.data.rows import DocumentRow, EventBlock, EventRow, ItemRow, JudgmentRow, QuarantineRow, RowKey, item_digest
+from shopsage.data.rows import (
+    DocumentRow,
+    EventBlock,
+    EventRow,
+    ItemRow,
+    JudgmentRow,
+    QuarantineRow,
+    RowKey,
+    item_digest,
+)
 from shopsage.data.stores.base import StoreWriter
 from shopsage.errors import ImportFormatError, StrictImportError
 

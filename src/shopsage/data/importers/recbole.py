@@ -100,7 +100,7 @@ class RecBoleImporter(Importer):
         """Rebuild each user's full sequence: the first item of its shortest prefix, then every
         target in order (train rows by prefix length, then valid, then test)."""
         rows: dict[str, list[tuple[int, int, int, list[str], str, RowKey]]] = defaultdict(list)
-        for rank, (path, split) in enumerate(zip(paths, _SPLITS, strict=True)):
+        for rank, path in enumerate(paths):
             src = source_name(path)
             cols = _header(path)
             if cols[:3] != ["user_id", "item_id_list", "item_id"]:

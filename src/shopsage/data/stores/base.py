@@ -13,7 +13,15 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from shopsage.data.rows import DocumentRow, EventBlock, EventRow, ItemRow, JudgmentRow, QuarantineRow, WriteResult
+from shopsage.data.rows import (
+    DocumentRow,
+    EventBlock,
+    EventRow,
+    ItemRow,
+    JudgmentRow,
+    QuarantineRow,
+    WriteResult,
+)
 from shopsage.data.schema import EVENT_TYPES
 
 __all__ = ["StoreReader", "StoreWriter", "Store", "StoreStats", "Interactions", "TYPE_CODES", "SPLIT_CODES"]

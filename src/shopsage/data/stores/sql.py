@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 
 from shopsage.data.rows import (
-    DocumentRow, EventBlock, EventRow, ItemRow, JudgmentRow, QuarantineRow, RowKey, WriteResult,
+    DocumentRow,
+    EventBlock,
+    EventRow,
+    ItemRow,
+    JudgmentRow,
+    QuarantineRow,
+    RowKey,
+    WriteResult,
     item_digest,
 )
 from shopsage.data.schema import EVENT_TYPES
