@@ -70,3 +70,15 @@ def test_table_jsonl_and_parquet(tmp_path: Path) -> None:
         assert (summary["accepted"], summary["quarantined"]) == (2, quarantined), name
         stats = json.loads(runner.invoke(app, ["stats", "--store", url, "--json"]).output)
         assert stats["events_by_type"]["view"] == 2 and stats["sessions"] == 2
+
+
+def test_config_file_sets_import_defaults(tmp_path: Path) -> None:
+    cfg = tmp_path / "shopsage.toml"
+    url = f"sqlite:///{tmp_path / 'cfg.db'}"
+    cfg.write_text(f'[store]\nurl = "{url}"\n[import]\nstrict = true\n', encoding="utf-8")
+    res = runner.invoke(app, ["--config", str(cfg), "import", "amazon-seq", str(_shop(tmp_path))])
+    assert res.exit_code == 2 and "line 2" in res.output  # strict from the file, store from the file
+    res = runner.invoke(app, ["--config", str(cfg), "import", "amazon-seq", str(tmp_path / "shop"), "--no-strict", "--json"])
+    assert res.exit_code == 0 and json.loads(res.output)["quarantined"] == 1
+    res = runner.invoke(app, ["--config", str(tmp_path / "missing.toml"), "stats"])
+    assert res.exit_code == 2 and "cannot read the configuration" in res.output

@@ -14,26 +14,33 @@ from shopsage.data.cleaning import RobotFilter
 from shopsage.data.importers import FORMATS, ImportSummary, get_importer, run_import
 from shopsage.data.rows import RowKey
 from shopsage.data.stores import StoreStats, open_store
-from shopsage.settings import get_settings
+from shopsage.config import ShopSageConfig, load_config
 
 __all__ = ["register"]
 
-STORE_HELP = "Store URL: sqlite:///path.db (default: $SHOPSAGE_STORE or sqlite:///var/shop.db) or postgresql://..."
+STORE_HELP = "Store URL: sqlite:///path.db (default: the config's, $SHOPSAGE_STORE or sqlite:///var/shop.db) or postgresql://..."
 
 
-def default_store() -> str:
-    return get_settings().store
+def config_of(ctx: typer.Context) -> ShopSageConfig:
+    """The configuration loaded by the app's --config option (defaults + environment without one)."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, ShopSageConfig) else load_config(None)
+
+
+def default_store(ctx: typer.Context) -> str:
+    return config_of(ctx).store.url
 
 
 def import_data(
+    ctx: typer.Context,
     fmt: str = typer.Argument(..., metavar="FORMAT", help=f"One of: {', '.join(FORMATS)}."),
     path: Path = typer.Argument(..., help="File or folder to import (see the format's description)."),
     store: str = typer.Option(None, "--store", help=STORE_HELP),
     mapping: Path = typer.Option(None, "--mapping", help="TOML column mapping (format 'table' only)."),
-    strict: bool = typer.Option(False, "--strict", help="Stop at the first bad row instead of quarantining it."),
-    batch_size: int = typer.Option(20_000, "--batch-size", min=1, help="Rows per transaction."),
-    robot_filter: int = typer.Option(0, "--robot-filter", min=0,
-                                     help="Quarantine events beyond N a minute from one user (0 = off)."),
+    strict: bool = typer.Option(None, "--strict/--no-strict", help="Stop at the first bad row instead of quarantining it."),
+    batch_size: int = typer.Option(None, "--batch-size", min=1, help="Rows per transaction (default 20,000)."),
+    robot_filter: int = typer.Option(None, "--robot-filter", min=0,
+                                     help="Quarantine events beyond N a minute from one user (0 = off, the default)."),
     ack_log: Path = typer.Option(None, "--ack-log", help="Append one line per committed batch (for audits)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -43,7 +50,11 @@ def import_data(
     options = {"mapping": mapping} if fmt == "table" else {}
     if mapping is not None and fmt != "table":
         fail("--mapping is only for the table format")
-    url = store or default_store()
+    cfg = config_of(ctx).import_
+    strict = cfg.strict if strict is None else strict
+    batch_size = cfg.batch_size if batch_size is None else batch_size
+    robot_filter = cfg.robot_filter_per_minute if robot_filter is None else robot_filter
+    url = store or default_store(ctx)
     st = run_or_fail(lambda: open_store(url))
     importer = run_or_fail(lambda: get_importer(fmt, str(path), **options))
     ack = open(ack_log, "a", encoding="utf-8") if ack_log else None  # noqa: SIM115 - closed below
@@ -99,11 +110,12 @@ def stats_table(stats: StoreStats, url: str) -> Table:
 
 
 def stats(
+    ctx: typer.Context,
     store: str = typer.Option(None, "--store", help=STORE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Exact counts of what the store holds, and their distributions."""
-    url = store or default_store()
+    url = store or default_store(ctx)
     st = run_or_fail(lambda: open_store(url))
     result = st.stats()  # type: ignore[attr-defined]
     st.close()  # type: ignore[attr-defined]
@@ -116,12 +128,13 @@ def stats(
 
 
 def quarantine(
+    ctx: typer.Context,
     store: str = typer.Option(None, "--store", help=STORE_HELP),
     limit: int = typer.Option(20, "--limit", min=1),
     offset: int = typer.Option(0, "--offset", min=0),
 ) -> None:
     """List quarantined rows: source file, line, reason and the raw text."""
-    url = store or default_store()
+    url = store or default_store(ctx)
     st = run_or_fail(lambda: open_store(url))
     rows = st.quarantined(limit, offset)  # type: ignore[attr-defined]
     st.close()  # type: ignore[attr-defined]

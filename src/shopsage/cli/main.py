@@ -10,6 +10,7 @@ from shopsage import __version__
 from shopsage.cli import data_commands
 from shopsage.cli.bench import bench_app
 from shopsage.cli.console import console, run_or_fail
+from shopsage.config import load_config
 from shopsage.data.importers import get_importer, run_import
 from shopsage.data.stores import open_store
 
@@ -18,6 +19,16 @@ __all__ = ["app"]
 app = typer.Typer(name="shopsage", help="ShopSage: search and recommendations for online shops.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
 data_commands.register(app)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Path = typer.Option(None, "--config", envvar="SHOPSAGE_CONFIG",
+                                help="TOML configuration (see config/shopsage.example.toml)."),
+) -> None:
+    """ShopSage: search and recommendations for online shops."""
+    ctx.obj = run_or_fail(lambda: load_config(config))
 app.add_typer(bench_app, name="bench")
 
 DEMO_SETS = [

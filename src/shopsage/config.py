@@ -1,0 +1,70 @@
+"""The configuration file (``shopsage.toml``), typed and validated.
+
+``config/shopsage.example.toml`` documents every key; a test loads it with these models so the
+example can never drift from the code. Environment variables (:mod:`shopsage.settings`) override
+the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from shopsage.errors import ConfigError
+from shopsage.settings import get_settings
+
+__all__ = ["ShopSageConfig", "StoreConfig", "ImportConfig", "PathsConfig", "load_config"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StoreConfig(_Section):
+    url: str = Field("sqlite:///var/shop.db", description="Store URL: sqlite:///path.db or postgresql://...")
+
+
+class ImportConfig(_Section):
+    batch_size: int = Field(20_000, ge=1, description="Rows per transaction.")
+    robot_filter_per_minute: int = Field(0, ge=0, description="Quarantine events beyond N a minute per user (0 = off).")
+    strict: bool = Field(False, description="Stop at the first bad row instead of quarantining it.")
+
+
+class PathsConfig(_Section):
+    data_dir: Path = Field(Path("../shared/data"), description="Folder with the benchmark data sets.")
+    home: Path = Field(Path("var"), description="Folder for models, indexes and caches.")
+
+
+class ShopSageConfig(_Section):
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    import_: ImportConfig = Field(default_factory=ImportConfig, alias="import")
+    paths: PathsConfig = Field(default_factory=PathsConfig)
+
+
+def load_config(path: Path | None = None, environ: dict[str, str] | None = None) -> ShopSageConfig:
+    """The file's configuration (defaults when ``path`` is None) with environment overrides applied."""
+    data: dict[str, object] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read the configuration {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    try:
+        cfg = ShopSageConfig.model_validate(data)
+    except PydanticValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: {problems}. See config/shopsage.example.toml for every key.") from exc
+    env = get_settings(environ)
+    source = environ if environ is not None else __import__("os").environ
+    if source.get("SHOPSAGE_STORE"):
+        cfg.store.url = env.store
+    if source.get("SHOPSAGE_DATA_DIR"):
+        cfg.paths.data_dir = env.data_dir
+    if source.get("SHOPSAGE_HOME"):
+        cfg.paths.home = env.home
+    return cfg
