@@ -10,11 +10,11 @@ import typer
 from rich.table import Table
 
 from shopsage.cli.console import console, fail, progress, run_or_fail
+from shopsage.config import ShopSageConfig, load_config
 from shopsage.data.cleaning import RobotFilter
 from shopsage.data.importers import FORMATS, ImportSummary, get_importer, run_import
 from shopsage.data.rows import RowKey
 from shopsage.data.stores import StoreStats, open_store
-from shopsage.config import ShopSageConfig, load_config
 
 __all__ = ["register"]
 
