@@ -429,28 +429,30 @@ class SqlStore:
             where.append("split = ?")
             params.append(split)
         clause = f"WHERE {' AND '.join(where)}" if where else ""
+        type_case = "CASE type " + " ".join(f"WHEN '{t}' THEN {c}" for t, c in TYPE_CODES.items()) + " ELSE -1 END"
+        split_case = "CASE split " + " ".join(f"WHEN '{t}' THEN {c}" for t, c in SPLIT_CODES.items() if t) + " ELSE -1 END"
+        # numbers come back as one float64 matrix (ids < 2**53 are exact); NULLs as sentinels
+        # (timestamps are never negative; a missing value is flagged in its own column)
         rows = self._query(
-            f"SELECT id, user_id, session, item_id, type, ts, ordinal, split, value FROM events {clause} ORDER BY id", params)
-        n = len(rows)
-        cols = list(zip(*rows, strict=True)) if rows else [()] * 9
-        sess = np.array([s if s is not None else "" for s in cols[2]], dtype=object)
-        names, codes = np.unique(sess.astype(str), return_inverse=True) if n else (np.array([], dtype=str), np.array([], dtype=np.int64))
-        codes = codes.astype(np.int64)
-        has_session = np.array([s is not None for s in cols[2]], dtype=bool)
-        codes[~has_session] = -1
-
-        def ints(col: Sequence[Any]) -> np.ndarray:
-            return np.array([-1 if v is None else v for v in col], dtype=np.int64)
-
-        def floats(col: Sequence[Any]) -> np.ndarray:
-            return np.array([np.nan if v is None else v for v in col], dtype=np.float64)
-
+            f"SELECT id, COALESCE(user_id, -1), COALESCE(item_id, -1), {type_case}, COALESCE(ts, -1.0), "
+            f"COALESCE(ordinal, -1), {split_case}, COALESCE(value, 0.0), "
+            f"CASE WHEN value IS NULL THEN 1 ELSE 0 END FROM events {clause} ORDER BY id", params)
+        num = np.array(rows, dtype=np.float64).reshape(len(rows), 9)
+        del rows
+        codes: dict[str, int] = {}
+        session = np.fromiter(
+            (-1 if name is None else codes.setdefault(name, len(codes))
+             for (name,) in self._query(f"SELECT session FROM events {clause} ORDER BY id", params)),
+            dtype=np.int64, count=num.shape[0])
+        ts = num[:, 4].copy()
+        ts[ts < 0] = np.nan
+        value = num[:, 7].copy()
+        value[num[:, 8] == 1] = np.nan
         return Interactions(
-            event_id=ints(cols[0]), user=ints(cols[1]), session=codes, item=ints(cols[3]),
-            type=np.array([TYPE_CODES[t] for t in cols[4]], dtype=np.int8),
-            ts=floats(cols[5]), ordinal=ints(cols[6]),
-            split=np.array([SPLIT_CODES[s] for s in cols[7]], dtype=np.int8),
-            value=floats(cols[8]), session_names=[str(x) for x in names],
+            event_id=num[:, 0].astype(np.int64), user=num[:, 1].astype(np.int64), session=session,
+            item=num[:, 2].astype(np.int64), type=num[:, 3].astype(np.int8), ts=ts,
+            ordinal=num[:, 5].astype(np.int64), split=num[:, 6].astype(np.int8), value=value,
+            session_names=list(codes),
         )
 
     def judgments(self) -> list[tuple[str, str, float]]:
