@@ -235,7 +235,7 @@ class SqlStore:
                         res.inserted += 1  # a stub created by an event gets its catalogue data
                     else:
                         res.updated += 1
-            res.inserted += self._bulk_insert("items", _ITEM_COLS, inserts)
+            res.inserted += self._insert_columns("items", _ITEM_COLS, list(zip(*inserts, strict=True)), len(inserts)) if inserts else 0
             if updates:
                 sets = ", ".join(f"{c} = ?" for c in _ITEM_COLS[1:])
                 self._conn.cursor().executemany(self._sql(f"UPDATE items SET {sets} WHERE ext_id = ?"), updates)
