@@ -117,3 +117,16 @@ def test_lexical_only_engine_refuses_vector_modes() -> None:
     with pytest.raises(NotFittedError, match="no text encoder"):
         e.search(["hose"], 3, "vector")
     assert e.query("hose").mode == "lexical"
+
+
+def test_trigram_feature_equals_set_jaccard(engine: SearchEngine) -> None:
+    from shopsage.search.catalog import char_trigrams
+
+    engine.index([ItemRow("sku-7", "")])  # an empty title has no trigrams
+    ids = np.array([0, 2, 6, 4])
+    got = engine.features._trigram_jaccard("garden hoze", ids)
+    q = char_trigrams("garden hoze")
+    want = [len(q & char_trigrams(engine.catalog.titles[i])) / len(q | char_trigrams(engine.catalog.titles[i]))
+            if engine.catalog.titles[i] else 0.0 for i in ids]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert got[1] > got[0]

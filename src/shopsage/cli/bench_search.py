@@ -23,6 +23,7 @@ def bench_search(
     dev_fraction: float = typer.Option(0.2, help="Share of queries held out when splitting by query text."),
     seed: int = typer.Option(0, help="Seed of the query split and the ranker."),
     latency_queries: int = typer.Option(500, help="Evaluation queries timed one at a time per mode."),
+    query_backend: str = typer.Option("torch", help="Query encoder backend: torch (float32) or torch-int8."),
     int8_check: bool = typer.Option(False, help="Also measure the int8 encoder's quality loss and speed."),
     cache_dir: Path = typer.Option(Path("var/cache/embeddings"), help="Embedding cache folder."),
 ) -> None:
@@ -41,7 +42,7 @@ def bench_search(
     cfg = BenchConfig(catalog=str(catalog), judgments=str(judgments),
                       eval_judgments=str(eval_judgments) if eval_judgments else None, mapping=table,
                       dev_fraction=dev_fraction, seed=seed, cache_dir=str(cache_dir),
-                      latency_queries=latency_queries, int8_check=int8_check,
+                      latency_queries=latency_queries, int8_check=int8_check, query_backend=query_backend,  # type: ignore[arg-type]
                       log=lambda m: typer.echo(m, err=True))
     results = run_search_bench(cfg)
     md = write_report(results, json_out, command="shopsage bench search " + " ".join(sys.argv[3:]))

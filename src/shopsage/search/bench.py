@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -42,6 +42,8 @@ class BenchConfig:
     cache_dir: str | None = "var/cache/embeddings"
     latency_queries: int = 500
     """Evaluation queries timed one by one per mode (all of them are scored for quality)."""
+    query_backend: Literal["torch", "torch-int8"] = "torch"
+    """Backend of the query encoder (items are always encoded in float32)."""
     int8_check: bool = False
     """Also encode the catalogue with the int8 backend and report its quality loss."""
     search: SearchConfig = field(default_factory=SearchConfig)
@@ -133,7 +135,10 @@ def run_search_bench(cfg: BenchConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     vecs = encoder.encode([embedding_text(r) for r in rows])
     t_encode = time.perf_counter() - t0
-    engine = SearchEngine(cfg.search, encoder)
+    qencoder = encoder
+    if cfg.query_backend != "torch":
+        qencoder = TextEncoder(EncoderConfig(cache_dir=cfg.cache_dir, backend=cfg.query_backend))
+    engine = SearchEngine(cfg.search, encoder, qencoder)
     t0 = time.perf_counter()
     engine.index(rows, vecs)
     t_index = time.perf_counter() - t0
@@ -141,8 +146,8 @@ def run_search_bench(cfg: BenchConfig) -> dict[str, Any]:
 
     engine.catalog.set_popularity(dict(Counter(ext for _, ext, _ in train_j)))
     engine.add_past_queries(train_q)
-    qvec_train = dict(zip(train_q, encoder.encode(train_q, progress=False), strict=True))
-    qvec_dev = encoder.encode(dev_q, progress=False)
+    qvec_train = dict(zip(train_q, qencoder.encode(train_q, progress=False), strict=True))
+    qvec_dev = qencoder.encode(dev_q, progress=False)
     table = _judgment_table(dev_q, eval_j, engine)
 
     t0 = time.perf_counter()
@@ -193,7 +198,7 @@ def run_search_bench(cfg: BenchConfig) -> dict[str, Any]:
         "items": len(rows), "train_queries": len(train_q), "eval_queries": len(dev_q),
         "split": "eval file" if cfg.eval_judgments else f"hash of query text, dev_fraction={cfg.dev_fraction}, seed={cfg.seed}",
         "encode_seconds": t_encode, "index_seconds": t_index, "train_seconds": t_train,
-        "encoder": encoder.describe(), "ranker": engine.ranker.metrics,
+        "encoder": encoder.describe(), "query_encoder": qencoder.describe(), "ranker": engine.ranker.metrics,
         "feature_importance": dict(list(engine.ranker.importance().items())[:12]),
         "config": cfg.search.model_dump(),
     }
@@ -221,8 +226,9 @@ def _int8_check(cfg: BenchConfig, rows: Sequence[ItemRow], vecs: np.ndarray, dev
     ids = np.where(ids >= 0, slots[np.maximum(ids, 0)], -1)
     enc8.set_threads(1)
     lat8 = _latency(enc8.encode_query, timed)
-    assert engine.encoder is not None
-    lat32 = _latency(engine.encoder.encode_query, timed)
+    enc32 = TextEncoder(EncoderConfig(cache_dir=cfg.cache_dir))
+    enc32.set_threads(1)
+    lat32 = _latency(enc32.encode_query, timed)
     return {"mean_cosine_to_fp32": cos, **{f"vector_{k}": v for k, v in _quality(ids, table).items()},
             "encode_query_p50_ms_int8": lat8["p50_ms"], "encode_query_p50_ms_fp32": lat32["p50_ms"],
             "encode_query_p99_ms_int8": lat8["p99_ms"], "encode_query_p99_ms_fp32": lat32["p99_ms"]}
@@ -235,7 +241,8 @@ def to_markdown(results: dict[str, Any], command: str = "") -> str:
     if command:
         lines += [f"Command: `{command}`", ""]
     lines += [f"{s['items']} items; {s['train_queries']} training queries, {s['eval_queries']} evaluation queries "
-              f"(split: {s['split']}). Latency: one query at a time, one thread, including query encoding.", "",
+              f"(split: {s['split']}). Latency: one query at a time, one thread, including query encoding "
+              f"(query encoder backend: {s['query_encoder']['backend']}).", "",
               "| mode | nDCG@10 | Recall@100 | p50 ms | p99 ms | QPS |", "|---|---|---|---|---|---|"]
     rows = [(m, r) for m, r in results["modes"].items()] + [("bm25s (reference)", results["reference_bm25s"])]
     for name, r in rows:

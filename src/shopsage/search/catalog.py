@@ -16,7 +16,7 @@ from shopsage.data.rows import ItemRow
 from shopsage.errors import ValidationError
 from shopsage.vocab import Vocabulary
 
-__all__ = ["Catalog", "SearchFilter", "item_fields", "normalize_title"]
+__all__ = ["Catalog", "SearchFilter", "item_fields", "normalize_title", "char_trigrams"]
 
 
 def item_fields(row: ItemRow) -> dict[str, str | None]:
@@ -35,6 +35,12 @@ def item_fields(row: ItemRow) -> dict[str, str | None]:
 
 def normalize_title(text: str | None) -> str:
     return " ".join((text or "").casefold().split())
+
+
+def char_trigrams(text: str) -> set[str]:
+    """Character trigrams of a normalized text, padded so word starts count."""
+    t = f"  {text} "
+    return {t[i:i + 3] for i in range(len(t) - 2)}
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,8 @@ class Catalog:
         self.in_stock = np.zeros(0, dtype=bool)
         self.popularity = np.zeros(0, dtype=np.float32)
         self.titles: list[str] = []
+        self.trigrams: list[np.ndarray] = []  # sorted trigram ids of each normalized title
+        self.trigram_ids: dict[str, int] = {}
         self.categories: list[tuple[str, ...]] = []
         self.brands = _Labels()
         self.leaves = _Labels()
@@ -120,6 +128,7 @@ class Catalog:
         self.in_stock = np.concatenate([self.in_stock, np.zeros(extra, bool)])
         self.popularity = np.concatenate([self.popularity, np.zeros(extra, np.float32)])
         self.titles.extend([""] * extra)
+        self.trigrams.extend([np.zeros(0, np.int32)] * extra)
         self.categories.extend([()] * extra)
 
     def upsert(self, rows: Sequence[ItemRow]) -> np.ndarray:
@@ -139,6 +148,8 @@ class Catalog:
             self.price[s] = np.nan if row.price is None else row.price
             self.in_stock[s] = bool(row.available) and (row.stock is None or row.stock > 0)
             self.titles[s] = normalize_title(row.title)
+            tri = [self.trigram_ids.setdefault(t, len(self.trigram_ids)) for t in char_trigrams(self.titles[s])]
+            self.trigrams[s] = np.sort(np.array(tri, dtype=np.int32))
             self.categories[s] = tuple(c.casefold() for c in row.category_path)
         return slots
 

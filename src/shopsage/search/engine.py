@@ -48,7 +48,7 @@ class SearchConfig(BaseModel):
     lexical: LexicalConfig = Field(default_factory=LexicalConfig)
     vector: VectorConfig = Field(default_factory=VectorConfig)
     ranker: RankerConfig = Field(default_factory=RankerConfig)
-    candidates: int = Field(200, ge=10)
+    candidates: int = Field(150, ge=10)
     """Items each source contributes to the pool that hybrid fusion and the learned ranker rank."""
     fusion: Literal["rrf", "weighted"] = "rrf"
     """How ``hybrid`` fuses lexical and vector lists."""
@@ -84,8 +84,15 @@ class SearchResponse:
 class SearchEngine:
     """Index items, search them four ways, learn a ranker from judgments."""
 
-    def __init__(self, config: SearchConfig | None = None, encoder: TextEncoder | None = None) -> None:
+    def __init__(self, config: SearchConfig | None = None, encoder: TextEncoder | None = None,
+                 query_encoder: TextEncoder | None = None) -> None:
+        """``encoder`` embeds items (offline, float32 by default); ``query_encoder`` embeds queries
+        (latency-bound: an int8 encoder of the same model is faster), ``encoder`` when left out."""
         self.config = config or SearchConfig()
+        self.query_encoder = query_encoder or encoder
+        if encoder is not None and self.query_encoder is not None and self.query_encoder.dim != encoder.dim:
+            raise ValidationError(f"the query encoder makes {self.query_encoder.dim}-d vectors, the item encoder "
+                                  f"{encoder.dim}-d: use two backends of the same model.")
         self.catalog = Catalog()
         self.lexical = LexicalIndex(self.config.lexical)
         self.encoder = encoder
@@ -129,10 +136,10 @@ class SearchEngine:
 
     # ------------------------------------------------------------------ candidates
     def _need_vectors(self) -> tuple[TextEncoder, VectorIndex]:
-        if self.encoder is None or self.vector is None:
+        if self.query_encoder is None or self.vector is None:
             raise NotFittedError("this engine has no text encoder: build it with SearchEngine(config, encoder=TextEncoder()) "
                                  "to use the vector, hybrid and learned modes.")
-        return self.encoder, self.vector
+        return self.query_encoder, self.vector
 
     def _lexical_top(self, qterms: QueryTerms, n: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         docs, scores = self.lexical.score_terms(qterms)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from shopsage.search.catalog import Catalog, normalize_title
+from shopsage.search.catalog import Catalog, char_trigrams, normalize_title
 from shopsage.search.lexical import LexicalIndex, QueryTerms
 
 __all__ = ["Candidates", "FeatureExtractor"]
@@ -31,11 +31,6 @@ class Candidates:
     cosine: np.ndarray  # (m,) float32
 
 
-def _trigrams(text: str) -> set[str]:
-    t = f"  {text} "
-    return {t[i:i + 3] for i in range(len(t) - 2)}
-
-
 class FeatureExtractor:
     """Turns a query and its candidates into a ``(m, n_features)`` float32 matrix."""
 
@@ -49,6 +44,24 @@ class FeatureExtractor:
                          "phrase_in_title", "title_starts_with_query", "title_words", "query_words",
                          "numbers_matched", "trigram_jaccard", "category_prob", "popularity", "log_price"])
 
+    def _trigram_jaccard(self, qnorm: str, ids: np.ndarray) -> np.ndarray:
+        """Jaccard similarity of character trigrams of the query and each candidate title (typo-robust)."""
+        qtri = char_trigrams(qnorm)
+        known = np.sort(np.array([self.catalog.trigram_ids[t] for t in qtri if t in self.catalog.trigram_ids],
+                                 dtype=np.int32))
+        parts = [self.catalog.trigrams[s] for s in ids.tolist()]
+        sizes = np.array([len(p) for p in parts], dtype=np.int64)
+        if len(ids) == 0 or sizes.sum() == 0:
+            return np.zeros(len(ids), np.float32)
+        flat = np.concatenate(parts)
+        hit = np.isin(flat, known, assume_unique=False).astype(np.int64)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        inter = np.zeros(len(ids), np.int64)
+        nonempty = sizes > 0
+        inter[nonempty] = np.add.reduceat(hit, starts[nonempty])
+        union = len(qtri) + sizes - inter
+        return (inter / np.maximum(union, 1)).astype(np.float32)
+
     def compute(self, query: str, qterms: QueryTerms, cands: Candidates,
                 category_proba: dict[str, float] | None = None,
                 popularity: np.ndarray | None = None) -> np.ndarray:
@@ -61,25 +74,18 @@ class FeatureExtractor:
         title_matched = f["field_matched"][:, title_pos]
         qnorm = normalize_title(query)
         qwords = qnorm.split()
+        titles = [self.catalog.titles[s] for s in ids.tolist()]
+        phrase = np.array([bool(qnorm) and qnorm in t for t in titles], np.float32)
+        starts = np.array([bool(qnorm) and t.startswith(qnorm) for t in titles], np.float32)
+        twords = np.array([t.count(" ") + 1 if t else 0 for t in titles], np.float32)
         qnums = set(_NUM.findall(qnorm))
-        qtri = _trigrams(qnorm)
-        phrase = np.zeros(m, np.float32)
-        starts = np.zeros(m, np.float32)
-        twords = np.zeros(m, np.float32)
         nums = np.full(m, np.nan, np.float32)
-        tri = np.zeros(m, np.float32)
+        if qnums:
+            nums[:] = [len(qnums.intersection(_NUM.findall(t))) / len(qnums) for t in titles]
+        tri = self._trigram_jaccard(qnorm, ids)
         cat = np.zeros(m, np.float32)
-        for i, s in enumerate(ids.tolist()):
-            title = self.catalog.titles[s]
-            phrase[i] = bool(qnorm) and qnorm in title
-            starts[i] = bool(qnorm) and title.startswith(qnorm)
-            twords[i] = title.count(" ") + 1 if title else 0
-            if qnums:
-                nums[i] = len(qnums.intersection(_NUM.findall(title))) / len(qnums)
-            ttri = _trigrams(title)
-            tri[i] = len(qtri & ttri) / max(len(qtri | ttri), 1)
-            if category_proba:
-                cat[i] = sum(category_proba.get(c, 0.0) for c in self.catalog.categories[s])
+        if category_proba:
+            cat[:] = [sum(category_proba.get(c, 0.0) for c in self.catalog.categories[s]) for s in ids.tolist()]
         bm25 = f["bm25"]
         pop = self.catalog.popularity[ids] if popularity is None else popularity
         price = self.catalog.price[ids]

@@ -34,9 +34,9 @@ class RankerConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    epochs: int = Field(400, ge=1)
+    epochs: int = Field(300, ge=1)
     """Boosting rounds (upper bound: early stopping on a held-out share of training queries)."""
-    learning_rate: float = Field(0.05, gt=0)
+    learning_rate: float = Field(0.1, gt=0)
     num_leaves: int = Field(31, ge=2)
     min_data_in_leaf: int = Field(50, ge=1)
     feature_fraction: float = Field(0.8, gt=0, le=1)
