@@ -16,7 +16,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
-
 from shopsage.data.import_bench import measure_import  # noqa: E402
 
 DATA = Path(os.environ.get("SHOPSAGE_DATA_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
