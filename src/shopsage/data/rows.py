@@ -177,7 +177,9 @@ def row_digest(*parts: object) -> int:
 
 
 def item_digest(row: ItemRow) -> int:
-    return row_digest(*row[1:13])
+    attrs = json.dumps(row.attributes, sort_keys=True) if row.attributes else None
+    text = repr((row[1:7], attrs, row[8:13]))
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big", signed=True)
 
 
 def event_digest(r: EventRow) -> int:
