@@ -233,7 +233,8 @@ def session_prefix(store: StoreReader, expand: bool = False, valid_fraction: flo
     rng = np.random.default_rng(seed)
     n_valid = int(round(valid_fraction * len(tr)))
     eligible = np.flatnonzero(tr.lengths >= 2)
-    valid_owner = np.sort(rng.choice(eligible, size=min(n_valid, len(eligible)), replace=False)) if n_valid else []
+    valid_owner: np.ndarray = (np.sort(rng.choice(eligible, size=min(n_valid, len(eligible)), replace=False))
+                               if n_valid else np.zeros(0, dtype=np.int64))
     is_valid = np.zeros(len(tr), dtype=bool)
     is_valid[valid_owner] = True
     train = [tr[s][:-1] if is_valid[s] else tr[s] for s in range(len(tr))]

@@ -49,10 +49,10 @@ def titled_items(path, sep: str) -> Iterator[Record]:  # type: ignore[no-untyped
         if text is None:
             yield Reject(key, "undecodable bytes (not UTF-8)", raw)
             continue
-        ext, _, title = text.partition(sep)
+        raw_id, _, raw_title = text.partition(sep)
         try:
-            ext = check_id(ext, "item id")
-            title = check_text(title.strip(), "title") or None
+            ext = check_id(raw_id, "item id")
+            title = check_text(raw_title.strip(), "title") or None
         except BadValue as exc:
             yield Reject(key, str(exc), raw)
             continue

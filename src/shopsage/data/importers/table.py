@@ -100,14 +100,14 @@ class TableImporter(Importer):
             return
         with open(self.path, encoding=self.mapping.encoding, errors="surrogateescape", newline="") as fh:
             if fmt == "jsonl":
-                for lineno, line in enumerate(fh, start=1):
-                    if not line.strip():
+                for lineno, text in enumerate(fh, start=1):
+                    if not text.strip():
                         continue
                     try:
-                        row = json.loads(line)
-                        yield lineno, row if isinstance(row, dict) else None, line.rstrip("\n")
+                        row = json.loads(text)
+                        yield lineno, row if isinstance(row, dict) else None, text.rstrip("\n")
                     except (json.JSONDecodeError, UnicodeEncodeError):
-                        yield lineno, None, line.rstrip("\n")
+                        yield lineno, None, text.rstrip("\n")
                 return
             reader = csv.DictReader(fh, delimiter=self.mapping.delimiter)
             line = 2

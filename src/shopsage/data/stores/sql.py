@@ -258,8 +258,8 @@ class SqlStore:
             return res
         with self.transaction():
             users, items = self._users, self._items
-            self._ensure_ids("users", users, set(b.user) - {None})
-            self._ensure_ids("items", items, set(b.item) - {None})
+            self._ensure_ids("users", users, {u for u in set(b.user) if u is not None})
+            self._ensure_ids("items", items, {i for i in set(b.item) if i is not None})
             srcs = {name: self._source_id(name) for name in set(b.source)}
             src_ids = list(map(srcs.__getitem__, b.source))
             ctx = b.context if b.context.count(None) == n else [None if c is None else _dumps(c) for c in b.context]
@@ -421,7 +421,8 @@ class SqlStore:
             yield int(r[0]), ItemRow(r[1], r[2], r[3], cat, r[5], r[6], r[7], attrs, bool(r[9]), r[10], r[11], r[12], r[13])
 
     def interactions(self, types: Sequence[str] | None = None, split: str | None = None) -> Interactions:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if types:
             where.append(f"type IN ({','.join('?' * len(types))})")
             params.extend(types)
