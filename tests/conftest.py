@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from shopsage.testing.services import require_service
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -23,13 +25,6 @@ settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHES
 DATA_DIR = Path(os.environ.get("SHOPSAGE_DATA_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")).resolve()
 PG_URL = os.environ.get("SHOPSAGE_TEST_PG", "postgresql://127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SHOPSAGE_TEST_REDIS", "redis://127.0.0.1:6379/0")
-
-
-def require_service(name: str, reason: str) -> None:
-    """Skip with a message when a local service is absent, except under CI where that is a failure."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{name} is required in CI but unavailable: {reason}")
-    pytest.skip(f"{name} unavailable ({reason}); start it to run these tests")
 
 
 @pytest.fixture(scope="session")
