@@ -10,6 +10,7 @@ from shopsage import __version__
 from shopsage.cli import data_commands
 from shopsage.cli.bench import bench_app
 from shopsage.cli.console import console, run_or_fail
+from shopsage.cli.models import models_app
 from shopsage.config import load_config
 from shopsage.data.importers import get_importer, run_import
 from shopsage.data.stores import open_store
@@ -30,6 +31,7 @@ def main(
     """ShopSage: search and recommendations for online shops."""
     ctx.obj = run_or_fail(lambda: load_config(config))
 app.add_typer(bench_app, name="bench")
+app.add_typer(models_app, name="models")
 
 DEMO_SETS = [
     ("scientific", "recbole", "amazon-scientific"),
