@@ -17,6 +17,7 @@ class HashEncoder:
     """Unit vectors of hashed words: texts sharing words are close. Stands in for MiniLM."""
 
     dim = 64
+    id = "hash-words-64"
 
     def _vec(self, text: str) -> np.ndarray:
         v = np.zeros(self.dim, np.float32)
@@ -130,3 +131,20 @@ def test_trigram_feature_equals_set_jaccard(engine: SearchEngine) -> None:
             if engine.catalog.titles[i] else 0.0 for i in ids]
     np.testing.assert_allclose(got, want, rtol=1e-6)
     assert got[1] > got[0]
+
+
+def test_save_and_load_answer_the_same(engine: SearchEngine, tmp_path) -> None:
+    engine.config.ranker = RankerConfig(epochs=10, min_data_in_leaf=1, early_stopping=0)
+    engine.fit_ranker([("hose", "sku-4", 2.0), ("drill", "sku-5", 2.0), ("shoes", "sku-2", 2.0)])
+    engine.add_past_queries(["garden hose"])
+    engine.delete(["sku-1"])
+    engine.save(tmp_path / "engine")
+    back = SearchEngine.load(tmp_path / "engine", encoder=HashEncoder())  # type: ignore[arg-type]
+    for mode in ("lexical", "vector", "hybrid", "learned"):
+        a = engine.search(["garden hose", "shoes"], 4, mode)  # type: ignore[arg-type]
+        b = back.search(["garden hose", "shoes"], 4, mode)  # type: ignore[arg-type]
+        assert (a.ids == b.ids).all(), mode
+        np.testing.assert_allclose(a.scores, b.scores, rtol=1e-5)
+    assert back.catalog.vocabulary() == engine.catalog.vocabulary()
+    assert back.autocomplete.complete("gar") == engine.autocomplete.complete("gar")
+    assert back.query("hose", mode="lexical", flt=SearchFilter(price_max=40)).items == ["sku-3"]

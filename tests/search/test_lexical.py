@@ -141,3 +141,15 @@ def test_field_features_match_search_scores() -> None:
     np.testing.assert_allclose(f["bm25"], scores, rtol=1e-5)
     np.testing.assert_allclose(f["field_bm25"][:, 0], scores, rtol=1e-5)
     assert (f["matched"] >= 1).all()
+
+
+def test_save_and_load_keeps_field_order_and_weights(tmp_path) -> None:
+    # "title" sorts after "description": the manifest's sorted keys must not reorder the columns.
+    ix = LexicalIndex(LexicalConfig(fields={"title": 3.0, "description": 1.0}))
+    ix.add([0, 1], [{"title": "garden hose", "description": "green"}, {"title": "reel", "description": "for a garden hose"}])
+    ix.save(tmp_path / "lex")
+    back = LexicalIndex.load(tmp_path / "lex")
+    assert back.fields == ["title", "description"]
+    a, b = ix.search(["garden hose"], 2), back.search(["garden hose"], 2)
+    assert (a.ids == b.ids).all()
+    np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6)

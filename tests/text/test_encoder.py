@@ -51,3 +51,16 @@ def test_int8_backend_stays_close_to_float32(encoder: TextEncoder) -> None:
 def test_missing_model_directory_is_a_config_error(tmp_path) -> None:
     with pytest.raises(ConfigError, match="not a directory"):
         TextEncoder(EncoderConfig(model=str(tmp_path / "nope")))
+
+
+@pytest.mark.slow
+def test_plain_backbone_equals_sentence_transformers() -> None:
+    """The direct transformers path gives sentence-transformers' vectors (imports it: slow)."""
+    from shopsage.text._backbone import load_backbone
+    from shopsage.text.encoder import default_model_path
+
+    texts = ["  Cordless drill 18V ", "a", "kitchen faucet with pull-down sprayer and soap dispenser"]
+    plain = load_backbone(default_model_path(), 128, int8=False)
+    ref = load_backbone(default_model_path(), 128, int8=False, force_sentence_transformers=True)
+    assert type(plain).__name__ == "_PlainBackbone" and type(ref).__name__ == "_SentenceTransformerBackbone"
+    np.testing.assert_allclose(plain.encode(texts), ref.encode(texts), atol=1e-5)

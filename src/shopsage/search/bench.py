@@ -89,16 +89,18 @@ def _bm25s_reference(rows: Sequence[ItemRow], queries: Sequence[str], n: int) ->
     model = bm25s.BM25()
     model.index(corpus, show_progress=False)
 
+    k = min(n, len(rows))
+
     def one(q: str) -> np.ndarray:
         tok = bm25s.tokenize([q], stopwords="en", stemmer=stemmer, show_progress=False)
         if not tok.vocab:
-            return np.full((1, n), -1)
-        docs, _ = model.retrieve(tok, k=n, show_progress=False, n_threads=1)
+            return np.full((1, k), -1)
+        docs, _ = model.retrieve(tok, k=k, show_progress=False, n_threads=1)
         return docs
 
     out = np.full((len(queries), n), -1, dtype=np.int64)
     for i, q in enumerate(queries):
-        out[i] = one(q)[0]
+        out[i, :k] = one(q)[0]
     return out, one
 
 

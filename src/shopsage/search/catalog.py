@@ -7,11 +7,14 @@ filters and ranking features need: category path, brand, price, stock, popularit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from shopsage.artifacts import load_arrays, save_arrays
 from shopsage.data.rows import ItemRow
 from shopsage.errors import ValidationError
 from shopsage.vocab import Vocabulary
@@ -203,3 +206,35 @@ class Catalog:
             order = np.lexsort((np.arange(len(counts)), -counts))[:top]
             out[name] = [(labels.names[i], int(counts[i])) for i in order if counts[i] > 0]
         return out
+
+    def save(self, directory: str | Path) -> None:
+        """``ids.txt`` (the vocabulary), ``columns.json`` (texts and labels) and ``.npy`` columns."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.vocabulary().save(str(directory / "ids.txt"))
+        texts = {"titles": self.titles, "categories": [list(c) for c in self.categories],
+                 "brands": self.brands.names, "leaves": self.leaves.names}
+        (directory / "columns.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+        save_arrays(directory, live=self.live, brand=self.brand, leaf=self.leaf, price=self.price,
+                    in_stock=self.in_stock, popularity=self.popularity)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Catalog:
+        directory = Path(directory)
+        cat = cls()
+        cat._ext = Vocabulary.load(str(directory / "ids.txt")).ids
+        cat._slot = {e: i for i, e in enumerate(cat._ext)}
+        texts = json.loads((directory / "columns.json").read_text(encoding="utf-8"))
+        arr = load_arrays(directory, "live", "brand", "leaf", "price", "in_stock", "popularity")
+        cat.live, cat.brand, cat.leaf = arr["live"].astype(bool), arr["brand"], arr["leaf"]
+        cat.price, cat.in_stock, cat.popularity = arr["price"], arr["in_stock"].astype(bool), arr["popularity"]
+        cat.titles = list(texts["titles"])
+        cat.categories = [tuple(c) for c in texts["categories"]]
+        for labels, names in ((cat.brands, texts["brands"]), (cat.leaves, texts["leaves"])):
+            for name in names:
+                labels.code(name)
+        cat.trigrams = []
+        for title in cat.titles:
+            tri = [cat.trigram_ids.setdefault(t, len(cat.trigram_ids)) for t in char_trigrams(title)]
+            cat.trigrams.append(np.sort(np.array(tri, dtype=np.int32)))
+        return cat

@@ -14,15 +14,18 @@ categories and which fallback, if any, produced the results.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from shopsage.artifacts import read_manifest, write_manifest
 from shopsage.data.rows import ItemRow
-from shopsage.errors import NotFittedError, ValidationError
+from shopsage.errors import ArtifactError, NotFittedError, ValidationError
 from shopsage.search.catalog import Catalog, SearchFilter, item_fields
 from shopsage.search.features import Candidates, FeatureExtractor
 from shopsage.search.fusion import reciprocal_rank_fusion, weighted_fusion
@@ -263,6 +266,47 @@ class SearchEngine:
         ranker.fit(np.vstack(xs), np.concatenate(ys), np.array(groups), self.features.names)
         self.ranker = ranker
         return ranker
+
+    # ------------------------------------------------------------------ persistence
+    KIND = "search-engine"
+
+    def save(self, directory: str | Path) -> None:
+        """Everything but the encoder: catalogue, both indexes, the ranker, autocomplete (plain files)."""
+        directory = Path(directory)
+        self.catalog.save(directory / "catalog")
+        self.lexical.save(directory / "lexical")
+        if self.vector is not None:
+            self.vector.save(directory / "vector")
+        if self.ranker is not None:
+            self.ranker.save(directory / "ranker")
+        (directory / "autocomplete.json").write_text(json.dumps(self.autocomplete.to_json(), ensure_ascii=False),
+                                                     encoding="utf-8")
+        write_manifest(directory, self.KIND, json.loads(self.config.model_dump_json()),
+                       encoder_id=self.encoder.id if self.encoder is not None else None, n_items=len(self.catalog))
+
+    @classmethod
+    def load(cls, directory: str | Path, encoder: TextEncoder | None = None,
+             query_encoder: TextEncoder | None = None) -> SearchEngine:
+        """Load a saved engine; pass the encoder it was built with to use the vector modes."""
+        directory = Path(directory)
+        manifest = read_manifest(directory, cls.KIND)
+        saved_id = manifest.get("encoder_id")
+        if encoder is not None and saved_id is not None and encoder.id != saved_id:
+            raise ArtifactError(f"{directory} was indexed with encoder {saved_id!r}, not {encoder.id!r}: "
+                                "load it with that encoder, or index the catalogue again.")
+        engine = cls(SearchConfig(**manifest["config"]), encoder if saved_id else None, query_encoder)
+        engine.catalog = Catalog.load(directory / "catalog")
+        engine.lexical = LexicalIndex.load(directory / "lexical")
+        if engine.vector is not None:
+            engine.vector = VectorIndex.load(directory / "vector")
+        if (directory / "ranker" / "manifest.json").is_file():
+            engine.ranker = LearnedRanker.load(directory / "ranker")
+        engine.features = FeatureExtractor(engine.lexical, engine.catalog)
+        engine.categories = CategoryPredictor(engine.lexical.analyzer)
+        engine.speller = SpellCorrector(engine.lexical.surface)
+        engine.autocomplete.load_json(json.loads((directory / "autocomplete.json").read_text(encoding="utf-8")))
+        engine._refit_categories()
+        return engine
 
     # ------------------------------------------------------------------ one shopper query
     def query(self, text: str, n: int = 10, mode: Mode | None = None, flt: SearchFilter | None = None) -> SearchResponse:

@@ -362,13 +362,16 @@ class LexicalIndex:
                     live=self._owner >= 0, lens=self._lens,
                     surface_counts=np.array([self.surface.counts[w] for w in surface], dtype=np.int64))
         write_manifest(directory, self.KIND, json.loads(self.config.model_dump_json()),
-                       n_items=len(self), n_terms=len(terms), capacity=self.capacity)
+                       n_items=len(self), n_terms=len(terms), capacity=self.capacity,
+                       field_order=self.fields)  # the manifest sorts keys; tfs columns follow this order
 
     @classmethod
     def load(cls, directory: str | Path) -> LexicalIndex:
         directory = Path(directory)
         manifest = read_manifest(directory, cls.KIND)
-        index = cls(LexicalConfig(**manifest["config"]))
+        cfg = dict(manifest["config"])
+        cfg["fields"] = {f: cfg["fields"][f] for f in manifest["field_order"]}
+        index = cls(LexicalConfig(**cfg))
         arr = load_arrays(directory, "tids", "ptr", "docs", "tfs", "live", "lens", "surface_counts")
         text = (directory / "terms.txt").read_text(encoding="utf-8")
         index._terms = {t: i for i, t in enumerate(text.split("\n"))} if text else {}

@@ -135,6 +135,13 @@ class Autocomplete:
                 self._weights[q] += self.query_weight
         self._dirty = True
 
+    def to_json(self) -> dict[str, float]:
+        return dict(self._weights)
+
+    def load_json(self, weights: dict[str, float]) -> None:
+        self._weights = Counter(weights)
+        self._dirty = True
+
     def complete(self, prefix: str, n: int = 8) -> list[str]:
         """Up to ``n`` known phrases starting with ``prefix`` (case-insensitive)."""
         if self._dirty:

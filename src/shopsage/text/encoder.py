@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -26,6 +25,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopsage.errors import ConfigError, ModelError
+from shopsage.text._backbone import load_backbone
 from shopsage.text.cache import EmbeddingCache, text_keys
 
 __all__ = ["EncoderConfig", "TextEncoder", "default_model_path"]
@@ -89,22 +89,11 @@ class TextEncoder:
             raise ConfigError(f"encoder model {path!r} is not a directory: give a sentence-transformers "
                               "model folder, or leave model unset for the packaged all-MiniLM-L6-v2.")
         import torch
-        from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(min(self.config.threads, 2))
-        model = SentenceTransformer(path, device="cpu")
-        model.max_seq_length = self.config.max_length
-        if self.config.backend == "torch-int8":
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                from torch.ao.quantization import quantize_dynamic
-
-                model = quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-        model.eval()
-        self._model = model
+        self._model = load_backbone(path, self.config.max_length, self.config.backend == "torch-int8")
         self.path = path
-        dim_of = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        self.dim = int(dim_of() or 0)
+        self.dim = int(self._model.dim)
         self.id = _model_id(path, self.config.backend, self.config.max_length)
         self.cache = (EmbeddingCache(self.config.cache_dir, self.id, self.dim)
                       if self.config.cache_dir else None)
@@ -133,9 +122,7 @@ class TextEncoder:
         try:
             with torch.inference_mode():
                 for idx in batches:
-                    emb = self._model.encode([texts[i] for i in idx], batch_size=bs, convert_to_numpy=True,
-                                             normalize_embeddings=True, show_progress_bar=False)
-                    out[idx] = emb
+                    out[idx] = self._model.encode([texts[i] for i in idx])
                     if bar is not None:
                         bar.update(task, advance=len(idx))
         finally:
