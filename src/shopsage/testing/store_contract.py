@@ -119,6 +119,11 @@ class StoreContract:
         store.write_events([ev(1, "back")])  # the id caches were reset with the rollback
         assert store.stats().items == 1
 
+    def test_query_events(self, store) -> None:  # type: ignore[no-untyped-def]
+        store.write_events([ev(1, "a", query="red shoe", type="click"), ev(2, "b", type="click"),
+                            ev(3, "c", query="hat", type="purchase"), ev(4, "d", query="x", type="view")])
+        assert store.query_events(["click", "purchase"]) == [("red shoe", "a"), ("hat", "c")]
+
     def test_stats_counts(self, store) -> None:  # type: ignore[no-untyped-def]
         store.write_events([ev(1, "a"), ev(2, "b", user="u2"), ev(3, "a", user="u2", type="view"),
                             EventRow(RowKey("f", 1, 0), "click", "a", None, "s1", ts=1.0, split="train")])

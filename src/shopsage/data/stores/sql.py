@@ -456,6 +456,13 @@ class SqlStore:
             session_names=list(codes),
         )
 
+    def query_events(self, types: Sequence[str]) -> list[tuple[str, str]]:
+        """``(query, item id)`` of events of ``types`` that carry the query that led to them."""
+        marks = ",".join("?" * len(types))
+        return [(q, ext) for q, ext in self._query(
+            f"SELECT e.query, i.ext_id FROM events e JOIN items i ON i.id = e.item_id "
+            f"WHERE e.query IS NOT NULL AND e.type IN ({marks}) ORDER BY e.id", list(types))]
+
     def judgments(self) -> list[tuple[str, str, float]]:
         return [(q, ext, float(g)) for q, ext, g in self._query(
             "SELECT j.query, i.ext_id, j.grade FROM judgments j JOIN items i ON i.id = j.item_id ORDER BY j.id")]

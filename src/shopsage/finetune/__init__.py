@@ -1,0 +1,15 @@
+"""Fine-tuning the text encoder on a shop's own logs and judgments (full or LoRA)."""
+
+from shopsage.finetune.pairs import (
+    Pair,
+    PairSet,
+    item_text,
+    mine_hard_negatives,
+    pairs_from_judgments,
+    pairs_from_search_events,
+    pairs_from_sequences,
+)
+from shopsage.finetune.trainer import FineTuneConfig, FineTuneResult, fine_tune, load_finetuned
+
+__all__ = ["Pair", "PairSet", "item_text", "mine_hard_negatives", "pairs_from_judgments", "pairs_from_search_events",
+           "pairs_from_sequences", "FineTuneConfig", "FineTuneResult", "fine_tune", "load_finetuned"]

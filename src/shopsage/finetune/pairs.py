@@ -1,0 +1,153 @@
+"""Training pairs for the text encoder, built from a shop's own data.
+
+- ``query -> product`` from search behaviour: click, add-to-cart and purchase events that carry
+  the query that led to them;
+- ``query -> product`` from relevance judgments with a grade at or above a threshold;
+- ``item -> item`` from co-interactions: consecutive items of a session or a user's sequence.
+
+Hard negatives come from any retriever (BM25, the vector index, both): its top results for the
+anchor that are not known positives of that anchor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from shopsage.data.rows import ItemRow
+from shopsage.data.schema import EVENT_TYPES
+from shopsage.data.stores.base import StoreReader
+from shopsage.errors import ValidationError
+
+__all__ = ["Pair", "PairSet", "pairs_from_judgments", "pairs_from_search_events", "pairs_from_sequences",
+           "mine_hard_negatives", "item_text"]
+
+POSITIVE_EVENTS = ("click", "add_to_cart", "purchase")
+
+
+def item_text(row: ItemRow) -> str:
+    """The text the encoder reads for an item: title, brand, category path."""
+    parts = [row.title or ""]
+    if row.brand:
+        parts.append(row.brand)
+    if row.category_path:
+        parts.append(" > ".join(row.category_path))
+    return " | ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """An anchor text and a positive item; ``negatives`` are item ids known not to match."""
+
+    anchor: str
+    positive: str  # external item id
+    negatives: tuple[str, ...] = ()
+    anchor_item: str | None = None  # for item -> item pairs: the anchor's own id
+
+
+@dataclass
+class PairSet:
+    """Pairs plus the item texts they refer to."""
+
+    pairs: list[Pair]
+    texts: dict[str, str]  # external item id -> text
+    kind: str
+    sources: dict[str, int] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def fingerprint(self) -> str:
+        h = hashlib.sha256()
+        for p in self.pairs:
+            h.update(f"{p.anchor}\x1f{p.positive}\x1f{','.join(p.negatives)}\n".encode())
+        return h.hexdigest()[:16]
+
+    def positives_of(self) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = defaultdict(set)
+        for p in self.pairs:
+            out[p.anchor].add(p.positive)
+        return out
+
+
+def _texts(store: StoreReader, ids: Iterable[str]) -> dict[str, str]:
+    wanted = sorted(set(ids))
+    return {row.ext_id: item_text(row) for _, row in store.items(wanted)} if wanted else {}
+
+
+def pairs_from_judgments(store: StoreReader, min_grade: float = 2.0, queries: Sequence[str] | None = None) -> PairSet:
+    """``(query, item)`` for every judgment with ``grade >= min_grade`` (optionally only some queries)."""
+    keep = set(queries) if queries is not None else None
+    pairs = [Pair(q, item) for q, item, grade in store.judgments()
+             if grade >= min_grade and (keep is None or q in keep)]
+    texts = _texts(store, (p.positive for p in pairs))
+    pairs = [p for p in pairs if texts.get(p.positive)]
+    return PairSet(pairs, texts, "query-item", {"judgments": len(pairs)})
+
+
+def pairs_from_search_events(store: StoreReader, types: Sequence[str] = POSITIVE_EVENTS) -> PairSet:
+    """``(query, item)`` for every click / cart / purchase event carrying the query that led to it."""
+    unknown = set(types) - set(EVENT_TYPES)
+    if unknown:
+        raise ValidationError(f"unknown event types {sorted(unknown)}; use some of {', '.join(EVENT_TYPES)}")
+    rows = store.query_events(types)
+    pairs = [Pair(q, item) for q, item in rows]
+    texts = _texts(store, (p.positive for p in pairs))
+    pairs = [p for p in pairs if texts.get(p.positive)]
+    return PairSet(pairs, texts, "query-item", {"search events": len(pairs)})
+
+
+def pairs_from_sequences(store: StoreReader, window: int = 1, types: Sequence[str] | None = None,
+                         exclude_items: set[str] | None = None, max_pairs: int | None = None) -> PairSet:
+    """``(item, item)`` for items that follow each other within ``window`` steps in a session or a
+    user's sequence. Items in ``exclude_items`` (say, held-out cold-start items) never appear."""
+    from shopsage.data.splits import sequences_from_interactions
+
+    inter = store.interactions(types=types)
+    ids = store.item_ids()
+    row_to_ext = {rid: ext for ext, rid in ids.items()}
+    group = inter.session.copy()
+    group[group < 0] = -1
+    by_user = inter.user >= 0
+    group[by_user] = inter.user[by_user] + (int(group.max(initial=0)) + 1)
+    _, seqs = sequences_from_interactions(inter, group, inter.item)
+    excluded = exclude_items or set()
+    pairs: list[Pair] = []
+    for s in range(len(seqs)):
+        seq = [row_to_ext.get(int(r)) for r in seqs[s]]
+        for i, a in enumerate(seq):
+            for b in seq[i + 1:i + 1 + window]:
+                if a is None or b is None or a == b or a in excluded or b in excluded:
+                    continue
+                pairs.append(Pair("", b, anchor_item=a))
+        if max_pairs is not None and len(pairs) >= max_pairs:
+            break
+    texts = _texts(store, [p.positive for p in pairs] + [p.anchor_item for p in pairs if p.anchor_item])
+    pairs = [Pair(texts[p.anchor_item], p.positive, anchor_item=p.anchor_item) for p in pairs
+             if p.anchor_item and texts.get(p.anchor_item) and texts.get(p.positive)]
+    return PairSet(pairs[:max_pairs] if max_pairs else pairs, texts, "item-item", {"co-interactions": len(pairs)})
+
+
+def mine_hard_negatives(pairs: PairSet, retrieve: Callable[[list[str]], list[list[str]]], catalog: dict[str, str],
+                        per_pair: int = 1, skip_top: int = 0) -> PairSet:
+    """Attach ``per_pair`` hard negatives to each pair: the retriever's best results for the
+    anchor that are not known positives of it (nor the anchor item itself).
+
+    ``retrieve(anchors)`` returns, per anchor, external item ids best first; ``catalog`` gives
+    every item's text. ``skip_top`` passes over the very first results, which are often
+    unlabelled positives.
+    """
+    positives = pairs.positives_of()
+    anchors = sorted({p.anchor for p in pairs.pairs})
+    ranked = dict(zip(anchors, retrieve(anchors), strict=True))
+    out = []
+    for p in pairs.pairs:
+        known = positives[p.anchor] | ({p.anchor_item} if p.anchor_item else set())
+        negs = [i for i in ranked[p.anchor][skip_top:] if i not in known and catalog.get(i)][:per_pair]
+        out.append(Pair(p.anchor, p.positive, tuple(negs), p.anchor_item))
+    texts = dict(pairs.texts)
+    texts.update({i: catalog[i] for p in out for i in p.negatives})
+    return PairSet(out, texts, pairs.kind, {**pairs.sources, "hard negatives": per_pair})
+

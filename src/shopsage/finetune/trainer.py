@@ -1,0 +1,272 @@
+"""Contrastive fine-tuning of a sentence encoder: full or LoRA, in-batch and hard negatives.
+
+The loss is sentence-transformers' ``MultipleNegativesRankingLoss`` (every other positive in the
+batch, plus the pair's hard negatives, is a negative). The loop is ours rather than
+``SentenceTransformerTrainer`` because early stopping must use the shop's own retrieval metric
+(dev nDCG@10 over the whole catalogue), and the trainer would add the ``datasets`` dependency.
+A GPU is used automatically when present.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from shopsage.errors import ModelError, ValidationError
+from shopsage.finetune.pairs import PairSet
+
+__all__ = ["FineTuneConfig", "FineTuneResult", "fine_tune", "load_finetuned"]
+
+
+class FineTuneConfig(BaseModel):
+    """Hyperparameters of one fine-tuning run (names from docs/conventions.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["full", "lora"] = Field("lora", description="Train every weight, or LoRA adapters only.")
+    epochs: int = Field(1, ge=1, description="Passes over the pairs.")
+    batch_size: int = Field(64, ge=2, description="Pairs per step; the other pairs of a batch are its negatives.")
+    learning_rate: float = Field(2e-4, gt=0, description="AdamW step size (LoRA wants ~10x a full run's).")
+    reg: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    warmup_fraction: float = Field(0.1, ge=0, lt=1, description="Share of steps with a linear warm-up.")
+    lora_r: int = Field(16, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(32, ge=1, description="LoRA scaling.")
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
+    lora_targets: list[str] = Field(default_factory=lambda: ["query", "key", "value", "dense"],
+                                    description="Names of the linear layers that get adapters.")
+    max_length: int = Field(64, ge=8, description="Word pieces per text.")
+    eval_every: int = Field(100, ge=1, description="Steps between dev evaluations.")
+    patience: int = Field(3, ge=1, description="Evaluations without improvement before stopping.")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many steps (None: epochs decide).")
+    seed: int = 0
+    threads: int = Field(2, ge=1, description="CPU threads for torch.")
+
+
+@dataclass
+class FineTuneResult:
+    config: dict[str, Any]
+    steps: int
+    best_step: int
+    best_metric: float | None
+    baseline_metric: float | None
+    seconds: float
+    trainable_params: int
+    total_params: int
+    saved_bytes: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _seed(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _batches(pairs: PairSet, batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches in which no positive item repeats (a repeat would be a false negative)."""
+    order = list(range(len(pairs.pairs)))
+    rng.shuffle(order)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    seen: set[str] = set()
+    leftovers: list[int] = []
+    for i in order:
+        pos = pairs.pairs[i].positive
+        if pos in seen:
+            leftovers.append(i)
+            continue
+        current.append(i)
+        seen.add(pos)
+        if len(current) == batch_size:
+            batches.append(current)
+            current, seen = [], set()
+    if len(current) >= 2:
+        batches.append(current)
+    return batches
+
+
+def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: Path,
+              evaluate: Callable[[Any], float] | None = None, progress: bool = True) -> FineTuneResult:
+    """Fine-tune ``base_model`` (a sentence-transformers directory) on ``pairs``; save the best
+    model to ``out_dir`` (a full model, or the LoRA adapter only) with ``training.json`` and a
+    plot of the training curves.
+
+    ``evaluate(model) -> float`` is the dev metric (higher is better) used for early stopping;
+    without it the last step is kept.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    except ImportError:  # older sentence-transformers
+        from sentence_transformers.losses import MultipleNegativesRankingLoss
+
+    if len(pairs) < 2:
+        raise ValidationError(f"fine-tuning needs at least 2 pairs, got {len(pairs)}; gather more logs or judgments")
+    torch.set_num_threads(config.threads)
+    _seed(config.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model = SentenceTransformer(base_model, device=device)
+    model.max_seq_length = config.max_length
+    if config.method == "lora":
+        from peft import LoraConfig
+
+        targets = _present_targets(model, config.lora_targets)
+        model.add_adapter(LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                                     target_modules=targets))
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    total = sum(p.numel() for p in model.parameters())
+    loss_fn = MultipleNegativesRankingLoss(model)
+    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.reg)
+    rng = random.Random(config.seed)
+    plan = [_batches(pairs, config.batch_size, rng) for _ in range(config.epochs)]
+    total_steps = sum(len(b) for b in plan) if config.max_steps is None else min(config.max_steps, sum(len(b) for b in plan))
+    warmup = max(1, int(config.warmup_fraction * total_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (total_steps - s) / max(1, total_steps - warmup)))
+    hard = max((len(p.negatives) for p in pairs.pairs), default=0)
+
+    started = time.perf_counter()
+    history: list[dict[str, float]] = []
+    baseline = evaluate(model) if evaluate is not None else None
+    best_metric, best_step, best_state, bad_evals = baseline, 0, _trainable_state(model), 0
+    if baseline is not None:
+        history.append({"step": 0, "dev": baseline})
+    step, running = 0, []
+    bar = _progress(progress, total_steps)
+    model.train()
+    for epoch_batches in plan:
+        for batch in epoch_batches:
+            if step >= total_steps:
+                break
+            features = _features(model, pairs, batch, hard, device)
+            loss = loss_fn(features, None)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad()
+            step += 1
+            running.append(float(loss.item()))
+            if bar is not None:
+                bar[0].update(bar[1], advance=1, description=f"fine-tune loss {np.mean(running[-20:]):.3f}")
+            if step % config.eval_every == 0 or step == total_steps:
+                entry = {"step": step, "loss": float(np.mean(running[-config.eval_every:]))}
+                if evaluate is not None:
+                    model.eval()
+                    entry["dev"] = evaluate(model)
+                    model.train()
+                    if best_metric is None or entry["dev"] > best_metric:
+                        best_metric, best_step, best_state, bad_evals = entry["dev"], step, _trainable_state(model), 0
+                    else:
+                        bad_evals += 1
+                history.append(entry)
+                if bad_evals >= config.patience:
+                    break
+        if bad_evals >= config.patience or step >= total_steps:
+            break
+    if bar is not None:
+        bar[0].stop()
+    if evaluate is None:
+        best_step, best_state = step, _trainable_state(model)
+    model.load_state_dict(best_state, strict=False)
+    model.eval()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(out_dir))
+    seconds = time.perf_counter() - started
+    saved = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file() and p.suffix in (".safetensors", ".bin"))
+    result = FineTuneResult(config.model_dump(), step, best_step, best_metric, baseline, round(seconds, 1),
+                            sum(p.numel() for p in trainable), total, saved, history)
+    (out_dir / "training.json").write_text(json.dumps({**result.__dict__, "base_model": base_model}, indent=2))
+    _plot(history, out_dir / "training_curves.png")
+    return result
+
+
+def _present_targets(model: Any, wanted: list[str]) -> list[str]:
+    names = {n.rsplit(".", 1)[-1] for n, _ in model.named_modules()}
+    present = [t for t in wanted if t in names]
+    if not present:
+        raise ModelError(f"none of the LoRA targets {wanted} is a layer of this model; its layers include "
+                         f"{sorted(names)[:20]}")
+    return present
+
+
+def _trainable_state(model: Any) -> dict[str, Any]:
+    """A copy of the weights being trained (all of them, or the adapters only)."""
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _features(model: Any, pairs: PairSet, batch: list[int], hard: int, device: str) -> list[dict[str, Any]]:
+    rows = [pairs.pairs[i] for i in batch]
+    columns = [[r.anchor for r in rows], [pairs.texts[r.positive] for r in rows]]
+    for k in range(hard):  # every pair needs a k-th negative; fall back to another batch item's positive
+        columns.append([pairs.texts[r.negatives[k]] if len(r.negatives) > k else pairs.texts[rows[(j + 1) % len(rows)].positive]
+                        for j, r in enumerate(rows)])
+    tokenize = getattr(model, "preprocess", None) or model.tokenize
+    out = []
+    for texts in columns:
+        feats = tokenize(texts)
+        out.append({k: v.to(device) if hasattr(v, "to") else v for k, v in feats.items()})
+    return out
+
+
+def _progress(enabled: bool, total: int) -> tuple[Any, Any] | None:
+    import sys
+
+    if not enabled or not sys.stderr.isatty():
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    bar.start()
+    return bar, bar.add_task("fine-tune", total=total)
+
+
+def _plot(history: list[dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    steps = [h["step"] for h in history if "loss" in h]
+    ax.plot(steps, [h["loss"] for h in history if "loss" in h], label="train loss", color="tab:blue")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    dev = [(h["step"], h["dev"]) for h in history if "dev" in h]
+    if dev:
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*dev, strict=True), label="dev metric", color="tab:orange", marker="o")
+        ax2.set_ylabel("dev metric")
+    ax.set_title("fine-tuning")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def load_finetuned(path: Path | str, base_model: str | None = None) -> Any:
+    """Load a fine-tuned encoder: a full model directory, or base model + LoRA adapter."""
+    from sentence_transformers import SentenceTransformer
+
+    path = Path(path)
+    if (path / "adapter_config.json").is_file():
+        info = json.loads((path / "training.json").read_text()) if (path / "training.json").is_file() else {}
+        base = base_model or info.get("base_model")
+        if not base:
+            raise ModelError(f"{path} holds a LoRA adapter but names no base model; pass base_model=")
+        model = SentenceTransformer(base, device="cpu")
+        model.load_adapter(str(path))
+        return model
+    return SentenceTransformer(str(path), device="cpu")

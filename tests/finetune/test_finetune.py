@@ -1,0 +1,102 @@
+"""Fine-tuning on tiny data with a tiny model: it must learn pairs it could not match before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shopsage.data.rows import EventRow, ItemRow, JudgmentRow, RowKey
+from shopsage.data.stores import open_store
+from shopsage.finetune import (
+    FineTuneConfig,
+    Pair,
+    PairSet,
+    fine_tune,
+    load_finetuned,
+    mine_hard_negatives,
+    pairs_from_judgments,
+    pairs_from_search_events,
+    pairs_from_sequences,
+)
+
+# made-up words: a randomly initialised model cannot know which goes with which
+WORDS = ["zorb", "plim", "quax", "vrel", "snib", "trop", "glen", "frum", "wask", "drib", "kelp", "mirn"]
+PARTNERS = ["bolt", "cask", "dune", "fern", "gust", "hive", "isle", "jolt", "kite", "lava", "moss", "nook"]
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 2-layer, 32-wide BERT with MiniLM's tokenizer, saved as a sentence-transformers directory."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from shopsage.text import default_model_path
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny")
+    tok = AutoTokenizer.from_pretrained(default_model_path())
+    bert = BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                intermediate_size=64, max_position_embeddings=64))
+    bert.save_pretrained(path / "bert")
+    tok.save_pretrained(path / "bert")
+    try:
+        from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    except ImportError:  # older sentence-transformers
+        from sentence_transformers.models import Normalize, Pooling, Transformer
+    word = Transformer(str(path / "bert"), max_seq_length=16)
+    st = SentenceTransformer(modules=[word, Pooling(32, "mean"), Normalize()], device="cpu")
+    st.save(str(path / "st"))
+    return str(path / "st")
+
+
+def _pairs() -> PairSet:
+    texts = {f"I{i}": p for i, p in enumerate(PARTNERS)}
+    return PairSet([Pair(w, f"I{i}") for i, w in enumerate(WORDS)], texts, "query-item")
+
+
+def _mrr(model: object) -> float:
+    q = model.encode(WORDS, normalize_embeddings=True)  # type: ignore[attr-defined]
+    d = model.encode(PARTNERS, normalize_embeddings=True)  # type: ignore[attr-defined]
+    ranks = (-(q @ d.T)).argsort(axis=1)
+    return float(np.mean([1.0 / (1 + int(np.flatnonzero(ranks[i] == i)[0])) for i in range(len(WORDS))]))
+
+
+@pytest.mark.parametrize("method,lr", [("full", 5e-3), ("lora", 2e-2)])
+def test_fine_tuning_learns_the_pairs(tiny_model: str, tmp_path: Path, method: str, lr: float) -> None:
+    cfg = FineTuneConfig(method=method, epochs=60, batch_size=12, learning_rate=lr, eval_every=20, patience=10,
+                         lora_r=4, lora_alpha=8, lora_targets=["query", "value"], max_length=16, threads=1)
+    result = fine_tune(tiny_model, _pairs(), cfg, tmp_path / "out", evaluate=_mrr, progress=False)
+    assert result.baseline_metric is not None and result.best_metric is not None
+    assert result.best_metric > result.baseline_metric + 0.3, result.history
+    reloaded = load_finetuned(tmp_path / "out")
+    assert abs(_mrr(reloaded) - result.best_metric) < 1e-4  # the saved model is the best one
+    assert (tmp_path / "out" / "training_curves.png").stat().st_size > 1000
+    if method == "lora":
+        assert result.trainable_params < result.total_params / 10
+        assert (tmp_path / "out" / "adapter_config.json").is_file()
+
+
+def test_pairs_from_store(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    store.write_items([ItemRow("p1", "Angle bracket"), ItemRow("p2", "Deck paint", brand="BEHR"), ItemRow("p3", "Saw")])
+    store.write_judgments([JudgmentRow(RowKey("j", 1), "bracket", "p1", 3.0), JudgmentRow(RowKey("j", 2), "bracket", "p3", 1.0),
+                           JudgmentRow(RowKey("j", 3), "paint", "p2", 2.5)])
+    judged = pairs_from_judgments(store, min_grade=2.0)
+    assert [(p.anchor, p.positive) for p in judged.pairs] == [("bracket", "p1"), ("paint", "p2")]
+    assert judged.texts["p2"] == "Deck paint | BEHR"
+    store.write_events([EventRow(RowKey("e", 1), "click", "p3", "u1", query="saw", ts=1.0),
+                        EventRow(RowKey("e", 2), "view", "p2", "u1", query="paint", ts=2.0),
+                        EventRow(RowKey("e", 3), "purchase", "p1", "u1", ts=3.0)])
+    searched = pairs_from_search_events(store)
+    assert [(p.anchor, p.positive) for p in searched.pairs] == [("saw", "p3")]
+    seq = pairs_from_sequences(store, window=1)
+    assert [(p.anchor_item, p.positive) for p in seq.pairs] == [("p3", "p2"), ("p2", "p1")]
+    assert seq.pairs[0].anchor == "Saw"
+    assert pairs_from_sequences(store, exclude_items={"p2"}).pairs == []
+    catalog = {"p1": "Angle bracket", "p2": "Deck paint", "p3": "Saw"}
+    mined = mine_hard_negatives(judged, lambda anchors: [["p1", "p3", "p2"] for _ in anchors], catalog)
+    assert [p.negatives for p in mined.pairs] == [("p3",), ("p1",)]  # never a known positive
+    assert mined.fingerprint() != judged.fingerprint()
