@@ -1,19 +1,20 @@
-"""Product-search benchmark on Home Depot: writes benchmarks/results/search.{json,md}.
+"""Product-search benchmark on Home Depot: writes benchmarks/results/search[-suffix].{json,md}.
 
-    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_search.py [--query-int8] [--int8-check]
+    HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_search.py [--query-int8] [--int8-check] [--candidates N]
 
-``--query-int8`` encodes queries with the int8 backend (items stay float32) and writes
-``search-int8q.{json,md}``.
-
-The same as ``shopsage bench search --catalog ... --judgments ... --json benchmarks/results/search.json``.
+The same as ``shopsage bench search --catalog .../product_titles.csv --judgments .../train.csv --json ...``.
+``--query-int8`` encodes queries with the int8 backend (items stay float32); ``--candidates`` sets
+how many items each of lexical and vector search contributes to the pool hybrid and learned rank.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
 
+from shopsage.search import SearchConfig
 from shopsage.search.bench import BenchConfig, run_search_bench, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,13 +22,19 @@ DATA = Path(os.environ.get("SHOPSAGE_DATA_DIR", ROOT.parent / "shared" / "data")
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--query-int8", action="store_true")
+    ap.add_argument("--int8-check", action="store_true")
+    ap.add_argument("--candidates", type=int, default=SearchConfig().candidates)
+    args = ap.parse_args()
     cfg = BenchConfig(catalog=str(DATA / "product_titles.csv"), judgments=str(DATA / "train.csv"),
-                      cache_dir=str(ROOT / "var" / "cache" / "embeddings"), int8_check="--int8-check" in sys.argv,
-                      query_backend="torch-int8" if "--query-int8" in sys.argv else "torch",
+                      cache_dir=str(ROOT / "var" / "cache" / "embeddings"), int8_check=args.int8_check,
+                      query_backend="torch-int8" if args.query_int8 else "torch",
+                      search=SearchConfig(candidates=args.candidates),
                       log=lambda m: print(m, file=sys.stderr, flush=True))
     results = run_search_bench(cfg)
-    name = "search-int8q.json" if "--query-int8" in sys.argv else "search.json"
-    md = write_report(results, ROOT / "benchmarks" / "results" / name,
+    suffix = ("-int8q" if args.query_int8 else "") + (f"-c{args.candidates}" if args.candidates != SearchConfig().candidates else "")
+    md = write_report(results, ROOT / "benchmarks" / "results" / f"search{suffix}.json",
                       command="python benchmarks/bench_search.py " + " ".join(sys.argv[1:]))
     print(md.read_text(encoding="utf-8"))
 

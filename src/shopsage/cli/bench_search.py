@@ -24,10 +24,12 @@ def bench_search(
     seed: int = typer.Option(0, help="Seed of the query split and the ranker."),
     latency_queries: int = typer.Option(500, help="Evaluation queries timed one at a time per mode."),
     query_backend: str = typer.Option("torch", help="Query encoder backend: torch (float32) or torch-int8."),
+    candidates: int = typer.Option(150, help="Items lexical and vector search each add to the pool hybrid and learned rank."),
     int8_check: bool = typer.Option(False, help="Also measure the int8 encoder's quality loss and speed."),
     cache_dir: Path = typer.Option(Path("var/cache/embeddings"), help="Embedding cache folder."),
 ) -> None:
     """Lexical, vector, hybrid and learned search over the whole catalogue: nDCG@10, Recall@100, latency."""
+    from shopsage.search import SearchConfig
     from shopsage.search.bench import BenchConfig, run_search_bench, write_report
     from shopsage.search.bench_data import HOMEDEPOT, TableMapping
 
@@ -43,7 +45,7 @@ def bench_search(
                       eval_judgments=str(eval_judgments) if eval_judgments else None, mapping=table,
                       dev_fraction=dev_fraction, seed=seed, cache_dir=str(cache_dir),
                       latency_queries=latency_queries, int8_check=int8_check, query_backend=query_backend,  # type: ignore[arg-type]
-                      log=lambda m: typer.echo(m, err=True))
+                      search=SearchConfig(candidates=candidates), log=lambda m: typer.echo(m, err=True))
     results = run_search_bench(cfg)
     md = write_report(results, json_out, command="shopsage bench search " + " ".join(sys.argv[3:]))
     typer.echo(md.read_text(encoding="utf-8"))

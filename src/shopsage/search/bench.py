@@ -255,9 +255,12 @@ def to_markdown(results: dict[str, Any], command: str = "") -> str:
               f"(M={results['ann']['hnsw_m']}, efSearch={results['ann']['ef_search']})."]
     if "int8" in results:
         i8 = results["int8"]
-        lines.append(f"int8 encoder: mean cosine to float32 {i8['mean_cosine_to_fp32']:.4f}, vector nDCG@10 "
-                     f"{i8['vector_ndcg@10']:.4f} (float32 {results['modes']['vector']['ndcg@10']:.4f}), query encoding p50 "
-                     f"{i8['encode_query_p50_ms_int8']:.1f} ms vs {i8['encode_query_p50_ms_fp32']:.1f} ms.")
+        lines.append(f"int8 encoder for items and queries: mean cosine of item vectors to float32 "
+                     f"{i8['mean_cosine_to_fp32']:.4f}, vector nDCG@10 {i8['vector_ndcg@10']:.4f} (this run's vector mode, "
+                     f"{s['query_encoder']['backend']} queries on float32 items: {results['modes']['vector']['ndcg@10']:.4f}); "
+                     f"query encoding p50 {i8['encode_query_p50_ms_int8']:.1f} ms int8 vs "
+                     f"{i8['encode_query_p50_ms_fp32']:.1f} ms float32, p99 {i8['encode_query_p99_ms_int8']:.1f} vs "
+                     f"{i8['encode_query_p99_ms_fp32']:.1f} ms.")
     lines += [f"Index build {s['index_seconds']:.1f}s, encoding {s['encode_seconds']:.1f}s (cached after the first run), "
               f"ranker training {s['train_seconds']:.1f}s.", ""]
     return "\n".join(lines)

@@ -105,6 +105,7 @@ class SearchEngine:
         self.categories = CategoryPredictor(self.lexical.analyzer)
         self.autocomplete = Autocomplete()
         self.speller = SpellCorrector(self.lexical.surface)
+        self._categories_stale = False
 
     # ------------------------------------------------------------------ indexing
     def index(self, rows: Sequence[ItemRow], vectors: np.ndarray | None = None) -> np.ndarray:
@@ -117,7 +118,7 @@ class SearchEngine:
                 vectors = self.encoder.encode([embedding_text(r) for r in rows])
             self.vector.add(slots, vectors)
         self.autocomplete.add_catalogue(r.title or "" for r in rows)
-        self._refit_categories()
+        self._categories_stale = True
         return slots
 
     def delete(self, ext_ids: Sequence[str]) -> None:
@@ -125,8 +126,13 @@ class SearchEngine:
         self.lexical.delete(slots)
         if self.vector is not None:
             self.vector.delete(slots)
+        self._categories_stale = True
 
     def _refit_categories(self) -> None:
+        """Refit the category predictor when the catalogue changed (lazily: updates stay cheap)."""
+        if not self._categories_stale:
+            return
+        self._categories_stale = False
         live = np.flatnonzero(self.catalog.live)
         leaves = [self.catalog.categories[s][-1] if self.catalog.categories[s] else None for s in live]
         if any(leaves):
@@ -217,6 +223,7 @@ class SearchEngine:
         return _top(cands.ids, self.ranker.predict(x), n)
 
     def _category_proba(self, text: str) -> dict[str, float] | None:
+        self._refit_categories()
         if not self.categories.categories:
             return None
         return {c.casefold(): p for c, p in self.categories.predict(text, 5)}
@@ -305,13 +312,14 @@ class SearchEngine:
         engine.categories = CategoryPredictor(engine.lexical.analyzer)
         engine.speller = SpellCorrector(engine.lexical.surface)
         engine.autocomplete.load_json(json.loads((directory / "autocomplete.json").read_text(encoding="utf-8")))
-        engine._refit_categories()
+        engine._categories_stale = True
         return engine
 
     # ------------------------------------------------------------------ one shopper query
     def query(self, text: str, n: int = 10, mode: Mode | None = None, flt: SearchFilter | None = None) -> SearchResponse:
         """Answer one query; zero results fall back to the corrected query, then semantic search, then popular items."""
         mode = mode or self.config.mode
+        self._refit_categories()
         if mode != "lexical" and self.encoder is None:
             mode = "lexical"
         res = self.search([text], n, mode, flt)
