@@ -53,3 +53,23 @@ def test_bench_runs_and_reports(tmp_path) -> None:
     assert res["reference_bm25s"]["ndcg@10"] > 0.8
     md = write_report(res, tmp_path / "out" / "search.json", command="test")
     assert "| lexical |" in md.read_text() and json.loads((tmp_path / "out" / "search.json").read_text())["modes"]
+
+
+def test_cli_bench_search_table_format(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from shopsage.cli.main import app
+
+    cat, jud = _files(tmp_path)
+    mapping = json.dumps({"item_id": "sku", "title": "name", "query": "q", "judged_item": "sku", "grade": "label",
+                          "gain_offset": 1.0})
+    out = tmp_path / "res" / "search.json"
+    result = CliRunner().invoke(app, ["bench", "search", "--catalog", str(cat), "--judgments", str(jud), "--json", str(out),
+                                      "--format", "table", "--mapping", mapping, "--latency-queries", "3",
+                                      "--candidates", "20", "--cache-dir", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    assert "| learned |" in result.output
+    assert json.loads(out.read_text())["modes"]["lexical"]["recall@100"] == 1.0
+    bad = CliRunner().invoke(app, ["bench", "search", "--catalog", str(cat), "--judgments", str(jud), "--json", str(out),
+                                   "--format", "table"])
+    assert bad.exit_code != 0
