@@ -49,3 +49,14 @@ def test_dimension_mismatch_is_refused(tmp_path) -> None:
     meta.write_text('{"encoder_id": "m", "dim": 3}')
     with pytest.raises(ArtifactError, match="delete that folder"):
         EmbeddingCache(tmp_path, "m", 2)
+
+
+def test_model_id_tells_same_size_weights_apart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from shopsage.text.encoder import _model_id
+
+    for name, byte in (("a", b"\x01"), ("b", b"\x02")):
+        d = tmp_path / name / "model"
+        d.mkdir(parents=True)
+        (d / "config.json").write_text("{}")
+        (d / "adapter_model.safetensors").write_bytes(byte * 1000)
+    assert _model_id(str(tmp_path / "a" / "model"), "torch", 128) != _model_id(str(tmp_path / "b" / "model"), "torch", 128)

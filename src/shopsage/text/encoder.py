@@ -62,6 +62,18 @@ class EncoderConfig(BaseModel):
     """Show a progress bar when more than one batch has to be encoded."""
 
 
+def _content_sample(path: Path, chunk: int = 1 << 20) -> bytes:
+    """The weights' bytes (small files whole; big ones: first and last MiB), so two fine-tuned
+    versions of the same size never share cache entries."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        if size <= 64 * chunk:
+            return hashlib.sha256(fh.read()).digest()
+        head = fh.read(chunk)
+        fh.seek(size - chunk)
+        return hashlib.sha256(head + fh.read(chunk)).digest()
+
+
 def _model_id(path: str, backend: str, max_length: int) -> str:
     """A stable id of the model files plus the settings that change vectors."""
     h = hashlib.sha256()
@@ -70,8 +82,9 @@ def _model_id(path: str, backend: str, max_length: int) -> str:
         p = root / name
         if p.is_file():
             h.update(p.read_bytes())
-    for p in sorted(root.glob("*.safetensors")) + sorted(root.glob("*.bin")):
+    for p in sorted(root.glob("*.safetensors")) + sorted(root.glob("*.bin")) + sorted(root.glob("adapter_config.json")):
         h.update(f"{p.name}:{p.stat().st_size}".encode())
+        h.update(_content_sample(p))
     return f"{root.name}:{h.hexdigest()[:12]}:{backend}:L{max_length}"
 
 
