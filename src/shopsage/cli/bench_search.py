@@ -27,6 +27,8 @@ def bench_search(
     candidates: int = typer.Option(150, help="Items lexical and vector search each add to the pool hybrid and learned rank."),
     int8_check: bool = typer.Option(False, help="Also measure the int8 encoder's quality loss and speed."),
     cache_dir: Path = typer.Option(Path("var/cache/embeddings"), help="Embedding cache folder."),
+    encoder: Path | None = typer.Option(None, help="Encoder directory (e.g. a fine-tuned version from `shopsage models list`); "
+                                                   "default: the packaged all-MiniLM-L6-v2."),
 ) -> None:
     """Lexical, vector, hybrid and learned search over the whole catalogue: nDCG@10, Recall@100, latency."""
     from shopsage.search import SearchConfig
@@ -45,6 +47,7 @@ def bench_search(
                       eval_judgments=str(eval_judgments) if eval_judgments else None, mapping=table,
                       dev_fraction=dev_fraction, seed=seed, cache_dir=str(cache_dir),
                       latency_queries=latency_queries, int8_check=int8_check, query_backend=query_backend,  # type: ignore[arg-type]
+                      encoder_model=str(encoder) if encoder else None,
                       search=SearchConfig(candidates=candidates), log=lambda m: typer.echo(m, err=True))
     results = run_search_bench(cfg)
     md = write_report(results, json_out, command="shopsage bench search " + " ".join(sys.argv[3:]))

@@ -46,6 +46,9 @@ class BenchConfig:
     """Backend of the query encoder (items are always encoded in float32)."""
     int8_check: bool = False
     """Also encode the catalogue with the int8 backend and report its quality loss."""
+    encoder_model: str | None = None
+    """A sentence-transformers directory (a fine-tuned model, or a LoRA adapter over its base) instead of
+    the packaged MiniLM."""
     search: SearchConfig = field(default_factory=SearchConfig)
     log: Callable[[str], None] = print
 
@@ -133,13 +136,13 @@ def run_search_bench(cfg: BenchConfig) -> dict[str, Any]:
         eval_j = [j for j in judgments if j[0] in dev_set]
     log(f"{len(rows)} items, {len(train_q)} training queries, {len(dev_q)} evaluation queries")
 
-    encoder = TextEncoder(EncoderConfig(cache_dir=cfg.cache_dir))
+    encoder = TextEncoder(EncoderConfig(model=cfg.encoder_model, cache_dir=cfg.cache_dir))
     t0 = time.perf_counter()
     vecs = encoder.encode([embedding_text(r) for r in rows])
     t_encode = time.perf_counter() - t0
     qencoder = encoder
     if cfg.query_backend != "torch":
-        qencoder = TextEncoder(EncoderConfig(cache_dir=cfg.cache_dir, backend=cfg.query_backend))
+        qencoder = TextEncoder(EncoderConfig(model=cfg.encoder_model, cache_dir=cfg.cache_dir, backend=cfg.query_backend))
     engine = SearchEngine(cfg.search, encoder, qencoder)
     t0 = time.perf_counter()
     engine.index(rows, vecs)
@@ -218,7 +221,7 @@ def _ann_recall(engine: SearchEngine, qvecs: np.ndarray) -> dict[str, float]:
 
 def _int8_check(cfg: BenchConfig, rows: Sequence[ItemRow], vecs: np.ndarray, dev_q: Sequence[str],
                 table: JudgmentTable, engine: SearchEngine, timed: Sequence[str]) -> dict[str, float]:
-    enc8 = TextEncoder(EncoderConfig(cache_dir=cfg.cache_dir, backend="torch-int8"))
+    enc8 = TextEncoder(EncoderConfig(model=cfg.encoder_model, cache_dir=cfg.cache_dir, backend="torch-int8"))
     v8 = enc8.encode([embedding_text(r) for r in rows])
     q8 = enc8.encode(list(dev_q), progress=False)
     cos = float(np.mean(np.sum(v8 * vecs, axis=1)))
@@ -228,7 +231,7 @@ def _int8_check(cfg: BenchConfig, rows: Sequence[ItemRow], vecs: np.ndarray, dev
     ids = np.where(ids >= 0, slots[np.maximum(ids, 0)], -1)
     enc8.set_threads(1)
     lat8 = _latency(enc8.encode_query, timed)
-    enc32 = TextEncoder(EncoderConfig(cache_dir=cfg.cache_dir))
+    enc32 = TextEncoder(EncoderConfig(model=cfg.encoder_model, cache_dir=cfg.cache_dir))
     enc32.set_threads(1)
     lat32 = _latency(enc32.encode_query, timed)
     return {"mean_cosine_to_fp32": cos, **{f"vector_{k}": v for k, v in _quality(ids, table).items()},
