@@ -85,3 +85,13 @@ def test_sequences_csr() -> None:
     mat = seqs.to_csr(3)
     assert mat.toarray().tolist() == [[1, 0, 1], [0, 0, 0], [0, 1, 0]]
     assert seqs.to_csr(3, binary=False).toarray()[0].tolist() == [1, 0, 2]
+
+
+def test_cold_start_items_are_a_stable_seeded_tenth() -> None:
+    from shopsage.data.splits import cold_start_items
+
+    ids = [f"item-{i}" for i in range(20_000)]
+    held = cold_start_items(ids, 0.1, seed=0)
+    assert 1_800 < len(held) < 2_200
+    assert held == cold_start_items(list(reversed(ids)), 0.1, seed=0)  # order does not matter
+    assert held != cold_start_items(ids, 0.1, seed=1)

@@ -14,6 +14,7 @@ deterministic: the order of events is (time or ordinal, then insertion order), n
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +25,7 @@ from shopsage.errors import ValidationError
 from shopsage.vocab import Vocabulary
 
 __all__ = ["Sequences", "EvalCases", "SplitData", "leave_one_out", "temporal", "session_prefix",
-           "sequences_from_interactions"]
+           "sequences_from_interactions", "cold_start_items"]
 
 
 @dataclass(frozen=True)
@@ -250,3 +251,16 @@ def session_prefix(store: StoreReader, expand: bool = False, valid_fraction: flo
             t_tgt.append(seq[p:p + 1])
     test = _cases([-1] * len(t_hist), t_hist, t_tgt)
     return SplitData("session-prefix" + ("-expanded" if expand else ""), items, owners, Sequences.from_lists(train), valid, test)
+
+
+def cold_start_items(item_ids: list[str], fraction: float = 0.1, seed: int = 0) -> set[str]:
+    """The items of the cold-start protocol: those whose seeded hash of the id falls in the
+    held-out bucket (``fraction`` of the catalogue, independent of order and of the data)."""
+    if not 0 < fraction < 1:
+        raise ValidationError(f"fraction {fraction} must be between 0 and 1")
+    out = set()
+    for ext in item_ids:
+        h = int.from_bytes(hashlib.blake2b(f"{seed}:{ext}".encode(), digest_size=8).digest(), "big")
+        if h / 2**64 < fraction:
+            out.add(ext)
+    return out
