@@ -1,0 +1,131 @@
+"""The serving catalogue: the search engine's item slots plus the full rows the API returns.
+
+One slot space serves search, candidate generators and business rules, so their
+:class:`~shopsage.types.ScoredItems` compose. Upserts and deletes are applied to the engine at
+once (effective on the next request); deleted items keep their slot but stop being live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from shopsage.data.rows import ItemRow
+from shopsage.profiles import ItemInfo
+from shopsage.search import SearchConfig, SearchEngine, item_fields
+
+__all__ = ["ServingCatalog"]
+
+
+class ServingCatalog:
+    """Item rows by slot, indexed for search, with the masks rules need."""
+
+    def __init__(self, engine: SearchEngine | None = None) -> None:
+        self.engine = engine or SearchEngine(SearchConfig(mode="lexical"))
+        self.rows: list[ItemRow | None] = [None] * self.engine.catalog.capacity
+        self.visible = np.zeros(self.engine.catalog.capacity, dtype=bool)  # live and not hidden
+
+    @property
+    def capacity(self) -> int:
+        return self.engine.catalog.capacity
+
+    def __len__(self) -> int:
+        return len(self.engine.catalog)
+
+    def upsert(self, rows: Sequence[ItemRow]) -> np.ndarray:
+        slots = self.engine.index(rows)
+        if len(self.rows) < self.capacity:
+            self.rows.extend([None] * (self.capacity - len(self.rows)))
+            self.visible = np.concatenate([self.visible, np.zeros(self.capacity - len(self.visible), bool)])
+        for s, r in zip(slots.tolist(), rows, strict=True):
+            self.rows[s] = r
+            self.visible[s] = r.available
+        return slots
+
+    def delete(self, ext_ids: Sequence[str]) -> None:
+        slots = [self.slot(e) for e in ext_ids]
+        self.engine.delete(ext_ids)
+        for s in slots:
+            if s is not None:
+                self.rows[s] = None
+                self.visible[s] = False
+
+    def slot(self, ext_id: str) -> int | None:
+        s = self.engine.catalog.slot(ext_id)
+        if s is None or not self.engine.catalog.live[s]:
+            return None
+        return s
+
+    def slots(self, ext_ids: Iterable[str]) -> list[int]:
+        return [s for s in (self.slot(e) for e in ext_ids) if s is not None]
+
+    def ext(self, slot: int) -> str:
+        return self.engine.catalog.external([slot])[0]
+
+    def row(self, slot: int) -> ItemRow | None:
+        return self.rows[slot] if 0 <= slot < len(self.rows) else None
+
+    def title(self, slot: int) -> str:
+        r = self.row(slot)
+        return (r.title if r and r.title else self.ext(slot))
+
+    def category(self, slot: int) -> str | None:
+        """The leaf category of an item (None when it has none)."""
+        r = self.row(slot)
+        return r.category_path[-1] if r and r.category_path else None
+
+    def category_path(self, slot: int) -> tuple[str, ...]:
+        r = self.row(slot)
+        return tuple(r.category_path) if r else ()
+
+    def brand(self, slot: int) -> str | None:
+        r = self.row(slot)
+        return r.brand if r else None
+
+    def info(self, ext_id: str) -> ItemInfo | None:
+        """What a profile reads of an item; None when the catalogue does not hold it."""
+        s = self.slot(ext_id)
+        r = self.row(s) if s is not None else None
+        return None if r is None else ItemInfo(tuple(r.category_path), r.brand, r.price)
+
+    def terms(self, text: str) -> set[str]:
+        """The index terms of a text (stemmed as the lexical index stems)."""
+        an = self.engine.lexical.analyzer
+        return {t for tok in an.tokens(text) if (t := an.term(tok)) is not None}
+
+    def matched_words(self, query: str, slot: int) -> list[str]:
+        """The words of ``query`` whose index term occurs in the item's indexed text."""
+        r = self.row(slot)
+        if r is None:
+            return []
+        an = self.engine.lexical.analyzer
+        fields = item_fields(r)
+        item_terms = self.terms(" ".join(v for v in fields.values() if v))
+        out: list[str] = []
+        for tok in an.tokens(query):
+            t = an.term(tok)
+            if t is not None and t in item_terms and tok not in out:
+                out.append(tok)
+        return out
+
+    @property
+    def live(self) -> np.ndarray:
+        return self.engine.catalog.live
+
+    @property
+    def in_stock(self) -> np.ndarray:
+        """Live, available and with stock unknown or above zero."""
+        return self.engine.catalog.in_stock & self.engine.catalog.live
+
+    @property
+    def leaf(self) -> np.ndarray:
+        return self.engine.catalog.leaf
+
+    def view(self, slot: int) -> dict[str, Any]:
+        """What the API shows of one item."""
+        r = self.rows[slot]
+        assert r is not None, slot
+        return {"id": r.ext_id, "title": r.title, "brand": r.brand, "category_path": list(r.category_path),
+                "price": r.price, "currency": r.currency, "stock": r.stock, "available": r.available}

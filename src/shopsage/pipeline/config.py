@@ -1,0 +1,158 @@
+"""The scenario pipelines, typed: candidate generators -> ranking -> rules -> diversity -> fallbacks.
+
+``config/pipelines.toml`` documents every key and equals :data:`DEFAULT_PIPELINES` (a test checks
+it). A generator whose model is not in the registry is skipped (the models that exist are used).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from shopsage.errors import ConfigError
+from shopsage.policy import Rule
+
+__all__ = ["GeneratorConfig", "DiversityConfig", "ScenarioConfig", "PipelinesConfig", "SCENARIOS",
+           "DEFAULT_PIPELINES", "load_pipelines"]
+
+SCENARIOS = ("for_you", "similar_items", "frequently_bought_together", "next_in_session", "trending", "also_viewed")
+
+GeneratorKind = Literal["similar_to_recent", "model", "similar_to_item", "content", "trending"]
+Exclusion = Literal["out_of_stock", "hidden", "purchased", "seen", "source_item"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GeneratorConfig(_Strict):
+    """One candidate generator."""
+
+    kind: GeneratorKind
+    """``similar_to_recent``: neighbours (``model.similar_items``) of the shopper's latest items;
+    ``model``: ``model.recommend(history)``; ``similar_to_item``: neighbours of the page's item;
+    ``content``: items whose text matches the page's item (BM25 over the title); ``trending``:
+    stored popularity plus live events."""
+    model: str | None = None
+    """Registry name of the model (``itemknn``, ``ease``, ``sknn``, ``fbt``, ``sasrec``...); none for content/trending."""
+    history: Literal["user+session", "session", "user"] = "user+session"
+    """Which interactions form the shopper's history."""
+    recent: int = Field(5, ge=1, le=50)
+    """``similar_to_recent``: how many of the latest distinct items to expand."""
+    n: int = Field(100, ge=1, le=1000)
+    """Candidates this generator contributes."""
+    weight: float = Field(1.0, gt=0)
+    """Weight of its rank in the fusion of the ranking stage."""
+
+
+class DiversityConfig(_Strict):
+    method: Literal["none", "category_cap", "mmr"] = "category_cap"
+    max_per_category: int = Field(3, ge=1)
+    """``category_cap``: items per leaf category (others fill the list only when it is short)."""
+    mmr_lambda: float = Field(0.7, ge=0, le=1)
+    """``mmr``: relevance weight; similarity is 1 for the same leaf category, 0.5 for the same brand."""
+
+
+class ScenarioConfig(_Strict):
+    candidates: list[GeneratorConfig]
+    fallbacks: list[GeneratorConfig] = Field(default_factory=list)
+    """Used in order when the candidates stage leaves fewer than ``n`` items."""
+    ranking: Literal["rank_fusion"] = "rank_fusion"
+    """Weighted reciprocal-rank fusion of the generators' lists (``rrf_k`` below)."""
+    rrf_k: float = Field(10.0, gt=0)
+    exclude: list[Exclusion] = Field(default_factory=lambda: ["out_of_stock", "hidden", "purchased"])
+    diversity: DiversityConfig = Field(default_factory=DiversityConfig)
+    personalize_boost: float = Field(0.0, ge=0, le=1)
+    """Search only: score multiplier ``1 + boost * share`` for the shopper's top categories and brands."""
+
+
+def _g(kind: str, **kw: object) -> dict[str, object]:
+    return {"kind": kind, **kw}
+
+
+DEFAULT_PIPELINES: dict[str, object] = {
+    "scenarios": {
+        "for_you": {
+            "candidates": [_g("similar_to_recent", model="itemknn", recent=5, n=100),
+                           _g("model", model="ease", n=100), _g("model", model="als", n=100),
+                           _g("model", model="sasrec", n=100, weight=1.5)],
+            "fallbacks": [_g("trending", n=100)],
+            "exclude": ["out_of_stock", "hidden", "purchased", "seen"],
+        },
+        "similar_items": {
+            "candidates": [_g("similar_to_item", model="itemknn", n=100), _g("content", n=50, weight=0.5)],
+            "fallbacks": [_g("content", n=100), _g("trending", n=100)],
+            "exclude": ["out_of_stock", "hidden", "source_item"],
+        },
+        "frequently_bought_together": {
+            "candidates": [_g("similar_to_item", model="fbt", n=100)],
+            "fallbacks": [_g("similar_to_item", model="itemknn", n=100), _g("content", n=100)],
+            "exclude": ["out_of_stock", "hidden", "source_item"],
+            "diversity": {"method": "none"},
+        },
+        "next_in_session": {
+            "candidates": [_g("model", model="sknn", history="session", n=100, weight=1.5),
+                           _g("model", model="gru4rec", history="session", n=100),
+                           _g("similar_to_recent", model="itemknn", history="session", recent=3, n=100)],
+            "fallbacks": [_g("trending", n=100)],
+            "exclude": ["out_of_stock", "hidden", "seen"],
+        },
+        "trending": {
+            "candidates": [_g("trending", n=200)],
+            "exclude": ["out_of_stock", "hidden"],
+        },
+        "also_viewed": {
+            "candidates": [_g("similar_to_item", model="itemknn", n=100)],
+            "fallbacks": [_g("content", n=100), _g("trending", n=100)],
+            "exclude": ["out_of_stock", "hidden", "source_item"],
+        },
+        "search": {
+            "candidates": [],
+            "exclude": ["hidden"],
+            "diversity": {"method": "none"},
+            "personalize_boost": 0.3,
+        },
+    },
+    "rules": [],
+}
+
+
+class PipelinesConfig(_Strict):
+    scenarios: dict[str, ScenarioConfig]
+    rules: list[Rule] = Field(default_factory=list)
+    """Merchant rules (pin, boost, bury) applied after ranking, before diversity."""
+
+    def scenario(self, name: str) -> ScenarioConfig:
+        return self.scenarios[name]
+
+    def digest(self) -> str:
+        """A hash of the configuration (caches keyed by it are invalidated when it changes)."""
+        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def load_pipelines(path: Path | None = None) -> PipelinesConfig:
+    """The pipelines in ``path`` (TOML), or the defaults; every scenario of the API must be present."""
+    data: object = DEFAULT_PIPELINES
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read the pipeline configuration {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    try:
+        cfg = PipelinesConfig.model_validate(data)
+    except PydanticValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path or 'default pipelines'}: {problems}. See config/pipelines.toml for every key.") from exc
+    missing = [s for s in (*SCENARIOS, "search") if s not in cfg.scenarios]
+    if missing:
+        raise ConfigError(f"{path}: scenarios {missing} are missing; every one of {list(SCENARIOS)} and 'search' "
+                          "needs a [scenarios.NAME] table (copy them from config/pipelines.toml).")
+    return cfg

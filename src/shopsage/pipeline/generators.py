@@ -1,0 +1,222 @@
+"""Candidate generators: each turns a shopper (or a page's item) into a scored list with reasons.
+
+Every candidate carries the true evidence of why it is there: the history item whose neighbour it
+is (``similar_to_recent``, and ``model`` for models with ``explain``), the page's item
+(``similar_to_item``, ``content`` with the shared terms), or its interaction counts and category
+(``trending``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from shopsage.pipeline.catalog import ServingCatalog
+from shopsage.pipeline.config import GeneratorConfig
+from shopsage.pipeline.models import LoadedModel, ModelSet
+from shopsage.pipeline.reasons import Reason
+
+__all__ = ["Shopper", "CandidateList", "Generators"]
+
+_VERB = {"purchase": "bought", "add_to_cart": "added to your cart", "rating": "rated"}
+_SIMILAR_TEXT = {
+    "also_viewed": "Shoppers who viewed {t} also viewed this",
+    "frequently_bought_together": "Often bought together with {t}",
+}
+
+
+@dataclass
+class Shopper:
+    """Who a request is for: histories are catalogue slots, oldest first, with event types."""
+
+    user: str | None = None
+    session: str | None = None
+    user_history: list[tuple[int, str]] = field(default_factory=list)
+    session_history: list[tuple[int, str]] = field(default_factory=list)
+    purchased: set[int] = field(default_factory=set)
+    item: int | None = None  # the page's item
+    combined: list[tuple[int, str]] | None = None  # user + session without double counts, when both are known
+
+    def history(self, which: str) -> list[tuple[int, str]]:
+        if which == "session":
+            return self.session_history
+        if which == "user":
+            return self.user_history
+        return self.combined if self.combined is not None else self.user_history + self.session_history
+
+
+@dataclass
+class CandidateList:
+    source: str
+    slots: np.ndarray  # (m,) int64, best first
+    scores: np.ndarray  # (m,) float32
+    reasons: list[Reason]
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    @classmethod
+    def empty(cls, source: str) -> CandidateList:
+        return cls(source, np.zeros(0, np.int64), np.zeros(0, np.float32), [])
+
+
+def _keep(slots: np.ndarray, scores: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ok = (slots >= 0) & (slots < len(allowed))
+    ok[ok] = allowed[slots[ok]]
+    return slots[ok], scores[ok]
+
+
+class Generators:
+    """The generator kinds of :class:`~shopsage.pipeline.config.GeneratorConfig`, over one catalogue."""
+
+    def __init__(self, catalog: ServingCatalog, models: ModelSet, trending: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        self.catalog = catalog
+        self.models = models
+        self._trending = trending  # () -> (scores over slots, stored counts, live counts)
+
+    def run(self, g: GeneratorConfig, shopper: Shopper, allowed: np.ndarray, scenario: str) -> CandidateList | None:
+        """The generator's list, or None when it cannot run (its model is absent, no item, no history)."""
+        if g.kind == "trending":
+            return self.trending(g, allowed)
+        if g.kind == "content":
+            return self.content(g, shopper, allowed)
+        model = self.models.get(g.model)
+        if model is None:
+            return None
+        if g.kind == "similar_to_item":
+            return self.similar_to_item(g, model, shopper, allowed, scenario)
+        if g.kind == "similar_to_recent":
+            return self.similar_to_recent(g, model, shopper, allowed)
+        return self.model(g, model, shopper, allowed)
+
+    # ------------------------------------------------------------------ shopper-based
+    def _title(self, slot: int) -> str:
+        return self.catalog.title(slot)
+
+    def _viewed(self, slot: int, typ: str, stage: str, source: str, **evidence: object) -> Reason:
+        verb = _VERB.get(typ, "viewed")
+        ext = self.catalog.ext(slot)
+        return Reason(stage, source, f"Because you {verb} {self._title(slot)}",
+                      {"item": ext, "title": self._title(slot), "interaction": typ, **evidence})
+
+    def similar_to_recent(self, g: GeneratorConfig, m: LoadedModel, shopper: Shopper, allowed: np.ndarray) -> CandidateList | None:
+        recent: list[tuple[int, str]] = []
+        seen: set[int] = set()
+        for slot, typ in reversed(shopper.history(g.history)):
+            if slot in seen:
+                continue
+            seen.add(slot)
+            if len(m.model_ids([slot])):
+                recent.append((slot, typ))
+            if len(recent) >= g.recent:
+                break
+        if not recent:
+            return None
+        ids = m.model_ids([s for s, _ in recent])
+        res = m.model.similar_items(ids, g.n)
+        total: dict[int, float] = {}
+        best: dict[int, tuple[float, int, float]] = {}  # candidate -> (decayed weight, history row, similarity)
+        for r in range(len(res)):
+            cand, sims = res.row(r)
+            decay = 1.0 / (1.0 + 0.25 * r)  # newer history items count more
+            for c, w in zip(m.slots_of(cand).tolist(), sims.tolist(), strict=True):
+                if c < 0 or c >= len(allowed) or not allowed[c]:
+                    continue
+                total[c] = total.get(c, 0.0) + w * decay
+                if c not in best or w * decay > best[c][0]:
+                    best[c] = (w * decay, r, w)
+        if not total:
+            return CandidateList.empty(f"similar_to_recent:{m.name}")
+        order = sorted(total, key=lambda c: -total[c])[: g.n]
+        reasons = []
+        for c in order:
+            _, r, sim = best[c]
+            src_slot, typ = recent[r]
+            reasons.append(self._viewed(src_slot, typ, "candidates", f"{m.name}:{m.version}", similarity=round(sim, 6)))
+        return CandidateList(f"similar_to_recent:{m.name}", np.array(order, np.int64),
+                             np.array([total[c] for c in order], np.float32), reasons)
+
+    def model(self, g: GeneratorConfig, m: LoadedModel, shopper: Shopper, allowed: np.ndarray) -> CandidateList | None:
+        hist = shopper.history(g.history)
+        ids = m.model_ids([s for s, _ in hist])
+        if len(ids) == 0:
+            return None
+        res = m.model.recommend([ids.astype(np.int32)], g.n)
+        cand, scores = res.row(0)
+        slots, scores = _keep(m.slots_of(cand), scores, allowed)
+        src = f"{m.name}:{m.version}"
+        reasons: list[Reason] = []
+        if m.explains and len(slots):
+            typ_of = {s: t for s, t in hist}
+            for c, (h, w) in zip(slots.tolist(), m.model.explain(ids, m.model_ids(slots.tolist())), strict=True):  # type: ignore[attr-defined]
+                h_slot = int(m.slots_of(np.array([h]))[0]) if h >= 0 else -1
+                if h_slot >= 0:
+                    reasons.append(self._viewed(h_slot, typ_of.get(h_slot, "view"), "candidates", src, contribution=round(w, 6)))
+                else:
+                    reasons.append(self._model_reason(m, g, len(ids), c))
+        else:
+            reasons = [self._model_reason(m, g, len(ids), c) for c in slots.tolist()]
+        return CandidateList(f"model:{m.name}", slots, scores, reasons)
+
+    def _model_reason(self, m: LoadedModel, g: GeneratorConfig, n_hist: int, _slot: int) -> Reason:
+        where = "this session" if g.history == "session" else "your history"
+        return Reason("candidates", f"{m.name}:{m.version}", f"Picked for you from the {n_hist} items of {where}",
+                      {"model": m.name, "version": m.version, "history_items": n_hist, "history": g.history})
+
+    # ------------------------------------------------------------------ item-based
+    def similar_to_item(self, g: GeneratorConfig, m: LoadedModel, shopper: Shopper, allowed: np.ndarray,
+                        scenario: str) -> CandidateList | None:
+        if shopper.item is None:
+            return None
+        ids = m.model_ids([shopper.item])
+        if len(ids) == 0:
+            return None  # the model does not know the item (new item): the fallbacks take over
+        cand, sims = m.model.similar_items(ids, g.n).row(0)
+        slots, sims = _keep(m.slots_of(cand), sims, allowed)
+        src = self.catalog.ext(shopper.item)
+        text = _SIMILAR_TEXT.get(scenario, "Similar to {t}").format(t=self._title(shopper.item))
+        reasons = [Reason("candidates", f"{m.name}:{m.version}", text,
+                          {"item": src, "title": self._title(shopper.item), "similarity": round(float(w), 6)})
+                   for w in sims.tolist()]
+        return CandidateList(f"similar_to_item:{m.name}", slots, sims, reasons)
+
+    def content(self, g: GeneratorConfig, shopper: Shopper, allowed: np.ndarray) -> CandidateList | None:
+        if shopper.item is None:
+            return None
+        row = self.catalog.row(shopper.item)
+        text = " ".join(p for p in ((row.title if row else None), (row.brand if row else None)) if p)
+        if not text:
+            return None
+        mask = allowed.copy()
+        mask[shopper.item] = False
+        cand, scores = self.catalog.engine.lexical.search([text], g.n, mask).row(0)
+        slots = cand.astype(np.int64)
+        src_terms = self.catalog.terms(text)
+        src = self.catalog.ext(shopper.item)
+        reasons = []
+        for c in slots.tolist():
+            words = [w for w in self.catalog.matched_words(text, c) if self.catalog.terms(w) <= src_terms]
+            reasons.append(Reason("candidates", "content:bm25", f"Like {self._title(shopper.item)}: "
+                                  + ", ".join(f"'{w}'" for w in words[:5]),
+                                  {"item": src, "shared_terms": words}))
+        return CandidateList("content", slots, scores.astype(np.float32), reasons)
+
+    def trending(self, g: GeneratorConfig, allowed: np.ndarray) -> CandidateList:
+        scores, stored, live = self._trending()
+        s = np.where(allowed[: len(scores)], scores, -np.inf)
+        k = min(g.n, int(np.isfinite(s).sum()), len(s))
+        if k == 0:
+            return CandidateList.empty("trending")
+        top = np.argpartition(-s, k - 1)[:k]
+        top = top[np.argsort(-s[top], kind="stable")]
+        top = top[s[top] > 0]
+        reasons = []
+        for c in top.tolist():
+            cat = self.catalog.category(c)
+            n = int(stored[c] + live[c])
+            text = f"Popular in {cat}" if cat else "Popular right now"
+            reasons.append(Reason("candidates", "trending", f"{text} ({n} interactions)",
+                                  {"category": cat, "interactions": n, "stored": int(stored[c]), "live": int(live[c])}))
+        return CandidateList("trending", top.astype(np.int64), s[top].astype(np.float32), reasons)

@@ -1,0 +1,145 @@
+"""The models a service uses: loaded from the registry, mapped onto catalogue slots, hot-reloaded.
+
+Each registry version of a recommender keeps the model in ``<version>/model/`` and its item
+vocabulary in ``<version>/items.txt`` (one external id per line, the model's int ids in order).
+:class:`ModelSet` maps model ids to the serving catalogue's slots both ways, and
+:meth:`ModelSet.refresh` swaps in a newly promoted version (loaded off the request path, then one
+reference assignment: no request sees half a model, none is dropped).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shopsage.errors import ArtifactError, ModelError, NotFoundError, ShopSageError
+from shopsage.recommend.base import Recommender
+from shopsage.registry import ModelRegistry
+from shopsage.vocab import Vocabulary
+
+__all__ = ["LoadedModel", "ModelSet", "recommender_class", "MODEL_DIR", "ITEMS_FILE"]
+
+log = logging.getLogger("shopsage.models")
+
+MODEL_DIR = "model"
+ITEMS_FILE = "items.txt"
+
+
+def recommender_class(name: str) -> type[Recommender] | None:
+    """The recommender class registered as ``name``, or None when that model is not installed."""
+    from shopsage import recommend
+
+    create = getattr(recommend, "create", None)
+    if create is not None:
+        try:
+            return type(create(name))
+        except (ShopSageError, KeyError, ValueError, TypeError):
+            return None
+    try:
+        module = importlib.import_module(f"shopsage.recommend.{name}")
+    except ImportError:
+        return None
+    for value in vars(module).values():
+        if isinstance(value, type) and issubclass(value, Recommender) and getattr(value, "name", None) == name:
+            return value
+    return None
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A fitted model and the map between its item ids and catalogue slots."""
+
+    name: str
+    version: str
+    model: Recommender
+    to_slot: np.ndarray  # (n_model_items,) int64: catalogue slot of each model id, -1 when absent
+    from_slot: np.ndarray  # (catalogue capacity at load,) int64: model id of each slot, -1 when absent
+
+    def model_ids(self, slots: list[int]) -> np.ndarray:
+        s = np.asarray(slots, dtype=np.int64)
+        s = s[(s >= 0) & (s < len(self.from_slot))]
+        ids = self.from_slot[s]
+        return ids[ids >= 0]
+
+    def slots_of(self, ids: np.ndarray) -> np.ndarray:
+        return self.to_slot[np.asarray(ids, dtype=np.int64)]
+
+    @property
+    def explains(self) -> bool:
+        return callable(getattr(self.model, "explain", None))
+
+
+def load_version(name: str, path: Path, version: str, slot_of: Callable[[str], int | None], capacity: int) -> LoadedModel:
+    cls = recommender_class(name)
+    if cls is None:
+        raise ModelError(f"model {name!r} is in the registry but not installed in this ShopSage")
+    model_dir = path / MODEL_DIR if (path / MODEL_DIR).is_dir() else path
+    model = cls.load(model_dir)
+    items_file = path / ITEMS_FILE
+    if not items_file.is_file():
+        raise ArtifactError(f"{path} has no {ITEMS_FILE}: the service cannot map the model's items; "
+                            "register it with shopsage.pipeline.build.register_recommender")
+    vocab = Vocabulary.load(str(items_file))
+    to_slot = np.array([s if (s := slot_of(e)) is not None else -1 for e in vocab.ids], dtype=np.int64)
+    from_slot = np.full(max(capacity, int(to_slot.max(initial=-1)) + 1), -1, dtype=np.int64)
+    ok = to_slot >= 0
+    from_slot[to_slot[ok]] = np.flatnonzero(ok)
+    return LoadedModel(name, version, model, to_slot, from_slot)
+
+
+class ModelSet:
+    """The current version of every registry model the pipelines name."""
+
+    def __init__(self, registry: ModelRegistry, names: list[str], slot_of: Callable[[str], int | None],
+                 capacity: Callable[[], int]) -> None:
+        self.registry = registry
+        self.names = sorted(set(names))
+        self._slot_of = slot_of
+        self._capacity = capacity
+        self.models: dict[str, LoadedModel] = {}
+        self.errors: dict[str, str] = {}
+        self._reloading = threading.Lock()
+
+    def get(self, name: str | None) -> LoadedModel | None:
+        return self.models.get(name) if name else None
+
+    def _current(self, name: str) -> Any:
+        try:
+            return self.registry.current(name)
+        except (ShopSageError, OSError, ValueError) as exc:
+            self.errors[name] = str(exc)
+            return None
+
+    def refresh(self) -> list[str]:
+        """Load every model whose current version changed; returns the names (re)loaded."""
+        if not self._reloading.acquire(blocking=False):
+            return []
+        try:
+            changed = []
+            for name in self.names:
+                cur = self._current(name)
+                have = self.models.get(name)
+                if cur is None or (have is not None and have.version == cur.version):
+                    continue
+                try:
+                    loaded = load_version(name, cur.path, cur.version, self._slot_of, self._capacity())
+                except (ShopSageError, OSError, ValueError, NotFoundError) as exc:
+                    self.errors[name] = f"{cur.version}: {exc}"
+                    log.warning("model %s %s not loaded: %s", name, cur.version, exc)
+                    continue
+                self.models = {**self.models, name: loaded}  # one assignment: readers see old or new
+                self.errors.pop(name, None)
+                changed.append(name)
+            return changed
+        finally:
+            self._reloading.release()
+
+    def describe(self) -> dict[str, Any]:
+        return {"loaded": {n: m.version for n, m in self.models.items()}, "errors": dict(self.errors)}

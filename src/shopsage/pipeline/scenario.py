@@ -1,0 +1,101 @@
+"""One scenario's pipeline: candidates -> rank fusion -> merchant rules -> diversity -> fallbacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from shopsage.pipeline.catalog import ServingCatalog
+from shopsage.pipeline.config import PipelinesConfig, ScenarioConfig
+from shopsage.pipeline.generators import CandidateList, Generators, Shopper
+from shopsage.pipeline.reasons import Reason
+from shopsage.policy import Rule, apply_rules, category_cap, mmr
+
+__all__ = ["Ranked", "run_scenario", "rule_reason"]
+
+_RULE_TEXT = {"pin": "Featured by the shop", "boost": "Promoted by the shop", "bury": "Placed lower by the shop"}
+
+
+@dataclass
+class Ranked:
+    slots: list[int]
+    scores: list[float]
+    reasons: list[list[Reason]]
+    stages: dict[str, Any] = field(default_factory=dict)  # what each stage did, for merchants
+
+
+def rule_reason(rule: Rule) -> Reason:
+    return Reason("rules", f"rule:{rule.name}", _RULE_TEXT[rule.action],
+                  {"rule": rule.name, "action": rule.action, "factor": rule.factor if rule.action == "boost" else None})
+
+
+def _fuse(lists: list[tuple[CandidateList, float]], k: float) -> tuple[dict[int, float], dict[int, list[tuple[float, Reason]]]]:
+    score: dict[int, float] = {}
+    why: dict[int, list[tuple[float, Reason]]] = {}
+    for cl, weight in lists:
+        for rank, (s, reason) in enumerate(zip(cl.slots.tolist(), cl.reasons, strict=True)):
+            part = weight / (k + rank + 1)
+            score[s] = score.get(s, 0.0) + part
+            why.setdefault(s, []).append((part, reason))
+    return score, why
+
+
+def _diversify(sc: ScenarioConfig, catalog: ServingCatalog, slots: list[int], scores: list[float], n: int) -> tuple[list[int], dict[str, Any]]:
+    d = sc.diversity
+    if d.method == "none" or len(slots) <= 1:
+        return list(range(min(n, len(slots)))), {"method": "none"}
+    if d.method == "category_cap":
+        kept, skipped = category_cap([catalog.category(s) for s in slots], n, d.max_per_category)
+        return kept, {"method": "category_cap", "max_per_category": d.max_per_category, "capped": len(skipped)}
+    cats = [catalog.category(s) for s in slots]
+    brands = [catalog.brand(s) for s in slots]
+
+    def sim(i: int, j: int) -> float:
+        if cats[i] is not None and cats[i] == cats[j]:
+            return 1.0
+        return 0.5 if brands[i] is not None and brands[i] == brands[j] else 0.0
+
+    return mmr(np.asarray(scores), sim, n, d.mmr_lambda), {"method": "mmr", "lambda": d.mmr_lambda}
+
+
+def run_scenario(name: str, cfg: PipelinesConfig, gens: Generators, shopper: Shopper, allowed: np.ndarray, n: int) -> Ranked:
+    sc = cfg.scenario(name)
+    stages: dict[str, Any] = {"candidates": {}, "fallbacks": {}}
+    lists: list[tuple[CandidateList, float]] = []
+    for g in sc.candidates:
+        cl = gens.run(g, shopper, allowed, name)
+        stages["candidates"][g.model or g.kind] = None if cl is None else len(cl)
+        if cl is not None and len(cl):
+            lists.append((cl, g.weight))
+    score, why = _fuse(lists, sc.rrf_k)
+    order = sorted(score, key=lambda s: (-score[s], s))
+    slots, scores = np.array(order, np.int64), np.array([score[s] for s in order], np.float32)
+    out = apply_rules(slots, scores, cfg.rules, name, gens.catalog, pinnable=allowed)
+    slots_l, scores_l = out.slots.tolist(), out.scores.tolist()
+    reasons = [[r for _, r in sorted(why.get(s, []), key=lambda pr: -pr[0])] + [rule_reason(x) for x in out.touched.get(s, [])]
+               for s in slots_l]
+    keep, stages["diversity"] = _diversify(sc, gens.catalog, slots_l, scores_l, n)
+    slots_l, scores_l, reasons = [slots_l[i] for i in keep], [scores_l[i] for i in keep], [reasons[i] for i in keep]
+    if len(slots_l) < n:
+        have = set(slots_l)
+        low = min(scores_l, default=1.0)
+        for g in sc.fallbacks:
+            if len(slots_l) >= n:
+                break
+            cl = gens.run(g, shopper, allowed, name)
+            stages["fallbacks"][g.model or g.kind] = None if cl is None else len(cl)
+            if cl is None:
+                continue
+            for s, r in zip(cl.slots.tolist(), cl.reasons, strict=True):
+                if s in have:
+                    continue
+                have.add(s)
+                low = low * 0.999 if low > 0 else low - 1e-6
+                slots_l.append(s)
+                scores_l.append(low)
+                reasons.append([Reason("fallback", r.source, r.text, r.evidence)])
+                if len(slots_l) >= n:
+                    break
+    return Ranked(slots_l[:n], scores_l[:n], reasons[:n], stages)

@@ -1,0 +1,351 @@
+"""The service behind the HTTP API: catalogue, state, models and pipelines, one per process.
+
+:class:`Service` starts from a store (the truth for items and past events), a state URL (live
+sessions and profiles, shared between workers with Redis) and the model registry. Each event
+updates the state before the request returns, so the next request reflects it; item changes are
+applied to the catalogue at once and announced through the state to the other workers; models
+reload in the background when a new version is promoted.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shopsage.data.rows import EventRow, ItemRow, RowKey
+from shopsage.data.schema import Event
+from shopsage.data.stores import open_store
+from shopsage.errors import NotFoundError, ValidationError
+from shopsage.pipeline.build import build_missing
+from shopsage.pipeline.catalog import ServingCatalog
+from shopsage.pipeline.config import SCENARIOS, load_pipelines
+from shopsage.pipeline.generators import Generators, Shopper
+from shopsage.pipeline.history import StoredHistory, load_history
+from shopsage.pipeline.models import ModelSet
+from shopsage.pipeline.scenario import run_scenario
+from shopsage.pipeline.search import SearchRequest, run_search
+from shopsage.profiles import build_profile
+from shopsage.registry import ModelRegistry
+from shopsage.state import StateStore, Touch, open_state
+
+__all__ = ["Service", "ServiceOptions", "ITEM_SCENARIOS"]
+
+log = logging.getLogger("shopsage.service")
+
+ITEM_SCENARIOS = ("similar_items", "frequently_bought_together", "also_viewed")
+_NO_HISTORY = ("impression", "search")
+_INDEX_CHUNK = 5000
+
+
+@dataclass
+class ServiceOptions:
+    store_url: str = "sqlite:///var/shop.db"
+    state_url: str = "memory://"
+    home: Path = Path("var")
+    pipelines: Path | None = None
+    build_on_start: bool = True
+    """Train the cheap models (popularity, item-kNN) when the registry has none."""
+    reload_interval_s: float = 2.0
+    """How often the registry is checked for promoted versions (0 = never)."""
+    trending_cache_s: float = 0.2
+    """Live popularity is re-read at most this often."""
+
+
+@dataclass
+class _Live:
+    at: float = 0.0
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+
+
+class Service:
+    def __init__(self, options: ServiceOptions, say: Callable[[str], None] = lambda _m: None) -> None:
+        self.options = options
+        self.say = say
+        self.pipelines = load_pipelines(options.pipelines)
+        self.store = open_store(options.store_url)
+        self.state: StateStore = open_state(options.state_url)
+        self.registry = ModelRegistry(Path(options.home) / "models")
+        self.catalog = ServingCatalog()
+        self.history = StoredHistory()
+        self.version = 0  # bumped by every catalogue change (cached masks)
+        self._masks: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
+        self._stored = np.zeros(0, np.float32)
+        self._live = _Live()
+        self._cat_seen = 0
+        self._source = f"api/{os.getpid()}-{int(time.time() * 1000)}"
+        self._line = 0
+        self._stop = threading.Event()
+        self._reloader: threading.Thread | None = None
+        names = [g.model for sc in self.pipelines.scenarios.values() for g in (*sc.candidates, *sc.fallbacks) if g.model]
+        self.models = ModelSet(self.registry, names, self.catalog.slot, lambda: self.catalog.capacity)
+        self.gens = Generators(self.catalog, self.models, self._trending)
+        self.started = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Service:
+        rows = [r for _, r in self.store.items()]
+        for i in range(0, len(rows), _INDEX_CHUNK):
+            self.catalog.upsert(rows[i:i + _INDEX_CHUNK])
+            self.say(f"BM25 index: {min(i + _INDEX_CHUNK, len(rows)):,} / {len(rows):,} items")
+        self.catalog.engine.lexical.merge()
+        self.history = load_history(self.store, self.catalog.slot)
+        self.say(f"history: {len(self.history.users):,} users, {len(self.history.sessions):,} sessions, "
+                 f"{self.history.events:,} interactions")
+        self._refresh_stored_counts()
+        if self.options.build_on_start:
+            build_missing(self.store, self.registry, say=self.say)
+        loaded = self.models.refresh()
+        self.say("models: " + (", ".join(f"{n} {self.models.models[n].version}" for n in loaded) or "none in the registry"))
+        self._cat_seen = self.state.catalog_changes(0)[0]
+        if self.options.reload_interval_s > 0:
+            self._reloader = threading.Thread(target=self._reload_loop, name="shopsage-model-reload", daemon=True)
+            self._reloader.start()
+        self.started = True
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._reloader is not None:
+            self._reloader.join(timeout=5)
+        self.state.close()
+        self.store.close()
+
+    def _reload_loop(self) -> None:
+        while not self._stop.wait(self.options.reload_interval_s):
+            try:
+                changed = self.models.refresh()
+                if changed:
+                    log.info("models reloaded: %s", ", ".join(changed))
+            except Exception:  # noqa: BLE001 - keep serving the loaded versions
+                log.exception("model reload failed; the loaded versions stay live")
+
+    def ready(self) -> dict[str, Any]:
+        state_ok = self.state.ping()
+        return {"ready": self.started and state_ok, "state": state_ok, "items": len(self.catalog),
+                "models": self.models.describe()}
+
+    # ------------------------------------------------------------------ catalogue
+    def _refresh_stored_counts(self) -> None:
+        counts = np.zeros(self.catalog.capacity, np.float32)
+        for ext, c in self.history.counts.items():
+            s = self.catalog.slot(ext)
+            if s is not None:
+                counts[s] = c
+        self._stored = counts
+
+    def _changed(self) -> None:
+        self.version += 1
+        self._masks.clear()
+        if len(self._stored) < self.catalog.capacity:
+            self._stored = np.concatenate([self._stored, np.zeros(self.catalog.capacity - len(self._stored), np.float32)])
+
+    def sync(self) -> None:
+        """Apply item changes other workers announced through the state."""
+        version, changed = self.state.catalog_changes(self._cat_seen)
+        if version == self._cat_seen:
+            return
+        self._cat_seen = version
+        ids = list(dict.fromkeys(changed))
+        rows = [r for _, r in self.store.items(ids)]
+        if rows:
+            self.catalog.upsert(rows)
+            gone = [r.ext_id for r in rows if not r.available]
+            if gone:
+                self.catalog.visible[self.catalog.slots(gone)] = False
+        self._changed()
+
+    def get_item(self, ext_id: str) -> dict[str, Any]:
+        s = self.catalog.slot(ext_id)
+        if s is None or self.catalog.row(s) is None:
+            raise NotFoundError(f"item {ext_id!r} is not in the catalogue; upsert it with PUT /v1/items/{{id}}")
+        return self.catalog.view(s)
+
+    def upsert_items(self, rows: Sequence[ItemRow]) -> dict[str, int]:
+        res = self.store.write_items(rows)
+        self.catalog.upsert(rows)
+        self._announce([r.ext_id for r in rows])
+        return {"inserted": res.inserted, "updated": res.updated, "unchanged": res.already_present}
+
+    def patch_item(self, ext_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        s = self.catalog.slot(ext_id)
+        row = self.catalog.row(s) if s is not None else None
+        if row is None:
+            raise NotFoundError(f"item {ext_id!r} is not in the catalogue; create it with PUT /v1/items/{{id}} first")
+        new = row._replace(**changes, updated_at=time.time())
+        self.upsert_items([new])
+        return self.get_item(ext_id)
+
+    def delete_item(self, ext_id: str) -> None:
+        """Hide the item everywhere (the store keeps it, hidden, because past events refer to it)."""
+        s = self.catalog.slot(ext_id)
+        row = self.catalog.row(s) if s is not None else None
+        if row is None:
+            raise NotFoundError(f"item {ext_id!r} is not in the catalogue: nothing to delete")
+        self.store.write_items([row._replace(available=False, updated_at=time.time())])
+        self.catalog.delete([ext_id])
+        self._announce([ext_id])
+
+    def _announce(self, ids: list[str]) -> None:
+        self._changed()
+        v = self.state.publish_catalog(ids)
+        if v == self._cat_seen + len(ids):
+            self._cat_seen = v  # nobody else changed anything meanwhile: nothing to re-read
+
+    # ------------------------------------------------------------------ events
+    def ingest(self, events: Sequence[Event], idempotency_key: str | None = None) -> dict[str, Any]:
+        """Apply validated events: claim their ids, persist them, update sessions, profiles, popularity."""
+        if idempotency_key is not None and not self.state.claim([f"req:{idempotency_key}"])[0]:
+            return {"accepted": 0, "duplicates": len(events), "replayed": True}
+        with_id = [e.id for e in events if e.id is not None]
+        fresh_ids = dict(zip(with_id, self.state.claim(with_id), strict=True)) if with_id else {}
+        batch_seen: set[str] = set()
+        fresh: list[Event] = []
+        for e in events:
+            if e.id is not None:
+                if not fresh_ids[e.id] or e.id in batch_seen:
+                    continue
+                batch_seen.add(e.id)
+            fresh.append(e)
+        if fresh:
+            self._persist(fresh)
+            self._apply(fresh)
+        return {"accepted": len(fresh), "duplicates": len(events) - len(fresh), "replayed": False}
+
+    def _persist(self, events: Sequence[Event]) -> None:
+        rows = []
+        for e in events:
+            self._line += 1
+            ctx = e.context.model_dump(exclude_none=True) if e.context is not None else None
+            rows.append(EventRow(RowKey(self._source, self._line, 0), e.type, e.item, e.user, e.session, e.query,
+                                 e.value, e.timestamp, e.ordinal, None, ctx or None, e.id))
+        self.store.write_events(rows)
+
+    def _apply(self, events: Sequence[Event]) -> None:
+        groups: dict[tuple[str | None, str | None], list[Touch]] = {}
+        pop: dict[str, float] = {}
+        for e in events:
+            if e.item is None or e.type in _NO_HISTORY:
+                continue
+            ts = e.timestamp if e.timestamp is not None else time.time()
+            groups.setdefault((e.user, e.session), []).append(Touch(e.item, e.type, ts))
+            pop[e.item] = pop.get(e.item, 0.0) + 1.0
+        for (user, session), touches in groups.items():
+            self.state.record(user, session, touches)
+        if pop:
+            self.state.bump_popularity(pop)
+            self._live.at = 0.0
+
+    # ------------------------------------------------------------------ shoppers
+    def _live_history(self, touches: list[Touch]) -> list[tuple[int, str]]:
+        out = []
+        for t in reversed(touches):  # the state gives newest first
+            s = self.catalog.slot(t.item)
+            if s is not None:
+                out.append((s, t.type))
+        return out
+
+    def shopper(self, user: str | None, session: str | None, item: str | None = None) -> Shopper:
+        sh = Shopper(user=user, session=session)
+        live_user: list[Touch] = []
+        if user is not None:
+            slots, types = self.history.user(user)
+            live_user = self.state.user_touches(user)
+            sh.user_history = [(int(s), StoredHistory.type_name(t)) for s, t in zip(slots, types, strict=True)]
+            sh.user_history += self._live_history(live_user)
+            sh.purchased = {int(s) for s in self.history.purchased(user)}
+            sh.purchased |= {s for s in self.catalog.slots(self.state.purchased(user))}
+        if session is not None:
+            slots, types = self.history.session(session)
+            live = self.state.session_touches(session)
+            sh.session_history = [(int(s), StoredHistory.type_name(t)) for s, t in zip(slots, types, strict=True)]
+            stored_session = list(sh.session_history)
+            sh.session_history += self._live_history(live)
+            if user is not None:  # events sent with both ids are in both lists: count them once
+                known = set(live_user)
+                sh.combined = sh.user_history + stored_session + self._live_history([t for t in live if t not in known])
+        if item is not None:
+            s = self.catalog.slot(item)
+            if s is None:
+                raise NotFoundError(f"item {item!r} is not in the catalogue; check the id or upsert the item first")
+            sh.item = s
+        return sh
+
+    def _base_mask(self, exclude: tuple[str, ...]) -> np.ndarray:
+        key = (self.version, exclude)
+        m = self._masks.get(key)
+        if m is None:
+            m = self.catalog.visible.copy() if "hidden" in exclude else self.catalog.live.copy()
+            m &= self.catalog.live
+            if "out_of_stock" in exclude:
+                m &= self.catalog.in_stock
+            self._masks[key] = m
+        return m
+
+    def _allowed(self, exclude: Sequence[str], sh: Shopper) -> np.ndarray:
+        m = self._base_mask(tuple(sorted(exclude))).copy()
+        if "purchased" in exclude and sh.purchased:
+            m[list(sh.purchased)] = False
+        if "seen" in exclude:
+            seen = [s for s, _ in sh.user_history] + [s for s, _ in sh.session_history]
+            if seen:
+                m[seen] = False
+        if "source_item" in exclude and sh.item is not None:
+            m[sh.item] = False
+        return m
+
+    def _trending(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        now = time.monotonic()
+        cap = self.catalog.capacity
+        if now - self._live.at > self.options.trending_cache_s or len(self._live.counts) != cap:
+            live = np.zeros(cap, np.float32)
+            for ext, c in self.state.popularity(1000):
+                s = self.catalog.slot(ext)
+                if s is not None:
+                    live[s] = c
+            self._live = _Live(now, live)
+        stored = self._stored[:cap]
+        return stored + self._live.counts, stored, self._live.counts
+
+    # ------------------------------------------------------------------ answers
+    def recommend(self, scenario: str, user: str | None = None, session: str | None = None, item: str | None = None,
+                  n: int = 10) -> dict[str, Any]:
+        if scenario not in SCENARIOS:
+            raise NotFoundError(f"unknown scenario {scenario!r}; use one of {', '.join(SCENARIOS)}")
+        if scenario in ITEM_SCENARIOS and item is None:
+            raise ValidationError(f"{scenario} needs ?item=ID (the item on the page)")
+        if scenario == "next_in_session" and session is None:
+            raise ValidationError("next_in_session needs ?session=ID (the shopper's session)")
+        sh = self.shopper(user, session, item)
+        sc = self.pipelines.scenario(scenario)
+        ranked = run_scenario(scenario, self.pipelines, self.gens, sh, self._allowed(sc.exclude, sh), n)
+        items = []
+        for s, score, reasons in zip(ranked.slots, ranked.scores, ranked.reasons, strict=True):
+            items.append({**self.catalog.view(s), "score": float(score), "reasons": [r.as_dict() for r in reasons]})
+        return {"scenario": scenario, "items": items, "stages": ranked.stages}
+
+    def search(self, req: SearchRequest) -> dict[str, Any]:
+        sh = self.shopper(req.user, req.session) if (req.user or req.session) else Shopper()
+        profile = None
+        if sh.user_history or sh.session_history:
+            profile = self._profile_of(sh.user_history + sh.session_history)
+        sc = self.pipelines.scenario("search")
+        allowed = self._allowed(sc.exclude, sh)
+        return run_search(req, self.catalog, allowed, self.pipelines, profile, self._trending()[0])
+
+    def _profile_of(self, hist: list[tuple[int, str]]) -> Any:
+        touches = [(self.catalog.ext(s), t) for s, t in reversed(hist)]
+        return build_profile(touches, self.catalog.info)
+
+    def profile(self, user: str) -> dict[str, Any]:
+        sh = self.shopper(user, None)
+        if not sh.user_history:
+            raise NotFoundError(f"user {user!r} has no interactions yet: send events with POST /v1/events")
+        return {"user": user, **self._profile_of(sh.user_history).as_dict()}
