@@ -48,6 +48,33 @@ def test_int8_backend_stays_close_to_float32(encoder: TextEncoder) -> None:
     assert enc8.id != encoder.id
 
 
+def test_onnx_backend_gives_the_float32_vectors(encoder: TextEncoder, tmp_path) -> None:
+    """Exported once to ONNX, run by onnxruntime: the same vectors, batched or one by one, and the
+    same cache entries as the torch backend; a second encoder reuses the exported file."""
+    cfg = EncoderConfig(backend="onnx", onnx_dir=str(tmp_path / "onnx"), progress=False)
+    enc = TextEncoder(cfg)
+    texts = ["Cordless Drill 18V", "a", "kitchen faucet with pull-down sprayer and soap dispenser"]
+    ref = encoder._forward(texts, progress=False)
+    np.testing.assert_allclose(enc._forward(texts, progress=False), ref, atol=1e-4)
+    np.testing.assert_allclose(np.stack([enc.encode_query(t) for t in texts]), ref, atol=1e-4)
+    assert enc.id == encoder.id
+    exported = list((tmp_path / "onnx").rglob("model.onnx"))
+    assert len(exported) == 1
+    mtime = exported[0].stat().st_mtime_ns
+    enc.set_threads(1)
+    np.testing.assert_allclose(TextEncoder(cfg).encode_query(texts[0]), ref[0], atol=1e-4)
+    assert exported[0].stat().st_mtime_ns == mtime
+
+
+def test_onnx_backend_refuses_other_layouts(tmp_path) -> None:
+    from shopsage.text._backbone import load_backbone
+    from shopsage.text.encoder import default_model_path
+
+    with pytest.raises(ConfigError, match="use backend='torch'"):
+        load_backbone(default_model_path(), 128, int8=False, force_sentence_transformers=True,
+                      onnx_path=tmp_path / "m.onnx")
+
+
 def test_missing_model_directory_is_a_config_error(tmp_path) -> None:
     with pytest.raises(ConfigError, match="not a directory"):
         TextEncoder(EncoderConfig(model=str(tmp_path / "nope")))

@@ -23,7 +23,7 @@ def bench_search(
     dev_fraction: float = typer.Option(0.2, help="Share of queries held out when splitting by query text."),
     seed: int = typer.Option(0, help="Seed of the query split and the ranker."),
     latency_queries: int = typer.Option(500, help="Evaluation queries timed one at a time per mode."),
-    query_backend: str = typer.Option("torch", help="Query encoder backend: torch (float32) or torch-int8."),
+    query_backend: str = typer.Option("torch", help="Query encoder backend: torch (float32), torch-int8 or onnx (float32 via onnxruntime)."),
     candidates: int = typer.Option(150, help="Items lexical and vector search each add to the pool hybrid and learned rank."),
     int8_check: bool = typer.Option(False, help="Also measure the int8 encoder's quality loss and speed."),
     cache_dir: Path = typer.Option(Path("var/cache/embeddings"), help="Embedding cache folder."),

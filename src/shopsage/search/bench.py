@@ -42,7 +42,7 @@ class BenchConfig:
     cache_dir: str | None = "var/cache/embeddings"
     latency_queries: int = 500
     """Evaluation queries timed one by one per mode (all of them are scored for quality)."""
-    query_backend: Literal["torch", "torch-int8"] = "torch"
+    query_backend: Literal["torch", "torch-int8", "onnx"] = "torch"
     """Backend of the query encoder (items are always encoded in float32)."""
     int8_check: bool = False
     """Also encode the catalogue with the int8 backend and report its quality loss."""
