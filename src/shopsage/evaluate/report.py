@@ -71,7 +71,8 @@ def plot_report(report: dict[str, Any], path: str | Path) -> Path:
         axes[0].bar([i + j * width for i in range(len(names))], [ok[n].get(col, 0.0) for n in names], width, label=col)
     axes[0].set_xticks([i + width * (len(cols) - 1) / 2 for i in range(len(names))], names)
     axes[0].set_title(f"{report['dataset']}: {report['protocol']}")
-    axes[0].legend()
+    if names:
+        axes[0].legend()
     axes[1].bar(names, [ok[n].get("train_seconds", 0.0) for n in names], color="grey")
     axes[1].set_title("train seconds")
     fig.tight_layout()
