@@ -11,6 +11,7 @@ from shopsage.cli import data_commands
 from shopsage.cli.bench import bench_app
 from shopsage.cli.console import console, run_or_fail
 from shopsage.cli.models import models_app
+from shopsage.cli.serve import DEMO_MODELS, run_server, serve
 from shopsage.config import load_config
 from shopsage.data.importers import get_importer, run_import
 from shopsage.data.stores import open_store
@@ -32,6 +33,7 @@ def main(
     ctx.obj = run_or_fail(lambda: load_config(config))
 app.add_typer(bench_app, name="bench")
 app.add_typer(models_app, name="models")
+app.command("serve")(serve)
 
 DEMO_SETS = [
     ("scientific", "recbole", "amazon-scientific"),
@@ -48,19 +50,32 @@ def version() -> None:
 @app.command()
 def demo(
     data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder with the shared data sets."),
-    home: Path = typer.Option(Path("var"), "--home", help="Folder for the demo stores."),
+    home: Path = typer.Option(Path("var"), "--home", help="Folder for the demo stores and models."),
+    dataset: str = typer.Option("scientific", "--dataset", help=f"One of: {', '.join(s for s, _, _ in DEMO_SETS)}."),
+    do_serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve on http://127.0.0.1:PORT afterwards."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
 ) -> None:
-    """Import the Amazon Scientific and Home Depot data into var/ (one store per shop) and show their counts."""
-    for shop, fmt, folder in DEMO_SETS:
-        url = f"sqlite:///{home / (shop + '.db')}"
-        store = run_or_fail(lambda url=url: open_store(url))
-        importer = run_or_fail(lambda fmt=fmt, folder=folder: get_importer(fmt, str(data / folder)))
-        summary = run_or_fail(lambda store=store, importer=importer: run_import(store, importer))  # type: ignore[arg-type]
-        console.print(f"[bold]{shop}[/]: read {summary.read:,} = accepted {summary.accepted:,} "  # type: ignore[attr-defined]
-                      f"+ already present {summary.already_present:,} + quarantined {summary.quarantined:,}")  # type: ignore[attr-defined]
-        console.print(data_commands.stats_table(store.stats(), url))  # type: ignore[attr-defined]
-        store.close()  # type: ignore[attr-defined]
+    """Import a real data set (Amazon Scientific by default) into var/, train the available models, serve it."""
+    from shopsage.pipeline.build import build_missing
+    from shopsage.registry import ModelRegistry
 
+    sets = {shop: (fmt, folder) for shop, fmt, folder in DEMO_SETS}
+    if dataset not in sets:
+        raise typer.BadParameter(f"unknown data set {dataset!r}; use one of {', '.join(sets)}", param_hint="--dataset")
+    fmt, folder = sets[dataset]
+    url = f"sqlite:///{home / (dataset + '.db')}"
+    store = run_or_fail(lambda: open_store(url))
+    importer = run_or_fail(lambda: get_importer(fmt, str(data / folder)))
+    summary = run_or_fail(lambda: run_import(store, importer))  # type: ignore[arg-type]
+    console.print(f"[bold]{dataset}[/]: read {summary.read:,} = accepted {summary.accepted:,} "  # type: ignore[attr-defined]
+                  f"+ already present {summary.already_present:,} + quarantined {summary.quarantined:,}")  # type: ignore[attr-defined]
+    console.print(data_commands.stats_table(store.stats(), url))  # type: ignore[attr-defined]
+    registry = ModelRegistry(home / dataset / "models")
+    built = run_or_fail(lambda: build_missing(store, registry, DEMO_MODELS, say=console.print))  # type: ignore[arg-type]
+    console.print(f"models trained: {', '.join(built) or 'none (already in the registry)'}")  # type: ignore[arg-type]
+    store.close()  # type: ignore[attr-defined]
+    if do_serve:
+        run_server(url, "memory://", "127.0.0.1", port, 1, home / dataset, None)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -80,7 +80,7 @@ DEFAULT_PIPELINES: dict[str, object] = {
     "scenarios": {
         "for_you": {
             "candidates": [_g("similar_to_recent", model="itemknn", recent=5, n=100),
-                           _g("model", model="ease", n=100), _g("model", model="als", n=100),
+                           _g("model", model="ease", n=100),
                            _g("model", model="sasrec", n=100, weight=1.5)],
             "fallbacks": [_g("trending", n=100)],
             "exclude": ["out_of_stock", "hidden", "purchased", "seen"],

@@ -49,17 +49,24 @@ class Shopper:
 
 @dataclass
 class CandidateList:
+    """A generator's ranked slots; ``reason(i)`` explains the item at position ``i`` (built only for
+    the items a response shows)."""
+
     source: str
     slots: np.ndarray  # (m,) int64, best first
     scores: np.ndarray  # (m,) float32
-    reasons: list[Reason]
+    reason: Callable[[int], Reason]
 
     def __len__(self) -> int:
         return len(self.slots)
 
     @classmethod
     def empty(cls, source: str) -> CandidateList:
-        return cls(source, np.zeros(0, np.int64), np.zeros(0, np.float32), [])
+        return cls(source, np.zeros(0, np.int64), np.zeros(0, np.float32), _no_reason)
+
+
+def _no_reason(i: int) -> Reason:
+    raise IndexError(i)
 
 
 def _keep(slots: np.ndarray, scores: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,13 +137,14 @@ class Generators:
         if not total:
             return CandidateList.empty(f"similar_to_recent:{m.name}")
         order = sorted(total, key=lambda c: -total[c])[: g.n]
-        reasons = []
-        for c in order:
-            _, r, sim = best[c]
+
+        def reason(i: int) -> Reason:
+            _, r, sim = best[order[i]]
             src_slot, typ = recent[r]
-            reasons.append(self._viewed(src_slot, typ, "candidates", f"{m.name}:{m.version}", similarity=round(sim, 6)))
+            return self._viewed(src_slot, typ, "candidates", f"{m.name}:{m.version}", similarity=round(sim, 6))
+
         return CandidateList(f"similar_to_recent:{m.name}", np.array(order, np.int64),
-                             np.array([total[c] for c in order], np.float32), reasons)
+                             np.array([total[c] for c in order], np.float32), reason)
 
     def model(self, g: GeneratorConfig, m: LoadedModel, shopper: Shopper, allowed: np.ndarray) -> CandidateList | None:
         hist = shopper.history(g.history)
@@ -147,20 +155,21 @@ class Generators:
         cand, scores = res.row(0)
         slots, scores = _keep(m.slots_of(cand), scores, allowed)
         src = f"{m.name}:{m.version}"
-        reasons: list[Reason] = []
-        if m.explains and len(slots):
-            typ_of = {s: t for s, t in hist}
-            for c, (h, w) in zip(slots.tolist(), m.model.explain(ids, m.model_ids(slots.tolist())), strict=True):  # type: ignore[attr-defined]
-                h_slot = int(m.slots_of(np.array([h]))[0]) if h >= 0 else -1
-                if h_slot >= 0:
-                    reasons.append(self._viewed(h_slot, typ_of.get(h_slot, "view"), "candidates", src, contribution=round(w, 6)))
-                else:
-                    reasons.append(self._model_reason(m, g, len(ids), c))
-        else:
-            reasons = [self._model_reason(m, g, len(ids), c) for c in slots.tolist()]
-        return CandidateList(f"model:{m.name}", slots, scores, reasons)
+        typ_of = dict(hist)
 
-    def _model_reason(self, m: LoadedModel, g: GeneratorConfig, n_hist: int, _slot: int) -> Reason:
+        def reason(i: int) -> Reason:
+            if m.explains:
+                cand_id = m.model_ids([int(slots[i])])
+                if len(cand_id):
+                    h, w = m.model.explain(ids, cand_id)[0]  # type: ignore[attr-defined]
+                    h_slot = int(m.slots_of(np.array([h]))[0]) if h >= 0 else -1
+                    if h_slot >= 0:
+                        return self._viewed(h_slot, typ_of.get(h_slot, "view"), "candidates", src, contribution=round(w, 6))
+            return self._model_reason(m, g, len(ids))
+
+        return CandidateList(f"model:{m.name}", slots, scores, reason)
+
+    def _model_reason(self, m: LoadedModel, g: GeneratorConfig, n_hist: int) -> Reason:
         where = "this session" if g.history == "session" else "your history"
         return Reason("candidates", f"{m.name}:{m.version}", f"Picked for you from the {n_hist} items of {where}",
                       {"model": m.name, "version": m.version, "history_items": n_hist, "history": g.history})
@@ -177,10 +186,13 @@ class Generators:
         slots, sims = _keep(m.slots_of(cand), sims, allowed)
         src = self.catalog.ext(shopper.item)
         text = _SIMILAR_TEXT.get(scenario, "Similar to {t}").format(t=self._title(shopper.item))
-        reasons = [Reason("candidates", f"{m.name}:{m.version}", text,
-                          {"item": src, "title": self._title(shopper.item), "similarity": round(float(w), 6)})
-                   for w in sims.tolist()]
-        return CandidateList(f"similar_to_item:{m.name}", slots, sims, reasons)
+        title = self._title(shopper.item)
+
+        def reason(i: int) -> Reason:
+            return Reason("candidates", f"{m.name}:{m.version}", text,
+                          {"item": src, "title": title, "similarity": round(float(sims[i]), 6)})
+
+        return CandidateList(f"similar_to_item:{m.name}", slots, sims, reason)
 
     def content(self, g: GeneratorConfig, shopper: Shopper, allowed: np.ndarray) -> CandidateList | None:
         if shopper.item is None:
@@ -195,13 +207,14 @@ class Generators:
         slots = cand.astype(np.int64)
         src_terms = self.catalog.terms(text)
         src = self.catalog.ext(shopper.item)
-        reasons = []
-        for c in slots.tolist():
-            words = [w for w in self.catalog.matched_words(text, c) if self.catalog.terms(w) <= src_terms]
-            reasons.append(Reason("candidates", "content:bm25", f"Like {self._title(shopper.item)}: "
-                                  + ", ".join(f"'{w}'" for w in words[:5]),
-                                  {"item": src, "shared_terms": words}))
-        return CandidateList("content", slots, scores.astype(np.float32), reasons)
+        title = self._title(shopper.item)
+
+        def reason(i: int) -> Reason:
+            words = [w for w in self.catalog.matched_words(text, int(slots[i])) if self.catalog.terms(w) <= src_terms]
+            return Reason("candidates", "content:bm25", f"Like {title}: " + ", ".join(f"'{w}'" for w in words[:5]),
+                          {"item": src, "shared_terms": words})
+
+        return CandidateList("content", slots, scores.astype(np.float32), reason)
 
     def trending(self, g: GeneratorConfig, allowed: np.ndarray) -> CandidateList:
         scores, stored, live = self._trending()
@@ -212,11 +225,13 @@ class Generators:
         top = np.argpartition(-s, k - 1)[:k]
         top = top[np.argsort(-s[top], kind="stable")]
         top = top[s[top] > 0]
-        reasons = []
-        for c in top.tolist():
+
+        def reason(i: int) -> Reason:
+            c = int(top[i])
             cat = self.catalog.category(c)
             n = int(stored[c] + live[c])
             text = f"Popular in {cat}" if cat else "Popular right now"
-            reasons.append(Reason("candidates", "trending", f"{text} ({n} interactions)",
-                                  {"category": cat, "interactions": n, "stored": int(stored[c]), "live": int(live[c])}))
-        return CandidateList("trending", top.astype(np.int64), s[top].astype(np.float32), reasons)
+            return Reason("candidates", "trending", f"{text} ({n} interactions)",
+                          {"category": cat, "interactions": n, "stored": int(stored[c]), "live": int(live[c])})
+
+        return CandidateList("trending", top.astype(np.int64), s[top].astype(np.float32), reason)

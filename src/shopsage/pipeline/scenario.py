@@ -31,14 +31,15 @@ def rule_reason(rule: Rule) -> Reason:
                   {"rule": rule.name, "action": rule.action, "factor": rule.factor if rule.action == "boost" else None})
 
 
-def _fuse(lists: list[tuple[CandidateList, float]], k: float) -> tuple[dict[int, float], dict[int, list[tuple[float, Reason]]]]:
+def _fuse(lists: list[tuple[CandidateList, float]], k: float) -> tuple[dict[int, float], dict[int, list[tuple[float, int, int]]]]:
+    """Weighted reciprocal-rank fusion; ``why[slot]`` = (contribution, list index, rank) per list."""
     score: dict[int, float] = {}
-    why: dict[int, list[tuple[float, Reason]]] = {}
-    for cl, weight in lists:
-        for rank, (s, reason) in enumerate(zip(cl.slots.tolist(), cl.reasons, strict=True)):
+    why: dict[int, list[tuple[float, int, int]]] = {}
+    for li, (cl, weight) in enumerate(lists):
+        for rank, s in enumerate(cl.slots.tolist()):
             part = weight / (k + rank + 1)
             score[s] = score.get(s, 0.0) + part
-            why.setdefault(s, []).append((part, reason))
+            why.setdefault(s, []).append((part, li, rank))
     return score, why
 
 
@@ -74,10 +75,10 @@ def run_scenario(name: str, cfg: PipelinesConfig, gens: Generators, shopper: Sho
     slots, scores = np.array(order, np.int64), np.array([score[s] for s in order], np.float32)
     out = apply_rules(slots, scores, cfg.rules, name, gens.catalog, pinnable=allowed)
     slots_l, scores_l = out.slots.tolist(), out.scores.tolist()
-    reasons = [[r for _, r in sorted(why.get(s, []), key=lambda pr: -pr[0])] + [rule_reason(x) for x in out.touched.get(s, [])]
-               for s in slots_l]
     keep, stages["diversity"] = _diversify(sc, gens.catalog, slots_l, scores_l, n)
-    slots_l, scores_l, reasons = [slots_l[i] for i in keep], [scores_l[i] for i in keep], [reasons[i] for i in keep]
+    slots_l, scores_l = [slots_l[i] for i in keep], [scores_l[i] for i in keep]
+    reasons = [[lists[li][0].reason(rank) for _, li, rank in sorted(why.get(s, []), key=lambda t: -t[0])]
+               + [rule_reason(x) for x in out.touched.get(s, [])] for s in slots_l]
     if len(slots_l) < n:
         have = set(slots_l)
         low = min(scores_l, default=1.0)
@@ -88,9 +89,10 @@ def run_scenario(name: str, cfg: PipelinesConfig, gens: Generators, shopper: Sho
             stages["fallbacks"][g.model or g.kind] = None if cl is None else len(cl)
             if cl is None:
                 continue
-            for s, r in zip(cl.slots.tolist(), cl.reasons, strict=True):
+            for i, s in enumerate(cl.slots.tolist()):
                 if s in have:
                     continue
+                r = cl.reason(i)
                 have.add(s)
                 low = low * 0.999 if low > 0 else low - 1e-6
                 slots_l.append(s)

@@ -1,0 +1,86 @@
+"""``shopsage serve``: the HTTP service (uvicorn), and the serving half of ``shopsage demo``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from shopsage.cli.console import console, err_console, fail, run_or_fail
+from shopsage.cli.data_commands import config_of
+from shopsage.settings import get_settings
+
+__all__ = ["serve", "run_server", "DEMO_MODELS"]
+
+DEMO_MODELS = ("pop", "itemknn", "ease", "fbt", "sknn", "als")
+"""Models ``shopsage demo`` trains when they are installed (each takes seconds on Amazon Scientific)."""
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_server(store: str, state: str, host: str, port: int, workers: int, home: Path, pipelines: Path | None,
+               access_log: bool = True, build: tuple[str, ...] | None = None) -> None:
+    """Check the keys against the address, build what is missing, then serve until interrupted."""
+    import uvicorn
+
+    from shopsage.api.app import OPTIONS_ENV, create_app
+    from shopsage.api.security import LOOPBACK, Keys
+    from shopsage.data.stores import open_store
+    from shopsage.pipeline.build import BUILD_ON_START, build_missing
+    from shopsage.pipeline.service import Service, ServiceOptions
+    from shopsage.registry import ModelRegistry
+
+    settings = get_settings()
+    keys = Keys(write=settings.api_keys, read=settings.read_keys)
+    if keys.open and host not in LOOPBACK:
+        fail(f"no API keys are configured, so the service may only listen on 127.0.0.1, not {host}. "
+             "Set SHOPSAGE_API_KEYS (and optionally SHOPSAGE_READ_KEYS), or leave --host at 127.0.0.1.")
+    if keys.open:
+        err_console.print("[bold yellow]open:[/] no API keys configured (SHOPSAGE_API_KEYS): anyone on this machine "
+                          "may read and write; listening on 127.0.0.1 only.")
+    else:
+        err_console.print(f"API keys: {len(keys.write)} write, {len(keys.read)} read"
+                          + ("" if keys.read else "; reads are open (set SHOPSAGE_READ_KEYS to protect them)"))
+    if workers > 1 and state.startswith("memory"):
+        err_console.print("[yellow]warning:[/] with --workers > 1 and the in-process state each worker keeps its own "
+                          "sessions; use --state redis://127.0.0.1:6379/0 to share them.")
+    _logging("info" if access_log else "warning")
+    say = err_console.print
+    st = run_or_fail(lambda: open_store(store))
+    run_or_fail(lambda: build_missing(st, ModelRegistry(home / "models"), build or BUILD_ON_START, say=say))  # type: ignore[arg-type]
+    st.close()  # type: ignore[attr-defined]
+    opts = ServiceOptions(store_url=store, state_url=state, home=home, pipelines=pipelines, build_on_start=False)
+    if workers == 1:
+        svc = run_or_fail(lambda: Service(opts, say=say).start())
+        app = create_app(svc, keys)  # type: ignore[arg-type]
+        console.print(f"ShopSage on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+        uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+        return
+    os.environ[OPTIONS_ENV] = json.dumps({"store_url": store, "state_url": state, "home": str(home),
+                                          "pipelines": str(pipelines) if pipelines else None})
+    console.print(f"ShopSage on http://{host}:{port} with {workers} workers (docs: http://{host}:{port}/docs)")
+    uvicorn.run("shopsage.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                access_log=False, log_level="warning")
+
+
+def serve(
+    ctx: typer.Context,
+    store: str = typer.Option(None, "--store", help="Store URL (default: the config's, $SHOPSAGE_STORE or sqlite:///var/shop.db)."),
+    state: str = typer.Option("memory://", "--state", help="memory:// (in-process) or redis://127.0.0.1:6379/0 (shared by workers)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (other than loopback only with API keys)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535),
+    workers: int = typer.Option(1, "--workers", min=1, max=64, help="uvicorn worker processes."),
+    home: Path = typer.Option(None, "--home", help="Folder of the model registry (default: the config's paths.home)."),
+    pipelines: Path = typer.Option(None, "--pipelines", help="Scenario pipelines TOML (default: config/pipelines.toml's built-in equal)."),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log method, route, status, time (no ids)."),
+) -> None:
+    """Serve search and recommendations over HTTP; builds the BM25 index, popularity and item-kNN when missing."""
+    cfg = config_of(ctx)
+    run_server(store or cfg.store.url, state, host, port, workers, home or cfg.paths.home, pipelines, access_log)
