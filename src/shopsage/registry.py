@@ -112,6 +112,11 @@ class ModelRegistry:
             self._write_state(name, state)
         return ModelVersion(name, version, target.path, target.manifest, True)
 
+    def previous(self, name: str) -> str | None:
+        """The version a :meth:`rollback` would return to (``None`` when there is none)."""
+        history = self._state(name)["history"]
+        return history[-2] if len(history) >= 2 else None
+
     def rollback(self, name: str) -> ModelVersion:
         """Return to the version that was live before the current one."""
         state = self._state(name)

@@ -100,3 +100,27 @@ def test_pairs_from_store(tmp_path: Path) -> None:
     mined = mine_hard_negatives(judged, lambda anchors: [["p1", "p3", "p2"] for _ in anchors], catalog)
     assert [p.negatives for p in mined.pairs] == [("p3",), ("p1",)]  # never a known positive
     assert mined.fingerprint() != judged.fingerprint()
+
+
+def test_query_tower_learns_fixed_item_vectors(tiny_model: str, tmp_path: Path) -> None:
+    """Only the query side trains; the items keep vectors it did not make (say, the zero-shot catalogue)."""
+    from shopsage.errors import ValidationError
+
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(len(PARTNERS), 32)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    item_vectors = {f"I{i}": vecs[i] for i in range(len(PARTNERS))}
+
+    def mrr(model: object) -> float:
+        q = model.encode(WORDS, normalize_embeddings=True)  # type: ignore[attr-defined]
+        ranks = (-(q @ vecs.T)).argsort(axis=1)
+        return float(np.mean([1.0 / (1 + int(np.flatnonzero(ranks[i] == i)[0])) for i in range(len(WORDS))]))
+
+    cfg = FineTuneConfig(method="full", tower="query", epochs=60, batch_size=12, learning_rate=5e-3, eval_every=20,
+                         patience=10, max_length=16, threads=1)
+    with pytest.raises(ValidationError, match="item_vectors"):
+        fine_tune(tiny_model, _pairs(), cfg, tmp_path / "x", item_vectors={"I0": vecs[0]}, progress=False)
+    result = fine_tune(tiny_model, _pairs(), cfg, tmp_path / "out", evaluate=mrr, progress=False, item_vectors=item_vectors)
+    assert result.baseline_metric is not None and result.best_metric is not None
+    assert result.best_metric > result.baseline_metric + 0.3, result.history
+    assert 0 < result.train_seconds <= result.seconds

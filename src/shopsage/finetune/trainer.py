@@ -1,7 +1,10 @@
 """Contrastive fine-tuning of a sentence encoder: full or LoRA, in-batch and hard negatives.
 
 The loss is sentence-transformers' ``MultipleNegativesRankingLoss`` (every other positive in the
-batch, plus the pair's hard negatives, is a negative). The loop is ours rather than
+batch, plus the pair's hard negatives, is a negative). With ``tower="query"`` only the anchor
+(query) side is trained: item vectors stay those of the item encoder (given as ``item_vectors``),
+the same in-batch + hard-negative softmax is computed against them, a step costs one short forward
+and backward pass, and promoting the model needs no re-embedding of the catalogue. The loop is ours rather than
 ``SentenceTransformerTrainer`` because early stopping must use the shop's own retrieval metric
 (dev nDCG@10 over the whole catalogue), and the trainer would add the ``datasets`` dependency.
 A GPU is used automatically when present.
@@ -12,7 +15,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +35,9 @@ class FineTuneConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["full", "lora"] = Field("lora", description="Train every weight, or LoRA adapters only.")
+    tower: Literal["both", "query"] = Field("both", description="One encoder for anchors and items, or train the "
+                                            "anchor (query) encoder against fixed item vectors.")
+    scale: float = Field(20.0, gt=0, description="Inverse temperature of the softmax over candidates (MNRL's scale).")
     epochs: int = Field(1, ge=1, description="Passes over the pairs.")
     batch_size: int = Field(64, ge=2, description="Pairs per step; the other pairs of a batch are its negatives.")
     learning_rate: float = Field(2e-4, gt=0, description="AdamW step size (LoRA wants ~10x a full run's).")
@@ -58,6 +64,8 @@ class FineTuneResult:
     best_metric: float | None
     baseline_metric: float | None
     seconds: float
+    train_seconds: float  # optimiser steps only, without the dev evaluations
+    device: str
     trainable_params: int
     total_params: int
     saved_bytes: int
@@ -96,13 +104,15 @@ def _batches(pairs: PairSet, batch_size: int, rng: random.Random) -> list[list[i
 
 
 def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: Path,
-              evaluate: Callable[[Any], float] | None = None, progress: bool = True) -> FineTuneResult:
+              evaluate: Callable[[Any], float] | None = None, progress: bool = True,
+              item_vectors: Mapping[str, np.ndarray] | None = None) -> FineTuneResult:
     """Fine-tune ``base_model`` (a sentence-transformers directory) on ``pairs``; save the best
     model to ``out_dir`` (a full model, or the LoRA adapter only) with ``training.json`` and a
     plot of the training curves.
 
     ``evaluate(model) -> float`` is the dev metric (higher is better) used for early stopping;
-    without it the last step is kept.
+    without it the last step is kept. ``item_vectors`` (external id -> unit vector) are the fixed
+    item side of ``tower="query"`` training and must cover every positive and hard negative.
     """
     import torch
     from sentence_transformers import SentenceTransformer
@@ -114,9 +124,15 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
 
     if len(pairs) < 2:
         raise ValidationError(f"fine-tuning needs at least 2 pairs, got {len(pairs)}; gather more logs or judgments")
+    if config.tower == "query":
+        needed = {p.positive for p in pairs.pairs} | {n for p in pairs.pairs for n in p.negatives}
+        missing = needed - set(item_vectors or {})
+        if missing:
+            raise ValidationError(f"tower='query' needs item_vectors for every positive and negative; {len(missing)} "
+                                  f"are missing (e.g. {sorted(missing)[:3]}): encode them with the item encoder")
     torch.set_num_threads(config.threads)
     _seed(config.seed)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = _device()
     model = SentenceTransformer(base_model, device=device)
     model.max_seq_length = config.max_length
     if config.method == "lora":
@@ -127,7 +143,7 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
                                      target_modules=targets))
     trainable = [p for p in model.parameters() if p.requires_grad]
     total = sum(p.numel() for p in model.parameters())
-    loss_fn = MultipleNegativesRankingLoss(model)
+    loss_fn = MultipleNegativesRankingLoss(model, scale=config.scale)
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=config.reg)
     rng = random.Random(config.seed)
     plan = [_batches(pairs, config.batch_size, rng) for _ in range(config.epochs)]
@@ -138,6 +154,7 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
     hard = max((len(p.negatives) for p in pairs.pairs), default=0)
 
     started = time.perf_counter()
+    train_time = 0.0
     history: list[dict[str, float]] = []
     baseline = evaluate(model) if evaluate is not None else None
     best_metric, best_step, best_state, bad_evals = baseline, 0, _trainable_state(model), 0
@@ -150,13 +167,18 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
         for batch in epoch_batches:
             if step >= total_steps:
                 break
-            features = _features(model, pairs, batch, hard, device)
-            loss = loss_fn(features, None)
+            t0 = time.perf_counter()
+            if config.tower == "query":
+                assert item_vectors is not None
+                loss = _query_tower_loss(model, pairs, batch, hard, item_vectors, config.scale, device)
+            else:
+                loss = loss_fn(_features(model, pairs, batch, hard, device), None)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(trainable, 1.0)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
+            train_time += time.perf_counter() - t0
             step += 1
             running.append(float(loss.item()))
             if bar is not None:
@@ -188,7 +210,7 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
     seconds = time.perf_counter() - started
     saved = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file() and p.suffix in (".safetensors", ".bin"))
     result = FineTuneResult(config.model_dump(), step, best_step, best_metric, baseline, round(seconds, 1),
-                            sum(p.numel() for p in trainable), total, saved, history)
+                            round(train_time, 1), device, sum(p.numel() for p in trainable), total, saved, history)
     (out_dir / "training.json").write_text(json.dumps({**result.__dict__, "base_model": base_model}, indent=2))
     _plot(history, out_dir / "training_curves.png")
     return result
@@ -220,6 +242,24 @@ def _features(model: Any, pairs: PairSet, batch: list[int], hard: int, device: s
         feats = tokenize(texts)
         out.append({k: v.to(device) if hasattr(v, "to") else v for k, v in feats.items()})
     return out
+
+
+def _query_tower_loss(model: Any, pairs: PairSet, batch: list[int], hard: int, item_vectors: Mapping[str, np.ndarray],
+                      scale: float, device: str) -> Any:
+    """MNRL against fixed item vectors: each anchor's positive among the batch's positives and hard negatives."""
+    import torch
+
+    rows = [pairs.pairs[i] for i in batch]
+    cands = [r.positive for r in rows] + [n for r in rows for n in r.negatives[:hard]]
+    items = torch.from_numpy(np.stack([np.asarray(item_vectors[c], dtype=np.float32) for c in cands])).to(device)  # (C, D)
+    tokenize = getattr(model, "preprocess", None) or model.tokenize
+    feats = tokenize([r.anchor for r in rows])
+    feats = {k: v.to(device) if hasattr(v, "to") else v for k, v in feats.items()}
+    q = torch.nn.functional.normalize(model(feats)["sentence_embedding"], dim=-1)  # (B, D)
+    logits = scale * q @ items.T  # (B, C)
+    same = torch.tensor([[c == r.positive for c in cands] for r in rows], device=device)
+    logits = logits.masked_fill(same & ~torch.eye(len(rows), len(cands), dtype=torch.bool, device=device), -1e4)
+    return torch.nn.functional.cross_entropy(logits, torch.arange(len(rows), device=device))
 
 
 def _progress(enabled: bool, total: int) -> tuple[Any, Any] | None:
@@ -266,7 +306,13 @@ def load_finetuned(path: Path | str, base_model: str | None = None) -> Any:
         base = base_model or info.get("base_model")
         if not base:
             raise ModelError(f"{path} holds a LoRA adapter but names no base model; pass base_model=")
-        model = SentenceTransformer(base, device="cpu")
+        model = SentenceTransformer(base, device=_device())
         model.load_adapter(str(path))
         return model
-    return SentenceTransformer(str(path), device="cpu")
+    return SentenceTransformer(str(path), device=_device())
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

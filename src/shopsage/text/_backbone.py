@@ -23,8 +23,7 @@ from shopsage.errors import ConfigError, ModelError
 
 __all__ = ["load_backbone", "export_onnx"]
 
-_SIMPLE = ("sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
-           "sentence_transformers.models.Normalize")
+_SIMPLE = ("Transformer", "Pooling", "Normalize")  # module class names (their package moved across versions)
 
 
 def _plain_layout(root: Path) -> dict[str, Any] | None:
@@ -33,7 +32,7 @@ def _plain_layout(root: Path) -> dict[str, Any] | None:
     if not modules.is_file():
         return None
     mods = json.loads(modules.read_text(encoding="utf-8"))
-    types = [m.get("type", "") for m in mods]
+    types = [m.get("type", "").rsplit(".", 1)[-1] for m in mods]
     if not (2 <= len(types) <= 3 and tuple(types) == _SIMPLE[:len(types)] and mods[0].get("path", "") == ""):
         return None
     pool_cfg = root / mods[1]["path"] / "config.json"
@@ -55,7 +54,8 @@ class _PlainBackbone:
         from transformers import AutoModel, AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(str(root))
-        self.model = AutoModel.from_pretrained(str(root)).eval()
+        self.model = _adapted(root) if (root / "adapter_config.json").is_file() else AutoModel.from_pretrained(str(root))
+        self.model.eval()
         self.layout = layout
         self.max_length = max_length
         self.dim = layout["dim"]
@@ -180,6 +180,21 @@ class _OnnxBackbone(_PlainBackbone):
             emb = np.where(mask > 0, hidden, -1e9).max(1)
         emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
         return emb.astype(np.float32)
+
+
+def _adapted(root: Path) -> Any:
+    """The base model with the LoRA adapter saved in ``root`` merged into its weights (no run-time cost)."""
+    from transformers import AutoModel
+
+    try:
+        from peft import PeftModel
+    except ImportError as exc:  # pragma: no cover - peft is a runtime dependency
+        raise ImportError(f"{root} holds a LoRA adapter; loading it needs peft: pip install peft") from exc
+    base_path = json.loads((root / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
+    if not base_path or not Path(base_path).is_dir():
+        raise FileNotFoundError(f"the LoRA adapter in {root} names base model {base_path!r}, which is not a folder here: "
+                                "put the base model there, or merge the adapter where it was trained.")
+    return PeftModel.from_pretrained(AutoModel.from_pretrained(base_path), str(root)).merge_and_unload()
 
 
 class _SentenceTransformerBackbone:
