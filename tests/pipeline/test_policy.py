@@ -1,0 +1,84 @@
+"""Rules, diversity and profiles on hand-made cases with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from shopsage.policy import Rule, apply_rules, category_cap, mmr
+from shopsage.profiles import ItemInfo, build_profile
+
+
+class Facts:
+    """Items 0..5: ids i0..i5, categories A A B B C C, brand X for even items."""
+
+    cats = ["A", "A", "B", "B", "C", "C"]
+
+    def ext(self, slot: int) -> str:
+        return f"i{slot}"
+
+    def slot(self, ext: str) -> int | None:
+        return int(ext[1:]) if ext.startswith("i") and ext[1:].isdigit() and int(ext[1:]) < 6 else None
+
+    def category_path(self, slot: int) -> tuple[str, ...]:
+        return ("Root", self.cats[slot])
+
+    def brand(self, slot: int) -> str | None:
+        return "X" if slot % 2 == 0 else None
+
+
+def _run(rules: list[Rule], slots: list[int], pinnable: np.ndarray | None = None) -> list[int]:
+    scores = np.linspace(1.0, 0.5, len(slots)).astype(np.float32)
+    return apply_rules(np.array(slots), scores, rules, "for_you", Facts(), pinnable).slots.tolist()
+
+
+def test_boost_multiplies_and_bury_moves_last() -> None:
+    assert _run([Rule(name="b", action="boost", categories=["c"], factor=3.0)], [0, 1, 2, 3, 4]) == [4, 0, 1, 2, 3]
+    assert _run([Rule(name="y", action="bury", brands=["x"])], [0, 1, 2, 3, 4]) == [1, 3, 0, 2, 4]
+
+
+def test_pin_places_items_and_inserts_missing_allowed_ones() -> None:
+    assert _run([Rule(name="p", action="pin", items=["i3"], position=0)], [0, 1, 2, 3]) == [3, 0, 1, 2]
+    allowed = np.array([True, True, True, True, True, False])
+    assert _run([Rule(name="p", action="pin", items=["i4", "i5"], position=1)], [0, 1], allowed) == [0, 4, 1]
+
+
+def test_rules_touch_only_their_scenarios() -> None:
+    r = Rule(name="s", action="bury", items=["i0"], scenarios=["search"])
+    assert _run([r], [0, 1]) == [0, 1]
+
+
+def test_rule_validation_says_what_is_missing() -> None:
+    with pytest.raises(ValidationError, match="matches nothing"):
+        Rule(name="x", action="boost")
+    with pytest.raises(ValidationError, match="needs items"):
+        Rule(name="x", action="pin", categories=["A"])
+
+
+def test_category_cap_keeps_order_and_fills_when_short() -> None:
+    kept, skipped = category_cap(["A", "A", "A", "B", None, None], 4, 2)
+    assert kept == [0, 1, 3, 4] and skipped == [2]
+    kept, _ = category_cap(["A", "A", "A"], 3, 1)
+    assert kept == [0, 1, 2]
+
+
+def test_mmr_trades_relevance_for_novelty() -> None:
+    cats = ["A", "A", "B"]
+
+    def sim(i: int, j: int) -> float:
+        return 1.0 if cats[i] == cats[j] else 0.0
+
+    scores = np.array([1.0, 0.9, 0.5])
+    assert mmr(scores, sim, 3, lam=1.0) == [0, 1, 2]
+    assert mmr(scores, sim, 3, lam=0.5) == [0, 2, 1]
+
+
+def test_profile_weights_types_and_bands_prices() -> None:
+    info = {"a": ItemInfo(("Lab", "Pipettes"), "Acme", 10.0), "b": ItemInfo(("Lab", "Beakers"), "Glassco", 20.0),
+            "c": ItemInfo(("Tools",), None, 100.0)}
+    p = build_profile([("a", "purchase"), ("b", "view"), ("a", "view"), ("c", "impression")], info.get)
+    assert p.recent_items == ["a", "b", "c"]
+    assert p.top_categories[0] == ("Lab", 5.0) and ("Pipettes", 4.0) in p.top_categories
+    assert p.top_brands == [("Acme", 4.0), ("Glassco", 1.0)]
+    assert p.price_band is not None and p.price_band["median"] == 10.0 and p.price_band["max"] == 20.0

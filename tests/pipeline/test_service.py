@@ -1,0 +1,112 @@
+"""Pipelines end to end on the synthetic shop: exclusions, rules from the config, item updates,
+model promotion, the configuration file."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from shopsage.data.schema import Event
+from shopsage.errors import ConfigError, NotFoundError, ValidationError
+from shopsage.pipeline.build import register_recommender, training_data
+from shopsage.pipeline.config import load_pipelines
+from shopsage.pipeline.models import recommender_class
+from shopsage.pipeline.search import SearchRequest
+from shopsage.pipeline.service import Service
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_config_file_equals_the_defaults() -> None:
+    assert load_pipelines(ROOT / "config" / "pipelines.toml") == load_pipelines(None)
+
+
+def test_config_errors_name_the_key(tmp_path: Path) -> None:
+    bad = tmp_path / "p.toml"
+    bad.write_text('[scenarios.for_you]\ncandidates = [{ kind = "magic" }]\n')
+    with pytest.raises(ConfigError, match="scenarios.for_you.candidates.0.kind"):
+        load_pipelines(bad)
+
+
+def test_exclusions_hold_in_every_scenario(svc: Service) -> None:
+    svc.ingest([Event(type="purchase", item="pip2", user="u0", timestamp=time.time())])
+    bought = set(svc.profile("u0")["recent_items"])
+    for scenario, kw in [("for_you", {"user": "u0"}), ("trending", {}), ("similar_items", {"item": "pip0"}),
+                         ("also_viewed", {"item": "pip1"}), ("frequently_bought_together", {"item": "pip0"})]:
+        ids = [it["id"] for it in svc.recommend(scenario, n=40, **kw)["items"]]
+        assert "pip9" not in ids and "bk9" not in ids, scenario  # out of stock, hidden
+        assert len(ids) == len(set(ids))
+        if scenario == "for_you":
+            assert not bought & set(ids)
+        if "item" in kw:
+            assert kw["item"] not in ids
+
+
+def test_stock_and_price_changes_apply_to_the_next_request(svc: Service) -> None:
+    first = svc.recommend("similar_items", item="saw3", n=3)["items"][0]["id"]
+    svc.patch_item(first, {"stock": 0})
+    assert first not in [it["id"] for it in svc.recommend("similar_items", item="saw3", n=10)["items"]]
+    svc.patch_item("saw5", {"price": 999.0})
+    top = svc.search(SearchRequest("saw", sort="price_desc", per_page=1))["items"][0]
+    assert (top["id"], top["price"]) == ("saw5", 999.0)
+    svc.delete_item("saw5")
+    assert "saw5" not in [it["id"] for it in svc.search(SearchRequest("saw", per_page=50))["items"]]
+    with pytest.raises(NotFoundError):
+        svc.get_item("saw5")
+
+
+def test_merchant_rules_from_the_config(make_service: Callable[..., Service], tmp_path: Path) -> None:
+    text = (ROOT / "config" / "pipelines.toml").read_text().replace("rules = []", """
+[[rules]]
+name = "drills first"
+action = "pin"
+items = ["drl4"]
+position = 0
+scenarios = ["trending"]
+
+[[rules]]
+name = "no glass"
+action = "bury"
+brands = ["Glassco"]
+""")
+    path = tmp_path / "rules.toml"
+    path.write_text(text)
+    svc = make_service(pipelines=path)
+    items = svc.recommend("trending", n=10)["items"]
+    assert items[0]["id"] == "drl4"
+    assert {"stage": "rules", "source": "rule:drills first"}.items() <= items[0]["reasons"][-1].items()
+    res = svc.search(SearchRequest("model", per_page=40))  # every visible item: the 9 beakers go last
+    assert res["total"] == 39
+    assert [it["brand"] for it in res["items"]][-9:] == ["Glassco"] * 9
+    assert "Glassco" not in [it["brand"] for it in res["items"]][:-9]
+    assert res["items"][-1]["reasons"][-1]["evidence"] == {"rule": "no glass", "action": "bury", "factor": None}
+
+
+def test_missing_parameters_are_validation_errors(svc: Service) -> None:
+    with pytest.raises(ValidationError, match=r"\?item="):
+        svc.recommend("similar_items")
+    with pytest.raises(ValidationError, match=r"\?session="):
+        svc.recommend("next_in_session")
+    with pytest.raises(NotFoundError, match="not in the catalogue"):
+        svc.recommend("also_viewed", item="nope")
+    with pytest.raises(NotFoundError, match="no interactions"):
+        svc.profile("nobody")
+
+
+def test_a_promoted_model_is_loaded_without_a_restart(svc: Service) -> None:
+    cls = recommender_class("itemknn")
+    assert cls is not None
+    before = svc.models.get("itemknn")
+    assert before is not None
+    vocab, data = training_data(svc.store)
+    register_recommender(svc.registry, cls(neighbors=2).fit(data), vocab)
+    assert svc.recommend("for_you", user="u1", n=3)["items"]  # old version still answers
+    assert svc.models.refresh() == ["itemknn"]
+    after = svc.models.get("itemknn")
+    assert after is not None and after.version != before.version
+    assert after.model.config.neighbors == 2  # type: ignore[attr-defined]
+    sources = {r["source"] for it in svc.recommend("for_you", user="u1", n=3)["items"] for r in it["reasons"]}
+    assert f"itemknn:{after.version}" in sources

@@ -1,0 +1,101 @@
+"""One contract for every state backend: memory:// and redis:// (the real server, a unique prefix per run)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from shopsage.errors import StoreError, StoreURLError
+from shopsage.state import StateStore, Touch, open_state
+from shopsage.testing.services import require_service
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(params=["memory", "redis"])
+def state(request: pytest.FixtureRequest) -> Iterator[StateStore]:
+    if request.param == "memory":
+        st = open_state("memory://")
+        yield st
+        st.close()
+        return
+    prefix = f"ss_test_{uuid.uuid4().hex[:12]}"
+    try:
+        st = open_state(f"{REDIS_URL}?prefix={prefix}")
+    except StoreError as exc:
+        require_service("Redis", str(exc))
+    yield st
+    st.clear()  # type: ignore[attr-defined]
+    st.close()
+
+
+def test_claim_is_once_per_id(state: StateStore) -> None:
+    assert state.claim(["a", "b"]) == [True, True]
+    assert state.claim(["b", "c"]) == [False, True]
+    assert state.claim([]) == []
+
+
+def test_claim_is_atomic_across_threads(state: StateStore) -> None:
+    wins: list[bool] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        got = state.claim(["same"])[0]
+        with lock:
+            wins.append(got)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wins.count(True) == 1
+
+
+def test_touches_newest_first_per_user_and_session(state: StateStore) -> None:
+    state.record("u1", "s1", [Touch("i1", "view", 1.0), Touch("i2", "purchase", 2.0)])
+    state.record(None, "s1", [Touch("i3", "click", 3.0)])
+    assert state.user_touches("u1") == [Touch("i2", "purchase", 2.0), Touch("i1", "view", 1.0)]
+    assert [t.item for t in state.session_touches("s1")] == ["i3", "i2", "i1"]
+    assert state.session_touches("s1", n=1) == [Touch("i3", "click", 3.0)]
+    assert state.user_touches("nobody") == []
+    assert state.purchased("u1") == {"i2"}
+    assert state.purchased("nobody") == set()
+
+
+def test_recent_limit_drops_the_oldest() -> None:
+    from shopsage.state.memory import MemoryState
+
+    st = MemoryState(recent_limit=3)
+    st.record("u", None, [Touch(f"i{k}", "view", float(k)) for k in range(5)])
+    assert [t.item for t in st.user_touches("u")] == ["i4", "i3", "i2"]
+
+
+def test_popularity_accumulates(state: StateStore) -> None:
+    state.bump_popularity({"a": 1.0, "b": 3.0})
+    state.bump_popularity({"a": 4.0})
+    assert state.popularity(2) == [("a", 5.0), ("b", 3.0)]
+    assert state.popularity(1) == [("a", 5.0)]
+
+
+def test_catalog_change_log(state: StateStore) -> None:
+    v0, _ = state.catalog_changes(0)
+    v1 = state.publish_catalog(["x", "y"])
+    assert v1 == v0 + 2
+    v2 = state.publish_catalog(["z"])
+    assert state.catalog_changes(v1) == (v2, ["z"])
+    assert state.catalog_changes(v2) == (v2, [])
+    assert state.ping()
+
+
+def test_unknown_url_says_what_to_use() -> None:
+    with pytest.raises(StoreURLError, match="memory://"):
+        open_state("mongo://x")
+
+
+def test_unreachable_redis_is_a_store_error() -> None:
+    with pytest.raises(StoreError, match="--state memory://"):
+        open_state("redis://127.0.0.1:1/0")
