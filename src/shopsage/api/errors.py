@@ -39,16 +39,22 @@ def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
     return out
 
 
-_BRANCHES = {"EventIn", "EventBatch"}
+def _branch(part: object) -> str | None:
+    """The union member a location part names (pydantic writes e.g. ``function-after[_check(), EventIn]``)."""
+    text = str(part)
+    for name in ("EventBatch", "EventIn"):
+        if text == name or text.endswith(f" {name}]"):
+            return name
+    return None
 
 
 def _pick_branch(errors: list[dict[str, Any]], body: Any) -> list[dict[str, Any]]:
     """A body that is one event or a batch fails both union branches: report only the one it meant."""
-    if not any(len(e["loc"]) > 1 and e["loc"][1] in _BRANCHES for e in errors):
+    if not any(len(e["loc"]) > 1 and _branch(e["loc"][1]) for e in errors):
         return errors
     meant = "EventBatch" if isinstance(body, dict) and "events" in body else "EventIn"
-    kept = [e for e in errors if len(e["loc"]) < 2 or e["loc"][1] == meant]
-    return [{**e, "loc": tuple(p for i, p in enumerate(e["loc"]) if not (i == 1 and p in _BRANCHES))} for e in kept] or errors
+    kept = [e for e in errors if len(e["loc"]) < 2 or _branch(e["loc"][1]) in (meant, None)]
+    return [{**e, "loc": tuple(p for i, p in enumerate(e["loc"]) if not (i == 1 and _branch(p)))} for e in kept] or errors
 
 
 def _clean(e: dict[str, Any]) -> dict[str, Any]:

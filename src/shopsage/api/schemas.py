@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shopsage.data.rows import ItemRow
 from shopsage.data.schema import Event, EventContext, EventType, Item
@@ -37,6 +38,19 @@ class EventIn(_In):
     timestamp: float | None = Field(None, ge=0, le=32503680000.0, description="Unix seconds (default: now).")
     ordinal: int | None = Field(None, ge=0, le=2**62)
     context: EventContext | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> EventIn:
+        # the domain rules of Event, here too so that a batch reports every bad event at once
+        if self.user is None and self.session is None:
+            raise ValueError("an event needs a user or a session")
+        if self.item is None and self.type != "search":
+            raise ValueError(f"a {self.type} event needs an item")
+        if self.type == "search" and not self.query:
+            raise ValueError("a search event needs a query")
+        if self.value is not None and not math.isfinite(self.value):
+            raise ValueError("value must be a finite number")
+        return self
 
     def to_event(self) -> Event:
         data = self.model_dump()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -126,6 +127,7 @@ class AccessLog:
         self.app = app
         self.observe = observe
         self.log = logging.getLogger("shopsage.access")
+        self.worker = str(os.getpid()).encode()  # which worker answered (multi-worker debugging)
 
     async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[dict[str, Any]]],
                        send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
@@ -139,6 +141,7 @@ class AccessLog:
             nonlocal status
             if msg["type"] == "http.response.start":
                 status = int(msg["status"])
+                msg = {**msg, "headers": [*msg.get("headers", []), (b"x-worker", self.worker)]}
             await send(msg)
 
         try:

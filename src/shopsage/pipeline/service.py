@@ -91,6 +91,8 @@ class Service:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Service:
+        # the change-log position first: a change announced while we read the store is re-read
+        self._cat_seen = self.state.catalog_changes(0)[0]
         rows = [r for _, r in self.store.items()]
         for i in range(0, len(rows), _INDEX_CHUNK):
             self.catalog.upsert(rows[i:i + _INDEX_CHUNK])
@@ -104,7 +106,6 @@ class Service:
             build_missing(self.store, self.registry, say=self.say)
         loaded = self.models.refresh()
         self.say("models: " + (", ".join(f"{n} {self.models.models[n].version}" for n in loaded) or "none in the registry"))
-        self._cat_seen = self.state.catalog_changes(0)[0]
         if self.options.reload_interval_s > 0:
             self._reloader = threading.Thread(target=self._reload_loop, name="shopsage-model-reload", daemon=True)
             self._reloader.start()
@@ -204,7 +205,7 @@ class Service:
         """Apply validated events: claim their ids, persist them, update sessions, profiles, popularity."""
         if idempotency_key is not None and not self.state.claim([f"req:{idempotency_key}"])[0]:
             return {"accepted": 0, "duplicates": len(events), "replayed": True}
-        with_id = [e.id for e in events if e.id is not None]
+        with_id = list(dict.fromkeys(e.id for e in events if e.id is not None))
         fresh_ids = dict(zip(with_id, self.state.claim(with_id), strict=True)) if with_id else {}
         batch_seen: set[str] = set()
         fresh: list[Event] = []

@@ -1,0 +1,120 @@
+"""The HTTP contract in-process (the real app, no server): validation, idempotency, keys, limits, items."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shopsage.api import Keys, create_app
+from shopsage.pipeline.service import Service, ServiceOptions
+from shopsage.testing.shop import make_shop
+
+
+def _client(tmp_path: Path, keys: Keys | None = None, **kw: object) -> TestClient:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    make_shop(url).close()
+    svc = Service(ServiceOptions(store_url=url, home=tmp_path / "home", reload_interval_s=0))
+    return TestClient(create_app(svc, keys or Keys(), **kw))  # type: ignore[arg-type]
+
+
+@pytest.fixture()
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    with _client(tmp_path) as c:
+        yield c
+
+
+def test_a_bad_event_rejects_the_whole_batch_with_a_precise_message(client: TestClient) -> None:
+    batch = {"events": [{"type": "view", "item": "pip3", "user": "batch-user"},
+                        {"type": "view", "user": "batch-user"},
+                        {"type": "view", "item": "pip4", "user": "batch-user", "timestamp": -5}]}
+    r = client.post("/v1/events", json=batch)
+    assert r.status_code == 422
+    body = r.json()
+    assert body["error"] == "ValidationError"
+    assert "body.events[1]: Value error, a view event needs an item" in body["message"]
+    assert "body.events[2].timestamp: Input should be greater than or equal to 0" in body["message"]
+    assert "Nothing of this request was applied" in body["message"]
+    assert client.get("/v1/users/batch-user/profile").status_code == 404  # nothing applied
+
+
+def test_one_event_or_a_batch_and_idempotency(client: TestClient) -> None:
+    assert client.post("/v1/events", json={"type": "view", "item": "pip3", "user": "x1", "id": "e-1"}).json() == \
+        {"accepted": 1, "duplicates": 0, "replayed": False}
+    r = client.post("/v1/events", json={"events": [{"type": "view", "item": "pip3", "user": "x1", "id": "e-1"},
+                                                   {"type": "view", "item": "pip4", "user": "x1", "id": "e-2"},
+                                                   {"type": "view", "item": "pip4", "user": "x1", "id": "e-2"}]})
+    assert r.json() == {"accepted": 1, "duplicates": 2, "replayed": False}
+    batch = {"events": [{"type": "purchase", "item": "pip5", "user": "x1"}]}
+    assert client.post("/v1/events", json=batch, headers={"Idempotency-Key": "k1"}).json()["accepted"] == 1
+    assert client.post("/v1/events", json=batch, headers={"Idempotency-Key": "k1"}).json() == \
+        {"accepted": 0, "duplicates": 1, "replayed": True}
+    assert client.get("/v1/users/x1/profile").json()["recent_items"] == ["pip5", "pip4", "pip3"]
+
+
+def test_unknown_fields_and_types_are_refused(client: TestClient) -> None:
+    r = client.post("/v1/events", json={"type": "view", "item": "a", "user": "u", "email": "x@y.z"})
+    assert r.status_code == 422 and "body.email: Extra inputs are not permitted" in r.json()["message"]
+    r = client.get("/v1/recommendations/for_me")
+    assert r.status_code == 422 and "scenario" in r.json()["message"]
+    r = client.get("/v1/search", params={"q": "saw", "price_min": 5, "price_max": 1})
+    assert r.status_code == 422 and "swap them" in r.json()["message"]
+    assert client.get("/v1/recommendations/similar_items").status_code == 422
+    assert client.get("/v1/recommendations/similar_items", params={"item": "zzz"}).status_code == 404
+
+
+def test_body_and_batch_limits(tmp_path: Path) -> None:
+    with _client(tmp_path, max_body_bytes=2000) as c:
+        events = [{"type": "view", "item": "pip1", "session": f"s{k}"} for k in range(60)]
+        r = c.post("/v1/events", json={"events": events})
+        assert r.status_code == 413 and "larger than 2000 bytes" in r.json()["message"]
+    with _client(tmp_path / "b") as c:
+        events = [{"type": "view", "item": "pip1", "session": "s"}] * 1001
+        r = c.post("/v1/events", json={"events": events})
+        assert r.status_code == 422 and "at most 1000" in r.json()["message"]
+
+
+def test_keys_give_401_without_and_403_with_the_wrong_one(tmp_path: Path) -> None:
+    with _client(tmp_path, Keys(write=("w-key",), read=("r-key",))) as c:
+        assert c.get("/v1/recommendations/trending").status_code == 401
+        assert c.get("/v1/recommendations/trending", headers={"X-API-Key": "nope"}).status_code == 403
+        assert c.get("/v1/recommendations/trending", headers={"X-API-Key": "r-key"}).status_code == 200
+        assert c.get("/v1/search?q=saw", headers={"Authorization": "Bearer w-key"}).status_code == 200
+        ev = {"type": "view", "item": "pip1", "session": "s"}
+        assert c.post("/v1/events", json=ev).status_code == 401
+        r = c.post("/v1/events", json=ev, headers={"X-API-Key": "r-key"})
+        assert r.status_code == 403 and "SHOPSAGE_API_KEYS" in r.json()["message"]
+        assert c.post("/v1/events", json=ev, headers={"X-API-Key": "w-key"}).status_code == 200
+        assert c.get("/health").status_code == 200
+    with _client(tmp_path / "w", Keys(write=("w-key",))) as c:  # write keys only: reads stay open
+        assert c.get("/v1/recommendations/trending").status_code == 200
+        assert c.put("/v1/items/new1", json={"title": "x"}).status_code == 401
+
+
+def test_item_routes(client: TestClient) -> None:
+    r = client.put("/v1/items/lamp1", json={"title": "Acme lab lamp", "brand": "Acme", "category_path": ["Lab", "Lamps"],
+                                            "price": 12.5, "stock": 3})
+    assert r.json() == {"inserted": 1, "updated": 0, "unchanged": 0}
+    assert client.get("/v1/search", params={"q": "lamp"}).json()["items"][0]["id"] == "lamp1"
+    assert client.patch("/v1/items/lamp1", json={"price": 9.0}).json()["price"] == 9.0
+    assert client.put("/v1/items/lamp1", json={"id": "other"}).status_code == 422
+    r = client.post("/v1/items", json=[{"id": "lamp2", "title": "Glassco lamp"}, {"id": "lamp3", "title": "Toolo lamp"}])
+    assert r.json()["inserted"] == 2
+    assert client.post("/v1/items", json=[{"title": "no id"}]).status_code == 422
+    assert client.delete("/v1/items/lamp1").status_code == 204
+    assert client.get("/v1/items/lamp1").status_code == 404
+    assert [it["id"] for it in client.get("/v1/search", params={"q": "lamp"}).json()["items"]] == ["lamp2", "lamp3"] or \
+        sorted(it["id"] for it in client.get("/v1/search", params={"q": "lamp"}).json()["items"]) == ["lamp2", "lamp3"]
+    assert client.delete("/v1/items/lamp1").status_code == 404
+
+
+def test_search_filters_facets_sort_and_pages(client: TestClient) -> None:
+    r = client.get("/v1/search", params={"q": "model", "category": "Tools", "in_stock": True, "sort": "price_asc",
+                                        "per_page": 5, "page": 2}).json()
+    assert r["total"] == 20
+    prices = [it["price"] for it in r["items"]]
+    assert prices == sorted(prices) and prices[0] == 26.0  # saws 21..30, drills 31..40: page 2 starts at 26
+    assert {f["value"]: f["count"] for f in r["facets"]["category"]} == {"Saws": 10, "Drills": 10}
+    assert r["facets"]["brand"] == [{"value": "Toolo", "count": 20}]

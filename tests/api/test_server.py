@@ -1,0 +1,69 @@
+"""The real server: uvicorn on a free port, started by ``shopsage serve`` (one worker with the
+in-process state; two workers sharing the real Redis)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from shopsage.testing.shop import item_ids
+
+ServerFactory = Callable[..., "object"]
+
+
+def test_event_is_reflected_by_the_next_request(server: ServerFactory) -> None:
+    srv = server()
+    with httpx.Client(base_url=srv.base, timeout=10) as c:  # type: ignore[attr-defined]
+        assert c.get("/health").json() == {"status": "ok"}
+        t0 = time.perf_counter()
+        r = c.post("/v1/events", json={"type": "view", "item": "drl5", "session": "e2e", "user": "shopper-e2e"})
+        assert r.status_code == 200 and r.json()["accepted"] == 1
+        nxt = c.get("/v1/recommendations/next_in_session", params={"session": "e2e", "n": 5}).json()
+        prof = c.get("/v1/users/shopper-e2e/profile").json()
+        elapsed_ms = (time.perf_counter() - t0) * 1000
+        ids = [it["id"] for it in nxt["items"]]
+        assert "drl5" not in ids and ids[0] in item_ids("drl")
+        assert nxt["items"][0]["reasons"][0]["evidence"]["item"] == "drl5"
+        assert prof["recent_items"] == ["drl5"]
+        assert elapsed_ms < 5000
+        assert "/v1/recommendations/{scenario}" in c.get("/openapi.json").json()["paths"]
+        assert "shopsage_request_seconds_bucket" in c.get("/metrics").text
+        c.get("/v1/recommendations/for_you", params={"user": "secret-user-42", "session": "secret-session-7"})
+        c.get("/v1/search", params={"q": "acme", "user": "secret-user-42"})
+        c.post("/v1/events", json={"type": "view", "item": "pip1", "user": "secret-user-42"})
+        c.get("/v1/users/secret-user-42/profile")
+    log = srv.stop()  # type: ignore[attr-defined]
+    assert "open: no API keys configured" in log
+    assert "GET /v1/users/{user_id}/profile 200" in log and "GET /v1/search 200" in log
+    assert "secret-user-42" not in log and "secret-session-7" not in log and "shopper-e2e" not in log
+
+
+def test_server_refuses_a_public_address_without_keys(shop_url: str, tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "shopsage.cli.main", "serve", "--store", shop_url, "--home",
+                          str(tmp_path), "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60,
+                         env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 2, out.stderr
+    assert "may only listen on 127.0.0.1" in out.stderr
+
+
+def test_two_workers_share_sessions_and_items_through_redis(server: ServerFactory, redis_prefix: str) -> None:
+    srv = server("--workers", "2", "--state", f"redis://127.0.0.1:6379/0?prefix={redis_prefix}")
+    pids = set()
+    r = httpx.post(f"{srv.base}/v1/events", json={"type": "view", "item": "bk4", "session": "shared"})  # type: ignore[attr-defined]
+    assert r.json()["accepted"] == 1
+    r = httpx.patch(f"{srv.base}/v1/items/bk5", json={"stock": 0})  # type: ignore[attr-defined]
+    assert r.status_code == 200
+    for _ in range(12):  # fresh connections: the kernel spreads them over both workers
+        with httpx.Client(base_url=srv.base, timeout=10) as c:  # type: ignore[attr-defined]
+            res = c.get("/v1/recommendations/next_in_session", params={"session": "shared", "n": 6})
+            pids.add(res.headers.get("x-worker"))
+            ids = [it["id"] for it in res.json()["items"]]
+            assert "bk4" not in ids and "bk5" not in ids
+            assert res.json()["items"][0]["reasons"][0]["evidence"]["item"] == "bk4"
+            assert c.get("/v1/items/bk5").json()["stock"] == 0
+    assert len(pids) == 2, pids
