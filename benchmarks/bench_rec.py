@@ -43,13 +43,15 @@ def main() -> None:
     ap.add_argument("--params", help="JSON of fixed hyperparameters per model")
     ap.add_argument("--sampled", type=int, default=0, help="also report sampled-N ranking (labelled)")
     ap.add_argument("--timeout", type=float, help="seconds per model process")
+    ap.add_argument("--no-refit", action="store_true", help="test the model fitted on train only (no refit)")
     ap.add_argument("--suffix", default="", help="appended to the result file names")
     args = ap.parse_args()
     preset = PRESETS[args.preset]
     cfg = RecBenchConfig(data=str((DATA / str(preset["data"])).resolve()), format=str(preset["format"]),
                          models=(args.models or str(preset["models"])).split(","), tune_trials=args.tune,
                          max_valid_cases=args.max_valid or preset["max_valid"], sampled_negatives=args.sampled,
-                         model_params=json.loads(args.params) if args.params else {}, timeout_s=args.timeout)
+                         model_params=json.loads(args.params) if args.params else {}, timeout_s=args.timeout,
+                         refit_with_valid=not args.no_refit)
 
     def log(event: tuple) -> None:
         if event[0] == "phase":

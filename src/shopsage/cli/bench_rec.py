@@ -73,6 +73,8 @@ def bench_rec(
     max_valid: int = typer.Option(None, "--max-valid", help="Tune on a seeded sample of this many validation cases."),
     params: str = typer.Option(None, "--params", help="JSON of fixed hyperparameters per model, "
                                                       "e.g. '{\"ease\": {\"reg\": 500}}'."),
+    refit: bool = typer.Option(True, "--refit/--no-refit", help="Refit on train + validation targets before the "
+                               "test evaluation (--no-refit: train only, validation left for early stopping)."),
     seed: int = typer.Option(0, "--seed"),
     timeout: float = typer.Option(None, "--timeout", help="Seconds allowed per model process."),
 ) -> None:
@@ -85,6 +87,7 @@ def bench_rec(
                               protocol=protocol, filter_seen=filter_seen, ks=tuple(int(k) for k in ks.split(",")),
                               sampled_negatives=sampled, tune_trials=tune, tune_metric=tune_metric,
                               max_valid_cases=max_valid, model_params=_parse_params(params), seed=seed,
+                              refit_with_valid=refit,
                               timeout_s=timeout)
 
     cfg: RecBenchConfig = run_or_fail(build)  # type: ignore[assignment]

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -130,7 +130,6 @@ class EvalOptions:
     diversity_lists: int = 5000
     batch_size: int = 1024
     seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _slice(seqs: Sequences, lo: int, hi: int) -> Sequences:
