@@ -20,36 +20,11 @@ from shopsage.finetune import (
     pairs_from_search_events,
     pairs_from_sequences,
 )
+from shopsage.text import EncoderConfig, TextEncoder
 
 # made-up words: a randomly initialised model cannot know which goes with which
 WORDS = ["zorb", "plim", "quax", "vrel", "snib", "trop", "glen", "frum", "wask", "drib", "kelp", "mirn"]
 PARTNERS = ["bolt", "cask", "dune", "fern", "gust", "hive", "isle", "jolt", "kite", "lava", "moss", "nook"]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A 2-layer, 32-wide BERT with MiniLM's tokenizer, saved as a sentence-transformers directory."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    from shopsage.text import default_model_path
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny")
-    tok = AutoTokenizer.from_pretrained(default_model_path())
-    bert = BertModel(BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                                intermediate_size=64, max_position_embeddings=64))
-    bert.save_pretrained(path / "bert")
-    tok.save_pretrained(path / "bert")
-    try:
-        from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
-    except ImportError:  # older sentence-transformers
-        from sentence_transformers.models import Normalize, Pooling, Transformer
-    word = Transformer(str(path / "bert"), max_seq_length=16)
-    st = SentenceTransformer(modules=[word, Pooling(32, "mean"), Normalize()], device="cpu")
-    st.save(str(path / "st"))
-    return str(path / "st")
 
 
 def _pairs() -> PairSet:
@@ -74,6 +49,9 @@ def test_fine_tuning_learns_the_pairs(tiny_model: str, tmp_path: Path, method: s
     reloaded = load_finetuned(tmp_path / "out")
     assert abs(_mrr(reloaded) - result.best_metric) < 1e-4  # the saved model is the best one
     assert (tmp_path / "out" / "training_curves.png").stat().st_size > 1000
+    # the serving path (TextEncoder: transformers directly, a LoRA adapter merged on load) gives the same vectors
+    served = TextEncoder(EncoderConfig(model=str(tmp_path / "out"), progress=False)).encode(WORDS)
+    np.testing.assert_allclose(served, reloaded.encode(WORDS, normalize_embeddings=True), atol=1e-5)
     if method == "lora":
         assert result.trainable_params < result.total_params / 10
         assert (tmp_path / "out" / "adapter_config.json").is_file()

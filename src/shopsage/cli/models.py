@@ -23,6 +23,26 @@ def _registry(ctx: typer.Context, root: Path | None) -> ModelRegistry:
 
 
 ROOT_HELP = "Registry folder (default: <home>/models, home from the config or $SHOPSAGE_HOME)."
+ENGINE_HELP = ("Search engine root (a folder with CURRENT): re-embed the catalogue with the promoted encoder and "
+               "swap the vector index atomically. Without it only the registry's live pointer moves.")
+STORE_HELP = "Store URL whose items are re-embedded (default: the configured store)."
+
+
+def _swap_engine(ctx: typer.Context, name: str, version: str | None, engine: Path, store_url: str | None,
+                 cache: Path | None, root: Path | None) -> None:
+    from shopsage.cli.data_commands import config_of, default_store
+    from shopsage.data.stores import open_store
+    from shopsage.finetune.publish import promote_encoder, rollback_encoder
+
+    reg = _registry(ctx, root)
+    store = run_or_fail(lambda: open_store(store_url or default_store(ctx)))
+    rows = [row for _, row in store.items()]  # type: ignore[attr-defined]
+    cache_dir = str(cache if cache is not None else config_of(ctx).paths.home / "cache" / "embeddings")
+    log = console.print
+    if version is None:
+        run_or_fail(lambda: rollback_encoder(reg, name, engine, rows, cache_dir, log))
+    else:
+        run_or_fail(lambda: promote_encoder(reg, name, version, engine, rows, cache_dir, log))
 
 
 @models_app.command("list")
@@ -41,14 +61,26 @@ def list_models(ctx: typer.Context, name: str = typer.Argument(None, help="Only 
 
 
 @models_app.command("promote")
-def promote(ctx: typer.Context, name: str, version: str, root: Path = typer.Option(None, "--root", help=ROOT_HELP)) -> None:
-    """Make VERSION of NAME the live model."""
+def promote(ctx: typer.Context, name: str, version: str, root: Path = typer.Option(None, "--root", help=ROOT_HELP),
+            engine: Path = typer.Option(None, "--engine", help=ENGINE_HELP),
+            store: str = typer.Option(None, "--store", help=STORE_HELP),
+            cache: Path = typer.Option(None, "--cache", help="Embedding cache folder (default: <home>/cache/embeddings).")) -> None:
+    """Make VERSION of NAME the live model (with --engine: re-embed the catalogue and swap the index)."""
+    if engine is not None:
+        _swap_engine(ctx, name, version, engine, store, cache, root)
+        return
     v = run_or_fail(lambda: _registry(ctx, root).promote(name, version))
     console.print(f"{name}: {v.version} is live")  # type: ignore[attr-defined]
 
 
 @models_app.command("rollback")
-def rollback(ctx: typer.Context, name: str, root: Path = typer.Option(None, "--root", help=ROOT_HELP)) -> None:
-    """Return NAME to the version that was live before the current one."""
+def rollback(ctx: typer.Context, name: str, root: Path = typer.Option(None, "--root", help=ROOT_HELP),
+             engine: Path = typer.Option(None, "--engine", help=ENGINE_HELP),
+             store: str = typer.Option(None, "--store", help=STORE_HELP),
+             cache: Path = typer.Option(None, "--cache", help="Embedding cache folder (default: <home>/cache/embeddings).")) -> None:
+    """Return NAME to the version that was live before the current one (with --engine: its vectors too)."""
+    if engine is not None:
+        _swap_engine(ctx, name, None, engine, store, cache, root)
+        return
     v = run_or_fail(lambda: _registry(ctx, root).rollback(name))
     console.print(f"{name}: back to {v.version}")  # type: ignore[attr-defined]

@@ -100,12 +100,14 @@ def pairs_from_search_events(store: StoreReader, types: Sequence[str] = POSITIVE
 
 
 def pairs_from_sequences(store: StoreReader, window: int = 1, types: Sequence[str] | None = None,
-                         exclude_items: set[str] | None = None, max_pairs: int | None = None) -> PairSet:
+                         exclude_items: set[str] | None = None, max_pairs: int | None = None,
+                         split: str | None = None) -> PairSet:
     """``(item, item)`` for items that follow each other within ``window`` steps in a session or a
-    user's sequence. Items in ``exclude_items`` (say, held-out cold-start items) never appear."""
+    user's sequence. Items in ``exclude_items`` (say, held-out cold-start items) never appear;
+    ``split`` keeps only the events of one split (say ``train`` of an imported benchmark)."""
     from shopsage.data.splits import sequences_from_interactions
 
-    inter = store.interactions(types=types)
+    inter = store.interactions(types=types, split=split)
     ids = store.item_ids()
     row_to_ext = {rid: ext for ext, rid in ids.items()}
     group = inter.session.copy()
