@@ -52,10 +52,10 @@ def test_bench_rec_tunes_on_validation_and_reports_refusals(shop: Path, tmp_path
     m = json.loads(out.read_text())["models"][TOY]
     assert m["params"]["offset"] == 1 and m["tuning"]["best_value"] == 1.0  # chosen on validation, not test
     assert m["tuning"]["metric"] == "valid/hr@1" and len(m["tuning"]["trials"]) == 6
-    res = runner.invoke(app, ["bench", "rec", "--data", str(shop), "--format", "amazon-seq", "--models", TOY,
-                              "--json", str(out), "--params", json.dumps({TOY: {"max_items": 5}})])
+    res = runner.invoke(app, ["bench", "rec", "--data", str(shop), "--format", "amazon-seq", "--models", f"toy={TOY}",
+                              "--json", str(out), "--params", json.dumps({"toy": {"max_items": 5}})])
     assert res.exit_code == 0, res.output
-    m = json.loads(out.read_text())["models"][TOY]
+    m = json.loads(out.read_text())["models"]["toy"]  # reported under its label
     assert m["status"] == "refused" and "max_items=5" in m["message"]
     assert "refused" in out.with_suffix(".md").read_text()
 

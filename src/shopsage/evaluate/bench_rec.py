@@ -30,7 +30,7 @@ from shopsage.evaluate.protocols import (
     make_split,
     save_split,
 )
-from shopsage.evaluate.runner import ModelJob, resolve_model, run_job
+from shopsage.evaluate.runner import ModelJob, model_label, resolve_model, run_job
 
 __all__ = ["RecBenchConfig", "run_rec_bench", "default_tune_metric"]
 
@@ -47,7 +47,7 @@ class RecBenchConfig(BaseModel):
     format: str
     """Import format, as in ``shopsage import`` (amazon-seq, s3rec, recbole, sessions, yoochoose, table)."""
     models: list[str]
-    """Registered model names (``pop``, ``ease``...) or ``package.module:Class``."""
+    """Registered model names (``pop``, ``ease``...), ``package.module:Class`` or ``label=package.module:Class``."""
     protocol: str | None = None
     """Evaluation protocol; default: the format's published one (see ``DEFAULT_PROTOCOL``)."""
     filter_seen: bool | None = None
@@ -134,14 +134,14 @@ def run_rec_bench(cfg: RecBenchConfig, on_event: Callable[[Event], None] | None 
         }
         for name in cfg.models:
             result = _run_model(name, cfg, str(split_dir), opts, tune_metric, tmp, emit)
-            report["models"][name] = result
-            emit(("model_done", name, result))
+            report["models"][model_label(name)] = result
+            emit(("model_done", model_label(name), result))
     return report
 
 
 def _run_model(name: str, cfg: RecBenchConfig, split_dir: str, opts: EvalOptions, tune_metric: str,
                tmp: str, emit: Callable[[Event], None]) -> dict[str, Any]:
-    params = dict(cfg.model_params.get(name, {}))
+    params = dict(cfg.model_params.get(model_label(name), {}))
     tuning: dict[str, Any] | None = None
     if cfg.tune_trials > 0:
         tune_opts = EvalOptions(ks=opts.ks, filter_seen=opts.filter_seen, batch_size=opts.batch_size,

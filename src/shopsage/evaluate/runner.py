@@ -26,7 +26,7 @@ from typing import Any
 from shopsage.errors import CapacityError, ConfigError, ShopSageError
 from shopsage.evaluate.protocols import EvalOptions
 
-__all__ = ["ModelJob", "resolve_model", "run_job", "model_names"]
+__all__ = ["ModelJob", "resolve_model", "run_job", "model_names", "model_label"]
 
 Event = tuple[Any, ...]
 
@@ -57,8 +57,15 @@ def model_names() -> list[str]:
     return sorted(MODELS)
 
 
+def model_label(name: str) -> str:
+    """The name a model is reported under: ``label`` of ``label=package.module:Class``, else the name."""
+    return name.split("=", 1)[0] if "=" in name else name
+
+
 def resolve_model(name: str) -> type:
-    """The recommender class of a registered ``name`` (``ease``), or of ``package.module:Class``."""
+    """The recommender class of a registered ``name`` (``ease``), of ``package.module:Class``, or of
+    ``label=package.module:Class`` (reported as ``label``)."""
+    name = name.split("=", 1)[1] if "=" in name else name
     if ":" in name:
         module, _, attr = name.partition(":")
         try:
@@ -104,21 +111,21 @@ def _run_in_child(job: ModelJob, send: Callable[..., None]) -> dict[str, Any]:
     if job.mode == "tune":
         from shopsage.evaluate.tuning import tune
 
-        send("phase", f"{job.name}: tuning on validation", job.tune_trials)
+        send("phase", f"{model_label(job.name)}: tuning on validation", job.tune_trials)
         return {"status": "ok", **tune(model_cls, split, n_trials=job.tune_trials, metric=job.tune_metric,
                                        opts=job.opts, base_config=job.config, item_text=item_text,
                                        max_valid_cases=job.max_valid_cases, seed=job.seed,
                                        on_trial=lambda i, v: send("advance", 1))}
     data = TrainData.from_split(split, with_valid_targets=job.refit_with_valid, item_text=item_text)
     rss_before = _peak_mb()
-    send("phase", f"{job.name}: fit", 1)
+    send("phase", f"{model_label(job.name)}: fit", 1)
     model = model_cls(**job.config)
     started = time.perf_counter()
     model.fit(data)
     train_seconds = time.perf_counter() - started
     peak_fit = _peak_mb()
     send("advance", 1)
-    send("phase", f"{job.name}: scoring {len(split.test):,} test cases", len(split.test))
+    send("phase", f"{model_label(job.name)}: scoring {len(split.test):,} test cases", len(split.test))
     started = time.perf_counter()
     metrics = evaluate(model, split.test, split.n_items, job.opts, train=data.sequences,
                        on_progress=lambda n: send("advance", n))
@@ -133,7 +140,7 @@ def run_job(job: ModelJob, work_dir: str | Path, on_event: Callable[[Event], Non
     """Run ``job`` in a fresh spawned process; its result dict (``status`` ok, refused or failed)."""
     ctx = mp.get_context("spawn")
     events = ctx.Queue()
-    result_path = Path(work_dir) / f"result-{job.name.replace(':', '_')}-{job.mode}-{time.time_ns()}.json"
+    result_path = Path(work_dir) / f"result-{model_label(job.name).replace(':', '_')}-{job.mode}-{time.time_ns()}.json"
     proc = ctx.Process(target=_child, args=(job, events, str(result_path)), daemon=True)
     started = time.perf_counter()
     proc.start()
