@@ -29,6 +29,10 @@ def bench_search(
     cache_dir: Path = typer.Option(Path("var/cache/embeddings"), help="Embedding cache folder."),
     encoder: Path | None = typer.Option(None, help="Encoder directory (e.g. a fine-tuned version from `shopsage models list`); "
                                                    "default: the packaged all-MiniLM-L6-v2."),
+    query_encoder: Path | None = typer.Option(None, help="A different encoder for queries only (a query-tower fine-tuned "
+                                                         "version); items keep --encoder's vectors."),
+    compare_query_encoder: bool = typer.Option(False, help="With --query-encoder: also score vector, hybrid and learned "
+                                                           "with --encoder embedding the queries, in the same run."),
 ) -> None:
     """Lexical, vector, hybrid and learned search over the whole catalogue: nDCG@10, Recall@100, latency."""
     from shopsage.search import SearchConfig
@@ -48,6 +52,8 @@ def bench_search(
                       dev_fraction=dev_fraction, seed=seed, cache_dir=str(cache_dir),
                       latency_queries=latency_queries, int8_check=int8_check, query_backend=query_backend,  # type: ignore[arg-type]
                       encoder_model=str(encoder) if encoder else None,
+                      query_encoder_model=str(query_encoder) if query_encoder else None,
+                      compare_query_encoder=compare_query_encoder,
                       search=SearchConfig(candidates=candidates), log=lambda m: typer.echo(m, err=True))
     results = run_search_bench(cfg)
     md = write_report(results, json_out, command="shopsage bench search " + " ".join(sys.argv[3:]))

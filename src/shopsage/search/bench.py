@@ -49,6 +49,11 @@ class BenchConfig:
     encoder_model: str | None = None
     """A sentence-transformers directory (a fine-tuned model, or a LoRA adapter over its base) instead of
     the packaged MiniLM."""
+    query_encoder_model: str | None = None
+    """A different model for queries only (a query-tower fine-tuned version): items keep ``encoder_model``'s vectors."""
+    compare_query_encoder: bool = False
+    """With ``query_encoder_model``: also score vector, hybrid and learned with ``encoder_model`` for the queries
+    (the zero-shot baseline), in the same run, with its own ranker."""
     search: SearchConfig = field(default_factory=SearchConfig)
     log: Callable[[str], None] = print
 
@@ -141,8 +146,9 @@ def run_search_bench(cfg: BenchConfig) -> dict[str, Any]:
     vecs = encoder.encode([embedding_text(r) for r in rows])
     t_encode = time.perf_counter() - t0
     qencoder = encoder
-    if cfg.query_backend != "torch":
-        qencoder = TextEncoder(EncoderConfig(model=cfg.encoder_model, cache_dir=cfg.cache_dir, backend=cfg.query_backend))
+    if cfg.query_backend != "torch" or cfg.query_encoder_model:
+        qencoder = TextEncoder(EncoderConfig(model=cfg.query_encoder_model or cfg.encoder_model, cache_dir=cfg.cache_dir,
+                                             backend=cfg.query_backend))
     engine = SearchEngine(cfg.search, encoder, qencoder)
     t0 = time.perf_counter()
     engine.index(rows, vecs)
@@ -181,6 +187,9 @@ def run_search_bench(cfg: BenchConfig) -> dict[str, Any]:
     engine.catalog.popularity[:] = pop
     engine.ranker = ranker
 
+    if cfg.query_encoder_model and cfg.compare_query_encoder:
+        results["item_encoder_for_queries"] = _compare_query_encoder(engine, encoder, train_q, dev_q, train_j, table, n, log)
+
     ref_ids, bm25s_one = _bm25s_reference(rows, dev_q, n)
     vocab_ids = engine.catalog.slots([r.ext_id for r in rows])
     ref = np.where(ref_ids >= 0, vocab_ids[np.maximum(ref_ids, 0)], -1)
@@ -208,6 +217,23 @@ def run_search_bench(cfg: BenchConfig) -> dict[str, Any]:
         "config": cfg.search.model_dump(),
     }
     return results
+
+
+def _compare_query_encoder(engine: SearchEngine, encoder: TextEncoder, train_q: Sequence[str], dev_q: Sequence[str],
+                           train_j: Sequence[tuple[str, str, float]], table: JudgmentTable, n: int,
+                           log: Callable[[str], None]) -> dict[str, dict[str, float]]:
+    """Vector, hybrid and learned quality with the item encoder embedding the queries too (its own ranker)."""
+    saved = engine.query_encoder, engine.ranker
+    engine.query_encoder = encoder
+    try:
+        qv_train = dict(zip(train_q, encoder.encode(list(train_q), progress=False), strict=True))
+        qv_dev = encoder.encode(list(dev_q), progress=False)
+        engine.fit_ranker(train_j, qv_train, leave_query_out_popularity=True)
+        out = {mode: _quality(engine.search(dev_q, n, mode, qvecs=qv_dev).ids, table) for mode in ("vector", "hybrid", "learned")}
+        log(f"item encoder for queries: {out}")
+        return out
+    finally:
+        engine.query_encoder, engine.ranker = saved
 
 
 def _ann_recall(engine: SearchEngine, qvecs: np.ndarray) -> dict[str, float]:
@@ -256,6 +282,10 @@ def to_markdown(results: dict[str, Any], command: str = "") -> str:
     lines += ["", f"Lexical QPS / bm25s QPS: {results['lexical_qps_over_bm25s']:.2f}.",
               f"HNSW recall@10 against exact search: {results['ann']['recall@10_vs_exact']:.4f} "
               f"(M={results['ann']['hnsw_m']}, efSearch={results['ann']['ef_search']})."]
+    if "item_encoder_for_queries" in results:
+        base = results["item_encoder_for_queries"]
+        lines.append("Same run, queries embedded by the item encoder instead (its own ranker): " + ", ".join(
+            f"{m} {r['ndcg@10']:.4f} / {r['recall@100']:.4f}" for m, r in base.items()) + " (nDCG@10 / Recall@100).")
     if "int8" in results:
         i8 = results["int8"]
         lines.append(f"int8 encoder for items and queries: mean cosine of item vectors to float32 "
