@@ -61,10 +61,12 @@ def create_app(svc: Service, keys: Keys | None = None, max_body_bytes: int = MAX
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not svc.started:
+        owned = not svc.started  # a service started by the caller is closed by the caller
+        if owned:
             svc.start()
         yield
-        svc.close()
+        if owned:
+            svc.close()
 
     app = FastAPI(title="ShopSage", version=__version__, lifespan=lifespan,
                   description="Search and recommendations for online shops. Every recommended item carries its reasons.")

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shopsage.data.rows import ItemRow
-from shopsage.data.schema import Event, EventContext, EventType, Item
+from shopsage.data.schema import Event, EventType, Item
 
 __all__ = ["EventIn", "EventBatch", "IngestResult", "ItemIn", "ItemPatch", "ItemView", "ReasonOut", "RecItem",
            "RecResponse", "SearchItem", "SearchOut", "FacetValue", "ProfileOut", "NamedWeight", "UpsertResult",
@@ -22,7 +22,19 @@ _ID = Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f]+$")
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # strict: JSON false is not 0 and 0 is not false (numbers still widen to floats)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
+
+
+class EventContextIn(_In):
+    """Where and how an event happened; every field optional."""
+
+    page: str | None = Field(None, max_length=256)
+    position: int | None = Field(None, ge=0, le=1_000_000, description="0-based rank at which the item was shown.")
+    device: str | None = Field(None, max_length=64)
+    experiment: str | None = Field(None, max_length=256)
+    arm: str | None = Field(None, max_length=256)
+    propensity: float | None = Field(None, gt=0, le=1, description="Probability the logging policy showed the item.")
 
 
 class EventIn(_In):
@@ -37,7 +49,7 @@ class EventIn(_In):
     value: float | None = None
     timestamp: float | None = Field(None, ge=0, le=32503680000.0, description="Unix seconds (default: now).")
     ordinal: int | None = Field(None, ge=0, le=2**62)
-    context: EventContext | None = None
+    context: EventContextIn | None = None
 
     @model_validator(mode="after")
     def _check(self) -> EventIn:
