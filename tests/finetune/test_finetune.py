@@ -102,3 +102,17 @@ def test_query_tower_learns_fixed_item_vectors(tiny_model: str, tmp_path: Path) 
     assert result.baseline_metric is not None and result.best_metric is not None
     assert result.best_metric > result.baseline_metric + 0.3, result.history
     assert 0 < result.train_seconds <= result.seconds
+
+
+def test_batches_never_repeat_a_positive_and_use_every_pair_they_can() -> None:
+    import random
+
+    from shopsage.finetune.trainer import _batches
+
+    pairs = PairSet([Pair(f"q{i}", "A" if i % 5 == 0 else f"I{i}") for i in range(60)], {}, "query-item")
+    batches = _batches(pairs, 8, random.Random(0))
+    assert all(len({pairs.pairs[i].positive for i in b}) == len(b) for b in batches)
+    used = [i for b in batches for i in b]
+    assert len(used) == len(set(used))
+    assert {i for i in range(60) if i % 5} <= set(used)  # every pair with a unique positive is trained on
+    assert 2 <= sum(1 for i in used if i % 5 == 0) <= len(batches)  # the shared positive: at most once per batch

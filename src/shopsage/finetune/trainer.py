@@ -87,17 +87,22 @@ def _batches(pairs: PairSet, batch_size: int, rng: random.Random) -> list[list[i
     batches: list[list[int]] = []
     current: list[int] = []
     seen: set[str] = set()
-    leftovers: list[int] = []
-    for i in order:
-        pos = pairs.pairs[i].positive
-        if pos in seen:
-            leftovers.append(i)
-            continue
-        current.append(i)
-        seen.add(pos)
-        if len(current) == batch_size:
-            batches.append(current)
-            current, seen = [], set()
+    pending = order
+    while pending:  # a pair whose positive is already in the batch waits for a later one
+        leftovers: list[int] = []
+        for i in pending:
+            pos = pairs.pairs[i].positive
+            if pos in seen:
+                leftovers.append(i)
+                continue
+            current.append(i)
+            seen.add(pos)
+            if len(current) == batch_size:
+                batches.append(current)
+                current, seen = [], set()
+        if len(leftovers) == len(pending):
+            break
+        pending = leftovers
     if len(current) >= 2:
         batches.append(current)
     return batches
