@@ -1,0 +1,62 @@
+"""Shared scoring of models that are an item-item weight matrix ``W`` (item-kNN, EASE, FBT).
+
+The score of item ``j`` for a history ``h`` is ``sum_{i in h} W[i, j]``; the item of the history
+that contributed the largest term is the explanation of a recommendation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from shopsage.data.splits import Sequences
+from shopsage.recommend._sparse import history_matrix
+from shopsage.recommend.base import Recommender, as_histories
+from shopsage.types import ScoredItems
+
+__all__ = ["ItemItemRecommender"]
+
+
+class ItemItemRecommender(Recommender):
+    """A recommender whose model is ``self.weights``: a sparse CSR or dense ``(n_items, n_items)``
+    matrix, row ``i`` holding how much item ``i`` in a history speaks for every other item."""
+
+    weights: sp.csr_matrix | np.ndarray
+
+    def score(self, histories: Sequences) -> np.ndarray:
+        self._check_fitted()
+        hist = as_histories(histories)
+        self._check_items(hist.items)
+        h = history_matrix(hist, self.n_items)
+        out = h @ self.weights
+        dense = out.toarray() if sp.issparse(out) else np.asarray(out)
+        return dense.astype(np.float32, copy=False)
+
+    def _weight_rows(self, items: np.ndarray) -> np.ndarray:
+        rows = self.weights[items]
+        return (rows.toarray() if sp.issparse(rows) else np.array(rows)).astype(np.float32, copy=False)
+
+    def similar_items(self, items: np.ndarray | list[int], n: int = 10) -> ScoredItems:
+        """Items with the largest weight in each item's row; items with no weight (never seen
+        with it) are not returned, so rows may be padded."""
+        self._check_fitted()
+        items = np.asarray(items, dtype=np.int64)
+        self._check_items(items)
+        rows = self._weight_rows(items)
+        rows[rows <= 0] = -np.inf
+        return ScoredItems.from_scores(rows, n, exclude=[np.array([i]) for i in items])
+
+    def explain(self, history: np.ndarray | list[int], items: np.ndarray | list[int]) -> list[tuple[int, float]]:
+        """For each of ``items``, the history item that contributed most to its score and that
+        contribution ``W[source, item]``; ``(-1, 0.0)`` when no history item speaks for it."""
+        self._check_fitted()
+        hist = np.unique(np.asarray(history, dtype=np.int64))
+        items = np.asarray(items, dtype=np.int64)
+        self._check_items(hist)
+        self._check_items(items)
+        if len(hist) == 0:
+            return [(-1, 0.0)] * len(items)
+        contrib = self._weight_rows(hist)[:, items]  # (H, n)
+        best = np.argmax(contrib, axis=0)
+        top = contrib[best, np.arange(len(items))]
+        return [(int(hist[b]), float(w)) if w > 0 else (-1, 0.0) for b, w in zip(best, top, strict=True)]

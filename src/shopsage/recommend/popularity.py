@@ -1,0 +1,76 @@
+"""Most popular items, optionally with exponential time decay.
+
+Each training event counts ``0.5 ** (age / half_life)`` where ``age`` is its distance in days
+from the newest event of the training data; without ``half_life_days`` (or when the data has no
+timestamps, only an order) every event counts 1. Every history gets the same ranking; seen items
+are still excluded by ``recommend``. ``similar_items`` is the same popularity ranking (popularity
+knows nothing of item-item relations): a fallback, not a similarity.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from shopsage.artifacts import load_arrays, save_arrays
+from shopsage.data.splits import Sequences
+from shopsage.recommend.base import ModelConfig, Recommender, TrainData, as_histories
+
+__all__ = ["PopularityConfig", "Popularity"]
+
+DAY = 86_400.0
+
+
+class PopularityConfig(ModelConfig):
+    half_life_days: float | None = Field(None, gt=0.0)
+    """Age in days at which an event counts half; None = no decay. Used only when every training
+    event has a timestamp."""
+    distinct: bool = True
+    """Count each item once per sequence (number of buyers) rather than every event."""
+
+
+class Popularity(Recommender):
+    """Popularity baseline (``pop``)."""
+
+    name = "pop"
+    Config = PopularityConfig
+    config: PopularityConfig
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        return {"distinct": trial.suggest_categorical("distinct", [True, False]),
+                "half_life_days": trial.suggest_categorical("half_life_days", [None, 1.0, 7.0, 30.0, 180.0])}
+
+    def _fit(self, data: TrainData) -> None:
+        seqs = data.sequences
+        weight = np.ones(len(seqs.items), np.float64)
+        decayed = (self.config.half_life_days is not None and data.ts is not None and len(data.ts) > 0
+                        and not np.isnan(data.ts).any())
+        if decayed:
+            age_days = (np.max(data.ts) - np.asarray(data.ts, np.float64)) / DAY
+            weight = 0.5 ** (age_days / self.config.half_life_days)
+        if self.config.distinct:  # one count per (sequence, item): the most recent, largest weight
+            owner = np.repeat(np.arange(len(seqs), dtype=np.int64), seqs.lengths)
+            key = owner * self.n_items + seqs.items
+            order = np.lexsort((weight, key))
+            last = np.r_[key[order][1:] != key[order][:-1], True]
+            items, weight = seqs.items[order][last], weight[order][last]
+        else:
+            items = seqs.items
+        counts = np.bincount(items, weights=weight, minlength=self.n_items)
+        self.popularity = counts.astype(np.float32)
+
+    def score(self, histories: Sequences) -> np.ndarray:
+        self._check_fitted()
+        hist = as_histories(histories)
+        self._check_items(hist.items)
+        return np.broadcast_to(self.popularity, (len(hist), self.n_items)).copy()
+
+    def _save(self, directory: Path) -> None:
+        save_arrays(directory, popularity=self.popularity)
+
+    def _load(self, directory: Path) -> None:
+        self.popularity = load_arrays(directory, "popularity")["popularity"]
