@@ -48,9 +48,12 @@ class ItemItemRecommender(Recommender):
 
     def explain(self, history: np.ndarray | list[int], items: np.ndarray | list[int]) -> list[tuple[int, float]]:
         """For each of ``items``, the history item that contributed most to its score and that
-        contribution ``W[source, item]``; ``(-1, 0.0)`` when no history item speaks for it."""
+        contribution ``W[source, item]``; ``(-1, 0.0)`` when no history item speaks for it. Ties go
+        to the most recent history item (``history`` is oldest first)."""
         self._check_fitted()
-        hist = np.unique(np.asarray(history, dtype=np.int64))
+        newest_first = np.asarray(history, dtype=np.int64)[::-1]
+        _, first = np.unique(newest_first, return_index=True)
+        hist = newest_first[np.sort(first)]  # distinct items, newest first
         items = np.asarray(items, dtype=np.int64)
         self._check_items(hist)
         self._check_items(items)
