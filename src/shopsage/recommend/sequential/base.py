@@ -1,0 +1,234 @@
+"""What every sequential recommender shares: config, fit, batched scoring, ``next_items``, save/load.
+
+A sequential model reads the last ``max_len`` items of a history (a user's purchases or an
+anonymous session's clicks, oldest first) and scores every item as the next one. ``score`` is the
+batched form (offline evaluation), ``next_items(sequence, n)`` the single-sequence form of
+``recommend`` (serving: a few milliseconds on one core). Weights are saved as safetensors.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from abc import abstractmethod
+from dataclasses import replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+from torch import nn
+
+from shopsage.data.splits import EvalCases, Sequences
+from shopsage.errors import ArtifactError, ValidationError
+from shopsage.recommend.base import ModelConfig, Recommender, TrainData
+from shopsage.recommend.sequential.items import ItemMode, encode_item_text
+from shopsage.types import ScoredItems
+
+__all__ = ["SequentialConfig", "SequentialRecommender", "pad_right"]
+
+WEIGHTS = "weights.safetensors"
+
+
+class SequentialConfig(ModelConfig):
+    """Hyperparameters shared by the sequential models (names from docs/conventions.md)."""
+
+    embedding_dim: int = Field(64, ge=2)
+    """Width of item vectors and hidden states."""
+    max_len: int = Field(50, ge=1)
+    """Only the last ``max_len`` items of a history are read."""
+    dropout: float = Field(0.3, ge=0.0, lt=1.0)
+    """Dropout on embeddings and inside the blocks."""
+    epochs: int = Field(200, ge=1)
+    """Most passes over the training data (early stopping usually ends sooner)."""
+    batch_size: int = Field(256, ge=1)
+    """Training sequences per optimiser step."""
+    learning_rate: float = Field(1e-3, gt=0.0)
+    """Adam step size."""
+    reg: float = Field(0.0, ge=0.0)
+    """Decoupled weight decay (AdamW)."""
+    loss: Literal["softmax", "sampled-softmax"] = "softmax"
+    """``softmax``: cross-entropy over the whole catalogue; ``sampled-softmax``: against
+    ``n_negatives`` items drawn per step (shared by the batch), for large catalogues."""
+    n_negatives: int = Field(1024, ge=1)
+    """Negatives per step for ``sampled-softmax``."""
+    patience: int = Field(10, ge=1)
+    """Stop after this many evaluations without a better validation NDCG@10."""
+    eval_every: int = Field(1, ge=1)
+    """Evaluate on the validation cases every this many epochs."""
+    max_valid_cases: int = Field(20000, ge=1)
+    """Validation NDCG@10 is measured on at most this many (seeded) cases."""
+    time_budget_s: float | None = Field(None, gt=0)
+    """Stop training after this many seconds (the best epoch so far is kept)."""
+    item_repr: ItemMode = "id"
+    """``id``, ``text-init`` or ``text-fuse`` (text modes need ``TrainData.item_text``)."""
+    filter_seen: bool = True
+    """Exclude the history's items when measuring validation NDCG@10 (as the evaluation does)."""
+    threads: int = Field(2, ge=1)
+    """torch intra-op threads for training and batched scoring."""
+    seed: int = 0
+    """The one random seed (initialisation, batching, dropout, negatives)."""
+    checkpoint_dir: str | None = None
+    """When set, the best weights so far are written there (safetensors + manifest.json)."""
+    verbose: bool = False
+    """Print one line per evaluation."""
+
+
+def pad_right(seqs: list[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Last ``max_len`` items of each sequence, ids shifted by +1, right-padded with 0:
+    ``(B, T)`` int64 and lengths ``(B,)`` (an empty sequence gets length 1 of padding)."""
+    lengths = np.array([min(len(s), max_len) for s in seqs], dtype=np.int64)
+    t = max(int(lengths.max(initial=0)), 1)
+    out = np.zeros((len(seqs), t), dtype=np.int64)
+    for b, s in enumerate(seqs):
+        if lengths[b]:
+            out[b, :lengths[b]] = np.asarray(s[-lengths[b]:], dtype=np.int64) + 1
+    return out, np.maximum(lengths, 1)
+
+
+def holdout_valid(data: TrainData, most: int, seed: int) -> TrainData:
+    """Without validation cases (a refit on train + validation), early stopping needs some: the
+    last item of a seeded 10% of the sequences (at most ``most``, of length >= 3) becomes a
+    validation case and leaves training."""
+    lengths = data.sequences.lengths
+    eligible = np.flatnonzero(lengths >= 3)
+    size = min(most, max(1, len(lengths) // 10), len(eligible))
+    if size == 0:
+        return data
+    pick = np.sort(np.random.default_rng(seed).choice(eligible, size=size, replace=False))
+    held = np.zeros(len(lengths), dtype=bool)
+    held[pick] = True
+    seqs = data.sequences
+    train = Sequences.from_lists([seqs[s][:-1] if held[s] else seqs[s] for s in range(len(seqs))])
+    valid = EvalCases(pick.astype(np.int32), Sequences.from_lists([seqs[int(s)][:-1] for s in pick]),
+                      Sequences.from_lists([seqs[int(s)][-1:] for s in pick]))
+    return replace(data, sequences=train, valid=valid)
+
+
+class SequentialRecommender(Recommender):
+    """Base of SASRec, GRU4Rec: subclasses give ``_build_net`` (an ``nn.Module`` with
+    ``forward(seq) -> (B, T, D)``, ``predict(seq, lengths) -> (B, D)`` and ``items.weight()``)."""
+
+    Config = SequentialConfig
+    config: SequentialConfig
+
+    def __init__(self, config: ModelConfig | None = None, **overrides: object) -> None:
+        super().__init__(config, **overrides)
+        self.net: nn.Module | None = None
+        self.report: dict[str, object] = {}
+        self._table: torch.Tensor | None = None  # (N, D) cached item vectors for inference
+
+    @abstractmethod
+    def _build_net(self, n_items: int, text: np.ndarray | None, warm: np.ndarray | None) -> nn.Module: ...
+
+    # ---- training -------------------------------------------------------------------------------
+    def _fit(self, data: TrainData) -> None:
+        from shopsage.recommend.sequential.train import train_net
+
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        torch.set_num_threads(cfg.threads)
+        text = warm = None
+        if cfg.item_repr != "id":
+            if data.item_text is None or len(data.item_text) != data.n_items:
+                raise ValidationError(f"item_repr={cfg.item_repr!r} needs one text per item in TrainData.item_text; "
+                                      "import items with titles or use item_repr='id'")
+            text = encode_item_text(data.item_text, cfg.threads)
+            warm = (np.bincount(data.sequences.items, minlength=data.n_items) > 0)
+        self.net = self._build_net(data.n_items, text, warm)
+        if data.valid is None or not len(data.valid):
+            data = holdout_valid(data, cfg.max_valid_cases, cfg.seed)
+        self.report = train_net(self, data, warm).as_dict()
+        self._refresh()
+
+    def _refresh(self) -> None:
+        assert self.net is not None
+        self.net.eval()
+        with torch.inference_mode():
+            self._table = self.net.items.weight()[1:].detach().clone()  # (N, D)
+
+    # ---- inference ------------------------------------------------------------------------------
+    def _hidden(self, seqs: list[np.ndarray]) -> torch.Tensor:
+        """Last hidden state of each history ``(B, D)``."""
+        assert self.net is not None
+        inp, lengths = pad_right(seqs, self.config.max_len)
+        return self.net.predict(torch.from_numpy(inp), torch.from_numpy(lengths))
+
+    def score_tensor(self, seqs: list[np.ndarray], batch: int = 1024) -> torch.Tensor:
+        """``(B, n_items)`` float32 scores as a tensor (evaluation uses it without copies; also
+        during training, so it does not require ``fitted``)."""
+        assert self._table is not None
+        out = torch.empty((len(seqs), self.n_items), dtype=torch.float32)
+        with torch.inference_mode():
+            for lo in range(0, len(seqs), batch):
+                out[lo:lo + batch] = self._hidden(seqs[lo:lo + batch]) @ self._table.T
+        return out
+
+    def score(self, histories: Sequences) -> np.ndarray:
+        self._check_fitted()
+        seqs = [histories[b] for b in range(len(histories))]
+        for s in seqs:
+            self._check_items(s)
+        return self.score_tensor(seqs).numpy()
+
+    def next_items(self, sequence: list[int] | np.ndarray, n: int = 10, *, exclude: list[int] | np.ndarray | None = None,
+                   filter_seen: bool = True) -> ScoredItems:
+        """Top ``n`` next items after ``sequence`` (oldest first): ``recommend`` for one live sequence.
+
+        Items of ``exclude`` (and of the sequence itself unless ``filter_seen=False``) are left out.
+        """
+        self._check_fitted()
+        assert self._table is not None
+        seq = np.asarray(sequence, dtype=np.int64)
+        self._check_items(seq)
+        if n < 1:
+            raise ValidationError(f"n of {n} must be at least 1")
+        with torch.inference_mode():
+            scores = (self._hidden([seq]) @ self._table.T)[0]  # (N,)
+            if exclude is not None and len(exclude):
+                ex = np.asarray(exclude, dtype=np.int64)
+                self._check_items(ex)
+                scores[torch.from_numpy(ex)] = -torch.inf
+            if filter_seen and len(seq):
+                scores[torch.from_numpy(seq)] = -torch.inf
+            k = min(n, self.n_items)
+            top = torch.topk(scores, k)
+        ids = top.indices.numpy().astype(np.int32)[None, :]
+        sc = top.values.numpy().astype(np.float32)[None, :]
+        ids[~np.isfinite(sc)] = -1
+        return ScoredItems._pad(ids, sc, n)
+
+    # ---- artifacts ------------------------------------------------------------------------------
+    def _save(self, directory: Path) -> None:
+        from safetensors.torch import save_file
+
+        assert self.net is not None
+        state = {k: v.detach().contiguous() for k, v in self.net.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS))
+        (directory / "training.json").write_text(json.dumps(self.report, indent=2, default=float), encoding="utf-8")
+
+    def _load(self, directory: Path) -> None:
+        from safetensors.torch import load_file
+
+        path = directory / WEIGHTS
+        if not path.is_file():
+            raise ArtifactError(f"{path} is missing: the model in {directory} is incomplete; save it again.")
+        state = load_file(str(path))
+        text = state.get("items.text")
+        warm = state.get("items.warm")
+        self.net = self._build_net(self.n_items, None if text is None else text[1:].numpy(),
+                                   None if warm is None else warm[1:, 0].numpy())
+        self.net.load_state_dict(state)
+        report = directory / "training.json"
+        self.report = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else {}
+        self._refresh()
+
+    def save_checkpoint(self, directory: Path, metrics: dict[str, float]) -> None:
+        """Write the current weights as a loadable model directory (used for the best epoch)."""
+        was, self.fitted = self.fitted, True
+        try:
+            self.save(directory)
+        finally:
+            self.fitted = was
+        (directory / "checkpoint.json").write_text(json.dumps({"time": time.time(), **metrics}), encoding="utf-8")
