@@ -2,7 +2,8 @@
 
 - ``beauty``: ``amazon-seq`` (Amazon Beauty 5-core), leave-one-out, seen items filtered;
 - ``scientific``: ``recbole`` (Amazon Industrial & Scientific), leave-one-out, seen items filtered;
-- ``diginetica``: ``sessions``, every test prefix predicts the next click, seen items kept.
+- ``diginetica``: ``sessions``, each line of test_prefixes.tsv (already every prefix of the test
+  sessions) predicts its next click (``session_prefix`` without expansion), seen items kept.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def load(name: str) -> BenchData:
     try:
         if fresh:
             run_import(store, get_importer(fmt, str(DATA / folder)))
-        split = leave_one_out(store) if protocol == "leave-one-out" else session_prefix(store, expand=True)
+        split = leave_one_out(store) if protocol == "leave-one-out" else session_prefix(store)
         titles = {row.ext_id: (row.title or "") for _, row in store.items()}
     finally:
         store.close()

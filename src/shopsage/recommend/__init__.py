@@ -29,7 +29,8 @@ _MODEL_PATHS: dict[str, str] = {
     "bpr": "shopsage.recommend.bpr:BPR",
     "fbt": "shopsage.recommend.fbt:FBT",
     "sknn": "shopsage.recommend.sknn:SKNN",
-    # the sequential models add their lines here: "sasrec": "shopsage.recommend.sequential...:SASRec",
+    "sasrec": "shopsage.recommend.sequential.sasrec:SASRec",
+    "gru4rec": "shopsage.recommend.sequential.gru4rec:GRU4Rec",
 }
 
 # Components that are recommenders but not stand-alone CLI models (they need other parts to build).
