@@ -110,3 +110,19 @@ def test_a_promoted_model_is_loaded_without_a_restart(svc: Service) -> None:
     assert after.model.config.neighbors == 2  # type: ignore[attr-defined]
     sources = {r["source"] for it in svc.recommend("for_you", user="u1", n=3)["items"] for r in it["reasons"]}
     assert f"itemknn:{after.version}" in sources
+
+
+def test_dense_item_item_weights_are_served_in_c_order(svc: Service) -> None:
+    import numpy as np
+
+    cls = recommender_class("ease")
+    if cls is None:
+        pytest.skip("the ease recommender is not installed")
+    vocab, data = training_data(svc.store)
+    model = cls().fit(data)
+    model.weights = np.asfortranarray(model.weights)  # type: ignore[attr-defined]
+    register_recommender(svc.registry, model, vocab)
+    svc.models.names = sorted({*svc.models.names, "ease"})
+    svc.models.refresh()
+    loaded = svc.models.get("ease")
+    assert loaded is not None and loaded.model.weights.flags.c_contiguous  # type: ignore[attr-defined]

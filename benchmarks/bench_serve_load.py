@@ -1,0 +1,130 @@
+"""A small open-loop HTTP/1.1 load generator on asyncio streams (keep-alive connection pool).
+
+Open loop: request ``i`` is due at ``t0 + i / rate`` whatever happened before; its latency is
+counted from that due time (no coordinated omission), so a slow server shows up as queueing.
+Closed loop: ``concurrency`` connections send back to back for ``seconds`` (maximum throughput).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Conn", "open_loop", "closed_loop", "summary", "request"]
+
+
+class Conn:
+    """One keep-alive HTTP/1.1 connection."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> Conn:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        return self
+
+    async def send(self, method: str, path: str, body: bytes = b"") -> tuple[int, bytes]:
+        assert self.reader is not None and self.writer is not None
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nConnection: keep-alive\r\n"
+        if body:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + body)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(raw[9:12])
+        length = 0
+        for line in raw.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        payload = await self.reader.readexactly(length) if length else b""
+        return status, payload
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def request(conn: Conn, method: str, path: str, body: bytes = b"") -> tuple[int, bytes, float]:
+    t = time.perf_counter()
+    status, payload = await conn.send(method, path, body)
+    return status, payload, time.perf_counter() - t
+
+
+@dataclass
+class Result:
+    latency_s: np.ndarray  # from the due time (open loop) or the send time (closed loop)
+    service_s: np.ndarray  # from the send time
+    statuses: dict[int, int]
+    seconds: float
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latency_s) / self.seconds
+
+
+async def open_loop(host: str, port: int, path_of: Callable[[int], str], rate: float, count: int,
+                    pool: int = 32) -> Result:
+    conns = [await Conn(host, port).open() for _ in range(pool)]
+    free: asyncio.Queue[Conn] = asyncio.Queue()
+    for c in conns:
+        free.put_nowait(c)
+    loop = asyncio.get_running_loop()
+    lat = np.zeros(count)
+    svc = np.zeros(count)
+    statuses: dict[int, int] = {}
+    t0 = loop.time() + 0.05
+
+    async def one(i: int) -> None:
+        due = t0 + i / rate
+        await asyncio.sleep(max(0.0, due - loop.time()))
+        conn = await free.get()
+        start = loop.time()
+        status, _ = await conn.send("GET", path_of(i))
+        end = loop.time()
+        free.put_nowait(conn)
+        lat[i], svc[i] = end - due, end - start
+        statuses[status] = statuses.get(status, 0) + 1
+
+    await asyncio.gather(*(one(i) for i in range(count)))
+    seconds = loop.time() - t0
+    for c in conns:
+        c.close()
+    return Result(lat, svc, statuses, seconds)
+
+
+async def closed_loop(host: str, port: int, path_of: Callable[[int], str], concurrency: int, seconds: float) -> Result:
+    conns = [await Conn(host, port).open() for _ in range(concurrency)]
+    loop = asyncio.get_running_loop()
+    lat: list[float] = []
+    statuses: dict[int, int] = {}
+    end_at = loop.time() + seconds
+    counter = iter(range(10**9))
+
+    async def worker(conn: Conn) -> None:
+        while loop.time() < end_at:
+            t = loop.time()
+            status, _ = await conn.send("GET", path_of(next(counter)))
+            lat.append(loop.time() - t)
+            statuses[status] = statuses.get(status, 0) + 1
+
+    t0 = loop.time()
+    await asyncio.gather(*(worker(c) for c in conns))
+    took = loop.time() - t0
+    for c in conns:
+        c.close()
+    arr = np.array(lat)
+    return Result(arr, arr, statuses, took)
+
+
+def summary(r: Result) -> dict[str, object]:
+    ms = r.latency_s * 1000
+    return {"requests": len(ms), "seconds": round(r.seconds, 2), "throughput_rps": round(r.throughput, 1),
+            "p50_ms": round(float(np.percentile(ms, 50)), 2), "p90_ms": round(float(np.percentile(ms, 90)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2), "max_ms": round(float(ms.max()), 2),
+            "service_p99_ms": round(float(np.percentile(r.service_s * 1000, 99)), 2),
+            "statuses": {str(k): v for k, v in sorted(r.statuses.items())}}
