@@ -44,6 +44,9 @@ class BPRConfig(ModelConfig):
     """Training threads; 0 = every core (several threads make training non-deterministic)."""
 
 
+_CHUNK = 512  # histories folded in at a time
+
+
 def _hash(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: a well-mixed uint64 from a uint64 counter."""
     with np.errstate(over="ignore"):
@@ -89,6 +92,14 @@ class BPR(Recommender):
         self._check_fitted()
         hist = as_histories(histories)
         self._check_items(hist.items)
+        out = np.zeros((len(hist), self.item_factors.shape[1]), np.float32)
+        for s in range(0, len(hist), _CHUNK):  # bounds the (E, K, D) work arrays
+            e = min(s + _CHUNK, len(hist))
+            out[s:e] = self._fold_in(Sequences(hist.indptr[s:e + 1] - hist.indptr[s],
+                                               hist.items[hist.indptr[s]:hist.indptr[e]]))
+        return out
+
+    def _fold_in(self, hist: Sequences) -> np.ndarray:
         c = self.config
         y, bias = self.item_factors, self.item_bias
         rows = np.repeat(np.arange(len(hist)), hist.lengths)  # (E,) history of each entry
