@@ -156,15 +156,18 @@ class Generators:
         slots, scores = _keep(m.slots_of(cand), scores, allowed)
         src = f"{m.name}:{m.version}"
         typ_of = dict(hist)
+        explained: dict[int, tuple[int, float]] = {}
 
         def reason(i: int) -> Reason:
             if m.explains:
-                cand_id = m.model_ids([int(slots[i])])
-                if len(cand_id):
-                    h, w = m.model.explain(ids, cand_id)[0]  # type: ignore[attr-defined]
-                    h_slot = int(m.slots_of(np.array([h]))[0]) if h >= 0 else -1
-                    if h_slot >= 0:
-                        return self._viewed(h_slot, typ_of.get(h_slot, "view"), "candidates", src, contribution=round(w, 6))
+                if i not in explained:  # explain the top of the list in one call: it is what a response shows
+                    pos = [j for j in range(min(len(slots), max(i + 1, 32))) if j not in explained] or [i]
+                    for j, hw in zip(pos, m.model.explain(ids, m.model_ids(slots[pos].tolist())), strict=True):  # type: ignore[attr-defined]
+                        explained[j] = hw
+                h, w = explained[i]
+                h_slot = int(m.slots_of(np.array([h]))[0]) if h >= 0 else -1
+                if h_slot >= 0:
+                    return self._viewed(h_slot, typ_of.get(h_slot, "view"), "candidates", src, contribution=round(w, 6))
             return self._model_reason(m, g, len(ids))
 
         return CandidateList(f"model:{m.name}", slots, scores, reason)

@@ -47,8 +47,9 @@ def _diversify(sc: ScenarioConfig, catalog: ServingCatalog, slots: list[int], sc
     d = sc.diversity
     if d.method == "none" or len(slots) <= 1:
         return list(range(min(n, len(slots)))), {"method": "none"}
-    if d.method == "category_cap":
-        kept, skipped = category_cap([catalog.category(s) for s in slots], n, d.max_per_category)
+    if d.method == "category_cap":  # leaf category codes (case-insensitive labels), -1 = none
+        codes = catalog.leaf[np.asarray(slots, dtype=np.int64)].tolist()
+        kept, skipped = category_cap([str(c) if c >= 0 else None for c in codes], n, d.max_per_category)
         return kept, {"method": "category_cap", "max_per_category": d.max_per_category, "capped": len(skipped)}
     cats = [catalog.category(s) for s in slots]
     brands = [catalog.brand(s) for s in slots]

@@ -29,4 +29,4 @@ async def recommendations(
 ) -> RecResponse:
     """for_you (user and/or session; none: trending), similar_items / frequently_bought_together /
     also_viewed (item), next_in_session (session), trending."""
-    return RecResponse.model_validate(svc.recommend(scenario, user, session, item, n))
+    return svc.recommend(scenario, user, session, item, n)  # type: ignore[return-value]  # validated once, as response_model
