@@ -100,6 +100,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--hard", type=int, default=3)
     ap.add_argument("--max-length", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on the shared, loaded machine)")
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--lr-lora", type=float, default=1e-3)
     ap.add_argument("--lr-full", type=float, default=1e-4)
@@ -121,7 +122,7 @@ def main() -> None:
         gains[q][item] = gain
 
     base = default_model_path()
-    zero = TextEncoder(EncoderConfig(cache_dir=CACHE, progress=False))
+    zero = TextEncoder(EncoderConfig(cache_dir=CACHE, progress=False, threads=args.threads))
     t0 = time.perf_counter()
     dv0 = zero.encode([texts[i] for i in ids])
     enc_s = time.perf_counter() - t0
@@ -142,7 +143,7 @@ def main() -> None:
     print(f"{len(rows)} products; {len(fit_q)} training queries -> {len(pairs)} pairs; "
           f"{len(es_q)} early-stopping queries; {len(dev_q)} dev queries", flush=True)
 
-    es_items = sorted({i for q in es_q for i in gains[q]} | set(rng.sample(ids, 4000)))
+    es_items = sorted({i for q in es_q for i in gains[q]} | set(rng.sample(ids, min(4000, len(ids)))))
     es_texts = [texts[i] for i in es_items]
 
     def early_stop_metric(model: object) -> float:
@@ -162,11 +163,11 @@ def main() -> None:
     for method in args.methods.split(","):
         cfg = FineTuneConfig(method=method, tower=args.tower, epochs=args.epochs, batch_size=args.batch_size,  # type: ignore[arg-type]
                              max_steps=args.max_steps, learning_rate=args.lr_lora if method == "lora" else args.lr_full,
-                             eval_every=args.eval_every, patience=3, max_length=args.max_length, seed=0)
+                             eval_every=args.eval_every, patience=3, max_length=args.max_length, seed=0, threads=args.threads)
         out = registry.new_version_dir(args.name)
         res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric, item_vectors=item_vectors)
         print(method, "trained:", {k: v for k, v in res.__dict__.items() if k != "history"}, flush=True)
-        tuned = TextEncoder(EncoderConfig(model=str(out), cache_dir=CACHE, progress=False))  # the serving path
+        tuned = TextEncoder(EncoderConfig(model=str(out), cache_dir=CACHE, progress=False, threads=args.threads))  # the serving path
         t0 = time.perf_counter()
         dv = dv0 if args.tower == "query" else tuned.encode([texts[i] for i in ids])
         enc_s = time.perf_counter() - t0

@@ -83,6 +83,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--hard", type=int, default=1)
     ap.add_argument("--max-length", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on the shared, loaded machine)")
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--lr-lora", type=float, default=5e-4)
     ap.add_argument("--lr-full", type=float, default=5e-5)
@@ -109,7 +110,7 @@ def main() -> None:
     print(f"{len(everything)} items, {len(cold)} held out; {len(pairs)} training pairs; "
           f"{len(valid)} validation and {len(test)} test cases with a held-out target", flush=True)
 
-    zero = TextEncoder(EncoderConfig(cache_dir=CACHE, progress=False))
+    zero = TextEncoder(EncoderConfig(cache_dir=CACHE, progress=False, threads=args.threads))
     t0 = time.perf_counter()
     zv = dict(zip(everything, zero.encode([texts[e] for e in everything]), strict=True))
     enc_s = time.perf_counter() - t0
@@ -144,11 +145,11 @@ def main() -> None:
     for method in args.methods.split(","):
         cfg = FineTuneConfig(method=method, tower="both", batch_size=args.batch_size, max_steps=args.max_steps,  # type: ignore[arg-type]
                              learning_rate=args.lr_lora if method == "lora" else args.lr_full, eval_every=args.eval_every,
-                             patience=3, max_length=args.max_length, seed=0)
+                             patience=3, max_length=args.max_length, seed=0, threads=args.threads)
         out = registry.new_version_dir("encoder-scientific-items")
         res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric)
         print(method, "trained:", {k: v for k, v in res.__dict__.items() if k != "history"}, flush=True)
-        tuned = TextEncoder(EncoderConfig(model=str(out), cache_dir=CACHE, progress=False))
+        tuned = TextEncoder(EncoderConfig(model=str(out), cache_dir=CACHE, progress=False, threads=args.threads))
         t0 = time.perf_counter()
         tv = dict(zip(everything, tuned.encode([texts[e] for e in everything]), strict=True))
         quality = cold_quality(tv, test, cold, everything)
