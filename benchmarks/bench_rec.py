@@ -53,9 +53,15 @@ def main() -> None:
                          model_params=json.loads(args.params) if args.params else {}, timeout_s=args.timeout,
                          refit_with_valid=not args.no_refit)
 
+    phase = {"label": "", "done": 0}
+
     def log(event: tuple) -> None:
         if event[0] == "phase":
+            phase.update(label=event[1], done=0)
             print(f"[{time.strftime('%H:%M:%S')}] {event[1]}", flush=True)
+        elif event[0] == "advance" and "tuning" in phase["label"]:
+            phase["done"] += event[1]
+            print(f"[{time.strftime('%H:%M:%S')}]   trial {phase['done']} done", flush=True)
         elif event[0] == "model_done":
             res = event[2]
             keys = ("hr@10", "ndcg@10", "hr@20", "mrr@20", "train_seconds", "peak_rss_mb", "status", "message")

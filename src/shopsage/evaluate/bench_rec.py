@@ -145,7 +145,7 @@ def _run_model(name: str, cfg: RecBenchConfig, split_dir: str, opts: EvalOptions
     tuning: dict[str, Any] | None = None
     if cfg.tune_trials > 0:
         tune_opts = EvalOptions(ks=opts.ks, filter_seen=opts.filter_seen, batch_size=opts.batch_size,
-                                beyond=False, seed=opts.seed)
+                                beyond=False, auc=False, seed=opts.seed)
         job = ModelJob(name, split_dir, mode="tune", config=params, opts=tune_opts, tune_trials=cfg.tune_trials,
                        tune_metric=tune_metric, max_valid_cases=cfg.max_valid_cases, seed=cfg.seed)
         started = time.perf_counter()

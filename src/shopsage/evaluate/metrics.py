@@ -139,7 +139,9 @@ def rank_auc(scores: np.ndarray, target: np.ndarray, exclude: list[np.ndarray] |
     """Per-row AUC of one target against every other item of a dense ``(B, n_items)`` score matrix:
     the share of candidate negatives scored below the target (ties count half). Items in
     ``exclude[b]`` (other than the target) are not candidates."""
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = np.asarray(scores)
+    if scores.dtype not in (np.float32, np.float64):
+        scores = scores.astype(np.float64)
     target = np.asarray(target, dtype=np.int64)
     rows = np.arange(len(target))
     t = scores[rows, target][:, None]

@@ -118,8 +118,9 @@ def load_split(directory: str | Path) -> tuple[SplitData, list[str] | None]:
 class EvalOptions:
     """How cases are scored. ``ks`` are the metric cut-offs; ``sampled_negatives`` > 0 adds the
     sampled-negative protocol (keys ``sampled-N/...``); ``beyond_k`` is the cut-off of coverage,
-    novelty, diversity and popularity bias; ``diversity_lists`` caps (seeded sample) the lists
-    whose intra-list diversity is computed."""
+    novelty, diversity and popularity bias (``beyond``: compute them); ``auc``: the target's AUC
+    against all other candidates; ``diversity_lists`` caps (seeded sample) the lists whose
+    intra-list diversity is computed."""
 
     ks: tuple[int, ...] = (10, 20)
     filter_seen: bool = True
@@ -127,6 +128,7 @@ class EvalOptions:
     sampled_negatives: int = 0
     beyond_k: int = 10
     beyond: bool = True
+    auc: bool = True
     diversity_lists: int = 5000
     batch_size: int = 1024
     seed: int = 0
@@ -197,7 +199,7 @@ def evaluate(model: Recommender, cases: EvalCases, n_items: int, opts: EvalOptio
         raise ValidationError("sampled-negative ranking needs one target per case (leave-one-out)")
     max_k = max(opts.ks)
     ranked = np.empty((len(cases), max_k), dtype=np.int32)
-    aucs = np.empty(len(cases)) if single else None
+    aucs = np.empty(len(cases)) if single and opts.auc else None
     sampled = np.empty(len(cases), dtype=np.int64) if opts.sampled_negatives else None
     rng = np.random.default_rng(opts.seed)
     for lo in range(0, len(cases), opts.batch_size):
