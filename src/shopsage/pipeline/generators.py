@@ -105,8 +105,7 @@ class Generators:
     def _viewed(self, slot: int, typ: str, stage: str, source: str, **evidence: object) -> Reason:
         verb = _VERB.get(typ, "viewed")
         ext = self.catalog.ext(slot)
-        return Reason(stage, source, f"Because you {verb} {self._title(slot)}",
-                      {"item": ext, "title": self._title(slot), "interaction": typ, **evidence})
+        return Reason(stage, source, f"Because you {verb} {self._title(slot)}", {"item": ext, "interaction": typ, **evidence})
 
     def similar_to_recent(self, g: GeneratorConfig, m: LoadedModel, shopper: Shopper, allowed: np.ndarray) -> CandidateList | None:
         recent: list[tuple[int, str]] = []
@@ -122,29 +121,28 @@ class Generators:
         if not recent:
             return None
         ids = m.model_ids([s for s, _ in recent])
-        res = m.model.similar_items(ids, g.n)
-        total: dict[int, float] = {}
-        best: dict[int, tuple[float, int, float]] = {}  # candidate -> (decayed weight, history row, similarity)
-        for r in range(len(res)):
-            cand, sims = res.row(r)
-            decay = 1.0 / (1.0 + 0.25 * r)  # newer history items count more
-            for c, w in zip(m.slots_of(cand).tolist(), sims.tolist(), strict=True):
-                if c < 0 or c >= len(allowed) or not allowed[c]:
-                    continue
-                total[c] = total.get(c, 0.0) + w * decay
-                if c not in best or w * decay > best[c][0]:
-                    best[c] = (w * decay, r, w)
-        if not total:
+        res = m.model.similar_items(ids, g.n)  # (R, n), row r = neighbours of the r-th newest item
+        rows = np.broadcast_to(np.arange(len(res))[:, None], res.ids.shape)
+        slots = np.where(res.ids >= 0, m.to_slot[np.maximum(res.ids, 0)], -1)
+        ok = (slots >= 0) & (slots < len(allowed))
+        ok[ok] = allowed[slots[ok]]
+        if not ok.any():
             return CandidateList.empty(f"similar_to_recent:{m.name}")
-        order = sorted(total, key=lambda c: -total[c])[: g.n]
+        cand, sim, row = slots[ok], res.scores[ok].astype(np.float64), rows[ok]
+        part = sim / (1.0 + 0.25 * row)  # newer history items count more
+        uniq, inv = np.unique(cand, return_inverse=True)
+        total = np.bincount(inv, weights=part)
+        order = np.lexsort((-part, inv))  # per candidate, its largest contribution first
+        first = order[np.r_[True, inv[order][1:] != inv[order][:-1]]]
+        best_row, best_sim = row[first], sim[first]  # aligned with uniq
+        top = np.argsort(-total, kind="stable")[: g.n]
 
         def reason(i: int) -> Reason:
-            _, r, sim = best[order[i]]
-            src_slot, typ = recent[r]
-            return self._viewed(src_slot, typ, "candidates", f"{m.name}:{m.version}", similarity=round(sim, 6))
+            j = top[i]
+            src_slot, typ = recent[int(best_row[j])]
+            return self._viewed(src_slot, typ, "candidates", f"{m.name}:{m.version}", similarity=round(float(best_sim[j]), 6))
 
-        return CandidateList(f"similar_to_recent:{m.name}", np.array(order, np.int64),
-                             np.array([total[c] for c in order], np.float32), reason)
+        return CandidateList(f"similar_to_recent:{m.name}", uniq[top].astype(np.int64), total[top].astype(np.float32), reason)
 
     def model(self, g: GeneratorConfig, m: LoadedModel, shopper: Shopper, allowed: np.ndarray) -> CandidateList | None:
         hist = shopper.history(g.history)
@@ -189,11 +187,10 @@ class Generators:
         slots, sims = _keep(m.slots_of(cand), sims, allowed)
         src = self.catalog.ext(shopper.item)
         text = _SIMILAR_TEXT.get(scenario, "Similar to {t}").format(t=self._title(shopper.item))
-        title = self._title(shopper.item)
 
         def reason(i: int) -> Reason:
             return Reason("candidates", f"{m.name}:{m.version}", text,
-                          {"item": src, "title": title, "similarity": round(float(sims[i]), 6)})
+                          {"item": src, "similarity": round(float(sims[i]), 6)})
 
         return CandidateList(f"similar_to_item:{m.name}", slots, sims, reason)
 

@@ -31,16 +31,27 @@ def rule_reason(rule: Rule) -> Reason:
                   {"rule": rule.name, "action": rule.action, "factor": rule.factor if rule.action == "boost" else None})
 
 
-def _fuse(lists: list[tuple[CandidateList, float]], k: float) -> tuple[dict[int, float], dict[int, list[tuple[float, int, int]]]]:
-    """Weighted reciprocal-rank fusion; ``why[slot]`` = (contribution, list index, rank) per list."""
-    score: dict[int, float] = {}
-    why: dict[int, list[tuple[float, int, int]]] = {}
-    for li, (cl, weight) in enumerate(lists):
-        for rank, s in enumerate(cl.slots.tolist()):
-            part = weight / (k + rank + 1)
-            score[s] = score.get(s, 0.0) + part
-            why.setdefault(s, []).append((part, li, rank))
-    return score, why
+def _fuse(lists: list[tuple[CandidateList, float]], k: float) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted reciprocal-rank fusion: ``score(s) = sum_lists weight / (k + rank + 1)``, best first
+    (ties by slot)."""
+    if not lists:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    slots = np.concatenate([cl.slots for cl, _ in lists])
+    parts = np.concatenate([w / (k + np.arange(len(cl)) + 1.0) for cl, w in lists])
+    uniq, inv = np.unique(slots, return_inverse=True)
+    score = np.bincount(inv, weights=parts)
+    order = np.lexsort((uniq, -score))
+    return uniq[order].astype(np.int64), score[order].astype(np.float32)
+
+
+def _why(lists: list[tuple[CandidateList, float]], k: float, slots: list[int]) -> list[list[Reason]]:
+    """Each shown slot's reasons, from every list that holds it, the largest contribution first."""
+    ranks = [{s: r for r, s in enumerate(cl.slots.tolist())} for cl, _ in lists]
+    out = []
+    for s in slots:
+        found = [(w / (k + ranks[li][s] + 1), li, ranks[li][s]) for li, (_, w) in enumerate(lists) if s in ranks[li]]
+        out.append([lists[li][0].reason(r) for _, li, r in sorted(found, key=lambda t: -t[0])])
+    return out
 
 
 def _diversify(sc: ScenarioConfig, catalog: ServingCatalog, slots: list[int], scores: list[float], n: int) -> tuple[list[int], dict[str, Any]]:
@@ -71,15 +82,13 @@ def run_scenario(name: str, cfg: PipelinesConfig, gens: Generators, shopper: Sho
         stages["candidates"][g.model or g.kind] = None if cl is None else len(cl)
         if cl is not None and len(cl):
             lists.append((cl, g.weight))
-    score, why = _fuse(lists, sc.rrf_k)
-    order = sorted(score, key=lambda s: (-score[s], s))
-    slots, scores = np.array(order, np.int64), np.array([score[s] for s in order], np.float32)
+    slots, scores = _fuse(lists, sc.rrf_k)
     out = apply_rules(slots, scores, cfg.rules, name, gens.catalog, pinnable=allowed)
     slots_l, scores_l = out.slots.tolist(), out.scores.tolist()
     keep, stages["diversity"] = _diversify(sc, gens.catalog, slots_l, scores_l, n)
     slots_l, scores_l = [slots_l[i] for i in keep], [scores_l[i] for i in keep]
-    reasons = [[lists[li][0].reason(rank) for _, li, rank in sorted(why.get(s, []), key=lambda t: -t[0])]
-               + [rule_reason(x) for x in out.touched.get(s, [])] for s in slots_l]
+    reasons = [r + [rule_reason(x) for x in out.touched.get(s, [])]
+               for s, r in zip(slots_l, _why(lists, sc.rrf_k, slots_l), strict=True)]
     if len(slots_l) < n:
         have = set(slots_l)
         low = min(scores_l, default=1.0)
