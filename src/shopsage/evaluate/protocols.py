@@ -42,8 +42,8 @@ from shopsage.evaluate.metrics import (
     popularity_bias,
     rank_auc,
 )
+from shopsage.evaluate.topk import top_k
 from shopsage.recommend.base import Recommender
-from shopsage.types import ScoredItems
 from shopsage.vocab import Vocabulary
 
 __all__ = ["Protocol", "PROTOCOLS", "DEFAULT_PROTOCOL", "EvalOptions", "make_split", "save_split", "load_split",
@@ -182,6 +182,21 @@ def _sampled_metrics(ranks: np.ndarray, ks: tuple[int, ...], n_neg: int) -> dict
     return out
 
 
+def _top_ids(scores: np.ndarray, hist: Sequences, k: int, filter_seen: bool) -> np.ndarray:
+    """Top ``k`` ids per row, each history's items excluded when ``filter_seen`` (set to -inf in
+    place, then restored: no copy of the wide matrix)."""
+    if not filter_seen:
+        return top_k(scores, k).ids
+    if not scores.flags.writeable:
+        scores = scores.copy()
+    rows = np.repeat(np.arange(len(hist)), hist.lengths)
+    saved = scores[rows, hist.items]
+    scores[rows, hist.items] = -np.inf
+    ids = top_k(scores, k).ids
+    scores[rows, hist.items] = saved
+    return ids
+
+
 def evaluate(model: Recommender, cases: EvalCases, n_items: int, opts: EvalOptions | None = None, *,
              train: Sequences | None = None, on_progress: Callable[[int], None] | None = None) -> dict[str, float]:
     """Score every case with ``model`` over ALL items and return mean metrics keyed ``"ndcg@10"``...
@@ -211,7 +226,7 @@ def evaluate(model: Recommender, cases: EvalCases, n_items: int, opts: EvalOptio
             raise ValidationError(f"{type(model).__name__}.score returned shape {scores.shape}; "
                                   f"expected ({len(part)}, {n_items})")
         exclude = [hist[b] for b in range(len(part))] if opts.filter_seen else None
-        ranked[lo:hi] = ScoredItems.from_scores(scores, max_k, exclude=exclude).ids
+        ranked[lo:hi] = _top_ids(scores, hist, max_k, opts.filter_seen)
         if aucs is not None:
             aucs[lo:hi] = rank_auc(scores, part.targets.items, exclude)
         if sampled is not None:
