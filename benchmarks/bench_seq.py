@@ -45,6 +45,9 @@ def main() -> None:
     ap.add_argument("--model", default="sasrec", choices=sorted(MODELS))
     ap.add_argument("--set", nargs="*", default=[], help="config overrides key=value")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--no-refit", action="store_true",
+                    help="train on train only, early-stop on the split's validation cases (default, as "
+                         "`shopsage bench rec`: train + validation targets, early stopping on a held-out 10%%)")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     t0 = time.perf_counter()
@@ -54,13 +57,13 @@ def main() -> None:
           f"{len(split.valid)} valid, {len(split.test)} test ({time.perf_counter() - t0:.1f} s)", flush=True)
     overrides = {"verbose": True, "filter_seen": bench.filter_seen, **parse_sets(args.set)}
     model = MODELS[args.model](**overrides)
-    data = TrainData(split.n_items, split.train, item_text=bench.item_text, valid=split.valid)
+    data = TrainData.from_split(split, with_valid_targets=not args.no_refit, item_text=bench.item_text)
     model.fit(data)
     t1 = time.perf_counter()
     test = rank_metrics(model, split.test, bench.ks, filter_seen=bench.filter_seen)
     print(f"test {test} ({time.perf_counter() - t1:.1f} s)", flush=True)
     out = {"data": args.data, "model": args.model, "protocol": split.protocol, "filter_seen": bench.filter_seen,
-           "test": test, "n_test": len(split.test), "train": model.report,
+           "refit_with_valid": not args.no_refit, "test": test, "n_test": len(split.test), "train": model.report,
            "config": model.config.model_dump(mode="json"), "machine": describe()}
     name = f"seq-{args.data}-{args.model}" + (f"-{args.tag}" if args.tag else "")
     RESULTS.mkdir(exist_ok=True)

@@ -13,7 +13,7 @@ import time
 from abc import abstractmethod
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -118,6 +118,13 @@ class SequentialRecommender(Recommender):
         self.net: nn.Module | None = None
         self.report: dict[str, object] = {}
         self._table: torch.Tensor | None = None  # (N, D) cached item vectors for inference
+
+    @classmethod
+    def search_space(cls, trial: Any) -> dict[str, Any]:
+        """Hyperparameters worth tuning on validation (optuna trial -> overrides)."""
+        return {"dropout": trial.suggest_float("dropout", 0.1, 0.6),
+                "learning_rate": trial.suggest_float("learning_rate", 3e-4, 3e-3, log=True),
+                "embedding_dim": trial.suggest_categorical("embedding_dim", [32, 64, 128])}
 
     @abstractmethod
     def _build_net(self, n_items: int, text: np.ndarray | None, warm: np.ndarray | None) -> nn.Module: ...
