@@ -85,7 +85,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PydanticValidationError)
     async def _model_validation(_req: Request, exc: PydanticValidationError) -> JSONResponse:
-        detail = [_clean(e) for e in exc.errors()]
+        detail = [_clean(dict(e)) for e in exc.errors()]
         message = "; ".join(f"{_loc(e['loc'])}: {e['msg']}" for e in detail[:10])
         return _body("ValidationError", message + ". Nothing of this request was applied.", 422, detail)
 

@@ -23,7 +23,7 @@ class ServingCatalog:
     """Item rows by slot, indexed for search, with the masks rules need."""
 
     def __init__(self, engine: SearchEngine | None = None) -> None:
-        self.engine = engine or SearchEngine(SearchConfig(mode="lexical"))
+        self.engine = engine or SearchEngine(SearchConfig.model_validate({"mode": "lexical"}))
         self.rows: list[ItemRow | None] = [None] * self.engine.catalog.capacity
         self.visible = np.zeros(self.engine.catalog.capacity, dtype=bool)  # live and not hidden
 

@@ -59,6 +59,9 @@ class DiversityConfig(_Strict):
     """``mmr``: relevance weight; similarity is 1 for the same leaf category, 0.5 for the same brand."""
 
 
+_DEFAULT_EXCLUDE: tuple[Exclusion, ...] = ("out_of_stock", "hidden", "purchased")
+
+
 class ScenarioConfig(_Strict):
     candidates: list[GeneratorConfig]
     fallbacks: list[GeneratorConfig] = Field(default_factory=list)
@@ -66,8 +69,8 @@ class ScenarioConfig(_Strict):
     ranking: Literal["rank_fusion"] = "rank_fusion"
     """Weighted reciprocal-rank fusion of the generators' lists (``rrf_k`` below)."""
     rrf_k: float = Field(10.0, gt=0)
-    exclude: list[Exclusion] = Field(default_factory=lambda: ["out_of_stock", "hidden", "purchased"])
-    diversity: DiversityConfig = Field(default_factory=DiversityConfig)
+    exclude: list[Exclusion] = Field(default_factory=lambda: list(_DEFAULT_EXCLUDE))
+    diversity: DiversityConfig = Field(default_factory=lambda: DiversityConfig.model_validate({}))
     personalize_boost: float = Field(0.0, ge=0, le=1)
     """Search only: score multiplier ``1 + boost * share`` for the shopper's top categories and brands."""
 

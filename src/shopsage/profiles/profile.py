@@ -6,7 +6,6 @@ an item's path. Nothing here stores personal data: only item ids and aggregates.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,8 +55,8 @@ def build_profile(touches: Sequence[tuple[str, str]], info: Callable[[str], Item
     """``touches``: ``(item id, event type)`` newest first; ``info`` describes an item (None = unknown)."""
     recent_items: list[str] = []
     seen: set[str] = set()
-    cats: Counter[str] = Counter()
-    brands: Counter[str] = Counter()
+    cats: dict[str, float] = {}
+    brands: dict[str, float] = {}
     prices: list[float] = []
     pweights: list[float] = []
     for item, typ in touches:
@@ -70,9 +69,9 @@ def build_profile(touches: Sequence[tuple[str, str]], info: Callable[[str], Item
         if it is None or w == 0:
             continue
         for c in dict.fromkeys(it.category_path):
-            cats[c] += w
+            cats[c] = cats.get(c, 0.0) + w
         if it.brand:
-            brands[it.brand] += w
+            brands[it.brand] = brands.get(it.brand, 0.0) + w
         if it.price is not None and np.isfinite(it.price):
             prices.append(float(it.price))
             pweights.append(w)
@@ -80,5 +79,8 @@ def build_profile(touches: Sequence[tuple[str, str]], info: Callable[[str], Item
     if prices:
         p25, med, p75 = _weighted_quantiles(np.array(prices), np.array(pweights), (0.25, 0.5, 0.75))
         band = {"p25": p25, "median": med, "p75": p75, "min": min(prices), "max": max(prices)}
-    by_weight = lambda c: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:top]  # noqa: E731
-    return Profile(recent_items, by_weight(cats), by_weight(brands), band, len(touches))
+    return Profile(recent_items, _top(cats, top), _top(brands, top), band, len(touches))
+
+
+def _top(weights: dict[str, float], k: int) -> list[tuple[str, float]]:
+    return sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:k]

@@ -9,6 +9,7 @@ recent limit; ``{p}:b:{user}`` set of bought items; ``{p}:e:{event id}`` idempot
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from shopsage.errors import ConfigError, StoreError
@@ -33,6 +34,7 @@ class RedisState:
         self.url = url
         self._limit = recent_limit
         self._ttl = ttl_s
+        self._r: Any
         plain = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         try:
             self._r = redis.Redis.from_url(plain, decode_responses=True, socket_timeout=5, socket_connect_timeout=3)

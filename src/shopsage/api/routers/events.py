@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Request
 
@@ -13,7 +13,7 @@ from shopsage.pipeline.service import Service
 
 router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(require_write)])
 
-_ERRORS = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}}
 
 
 @router.post("/events", response_model=IngestResult, responses=_ERRORS)

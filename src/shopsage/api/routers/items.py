@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Response
 
@@ -15,7 +15,7 @@ from shopsage.pipeline.service import Service
 router = APIRouter(prefix="/v1/items", tags=["items"])
 
 ItemId = Annotated[str, Path(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f]+$")]
-_ERR = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
+_ERR: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut}, 422: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut}}
 
 
 @router.get("/{item_id}", response_model=ItemView, responses=_ERR, dependencies=[Depends(require_read)])
