@@ -152,3 +152,32 @@ def test_unknown_models_and_defaults() -> None:
     with pytest.raises(ConfigError, match="cannot load model class"):
         resolve_model("no_such_module_xyz:Model")
     assert default_filter_seen("leave-one-out") and not default_filter_seen("session-prefix-expanded")
+
+
+def test_temporal_and_session_protocols_end_to_end(tmp_path: Path) -> None:
+    from shopsage.data.rows import EventRow, ItemRow, RowKey
+
+    store = open_store(f"sqlite:///{tmp_path / 't.db'}")
+    store.write_items([ItemRow(x, x) for x in "abcdefgh"])  # indexes 0..7
+    evs = [("u1", "a", 1.0), ("u1", "b", 2.0), ("u2", "c", 3.0), ("u2", "d", 4.0), ("u1", "e", 5.0),
+           ("u2", "f", 6.0), ("u1", "g", 7.0), ("u1", "h", 8.0), ("u2", "a", 9.0), ("u2", "b", 10.0)]
+    store.write_events([EventRow(RowKey("f", n, 0), "click", i, u, ts=t) for n, (u, i, t) in enumerate(evs)])
+    split = make_split(store, "temporal", valid_fraction=0.1)
+    # the last 10% of events (u2 buys b at t=10) is the test; u2's history before it ends with a
+    got = evaluate(_fitted(n_items=8), split.test, 8, EvalOptions(ks=(1,)))
+    assert len(split.test) == 1 and got["hr@1"] == 1.0 and got["recall@1"] == 1.0
+    store.close()
+
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    store.write_items([ItemRow(x, x) for x in "abcdef"])
+    for line, (items, part) in enumerate([("abc", "train"), ("de", "train"), ("abcd", "test"), ("ef", "test")]):
+        store.write_events([EventRow(RowKey("s", line, p), "click", x, None, f"s{line}", ordinal=p, split=part)
+                            for p, x in enumerate(items)])
+    expanded = make_split(store, "session-prefix-expanded", valid_fraction=0.0)
+    plain = make_split(store, "session-prefix", valid_fraction=0.0)
+    store.close()
+    # expanded: a->b, ab->c, abc->d, e->f; plain: abc->d, e->f; NextItem(offset=1) gets each at rank 1
+    assert len(expanded.test) == 4 and len(plain.test) == 2
+    for s in (expanded, plain):
+        got = evaluate(_fitted(n_items=6), s.test, 6, EvalOptions(ks=(1, 20), filter_seen=False))
+        assert got["hr@1"] == 1.0 and got["mrr@20"] == 1.0
