@@ -67,3 +67,43 @@ def test_two_workers_share_sessions_and_items_through_redis(server: ServerFactor
             assert res.json()["items"][0]["reasons"][0]["evidence"]["item"] == "bk4"
             assert c.get("/v1/items/bk5").json()["stock"] == 0
     assert len(pids) == 2, pids
+
+
+def test_promotion_reloads_without_dropping_requests(server: ServerFactory, shop_url: str, tmp_path: Path) -> None:
+    import threading
+
+    from shopsage.data.stores import open_store
+    from shopsage.pipeline.build import register_recommender, training_data
+    from shopsage.pipeline.models import recommender_class
+    from shopsage.registry import ModelRegistry
+
+    srv = server()
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client(base_url=srv.base, timeout=10) as c:  # type: ignore[attr-defined]
+            while not stop.is_set():
+                statuses.append(c.get("/v1/recommendations/for_you", params={"user": "u3", "n": 5}).status_code)
+
+    t = threading.Thread(target=hammer)
+    t.start()
+    before = httpx.get(f"{srv.base}/ready").json()["models"]["loaded"]["itemknn"]  # type: ignore[attr-defined]
+    store = open_store(shop_url)
+    vocab, data = training_data(store)
+    store.close()
+    cls = recommender_class("itemknn")
+    assert cls is not None
+    new = register_recommender(ModelRegistry(tmp_path / "home" / "models"), cls(neighbors=3).fit(data), vocab)
+    deadline = time.monotonic() + 30
+    loaded = before
+    while loaded != new.version and time.monotonic() < deadline:
+        time.sleep(0.2)
+        loaded = httpx.get(f"{srv.base}/ready").json()["models"]["loaded"]["itemknn"]  # type: ignore[attr-defined]
+    time.sleep(0.3)
+    stop.set()
+    t.join()
+    assert loaded == new.version != before
+    assert statuses and set(statuses) == {200}
+    reasons = httpx.get(f"{srv.base}/v1/recommendations/for_you", params={"user": "u3"}).json()["items"]  # type: ignore[attr-defined]
+    assert any(r["source"] == f"itemknn:{new.version}" for it in reasons for r in it["reasons"])
