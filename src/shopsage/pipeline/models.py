@@ -36,11 +36,12 @@ def recommender_class(name: str) -> type[Recommender] | None:
     """The recommender class registered as ``name``, or None when that model is not installed."""
     from shopsage import recommend
 
-    create = getattr(recommend, "create", None)
-    if create is not None:
+    model_class = getattr(recommend, "model_class", None)
+    if model_class is not None:
         try:
-            return type(create(name))
-        except (ShopSageError, KeyError, ValueError, TypeError):
+            cls: type[Recommender] = model_class(name)
+            return cls
+        except (ShopSageError, KeyError, ValueError, TypeError, ImportError):
             return None
     try:
         module = importlib.import_module(f"shopsage.recommend.{name}")
