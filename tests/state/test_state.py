@@ -99,3 +99,12 @@ def test_unknown_url_says_what_to_use() -> None:
 def test_unreachable_redis_is_a_store_error() -> None:
     with pytest.raises(StoreError, match="--state memory://"):
         open_state("redis://127.0.0.1:1/0")
+
+
+def test_memory_forgets_the_oldest_event_ids_beyond_its_limit() -> None:
+    from shopsage.state.memory import MemoryState
+
+    st = MemoryState(seen_limit=3)
+    assert st.claim(["a", "b", "c", "d"]) == [True] * 4
+    assert st.claim(["d", "c", "b"]) == [False, False, False]
+    assert st.claim(["a"]) == [True]  # forgotten: the oldest

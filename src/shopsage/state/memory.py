@@ -8,17 +8,21 @@ from collections.abc import Sequence
 
 from shopsage.state.base import RECENT_LIMIT, Touch
 
-__all__ = ["MemoryState"]
+__all__ = ["MemoryState", "SEEN_LIMIT"]
+
+SEEN_LIMIT = 1_000_000
+"""Event ids remembered for idempotency (the oldest are forgotten beyond this)."""
 
 
 class MemoryState:
     """Dicts of bounded deques; a lock makes every method atomic across threads."""
 
-    def __init__(self, url: str = "memory://", recent_limit: int = RECENT_LIMIT) -> None:
+    def __init__(self, url: str = "memory://", recent_limit: int = RECENT_LIMIT, seen_limit: int = SEEN_LIMIT) -> None:
         self.url = url
         self._limit = recent_limit
+        self._seen_limit = seen_limit
         self._lock = threading.Lock()
-        self._seen: set[str] = set()
+        self._seen: dict[str, None] = {}  # insertion-ordered: the oldest ids are forgotten first
         self._sessions: dict[str, deque[Touch]] = {}
         self._users: dict[str, deque[Touch]] = {}
         self._bought: dict[str, set[str]] = {}
@@ -30,7 +34,10 @@ class MemoryState:
             out = []
             for e in event_ids:
                 out.append(e not in self._seen)
-                self._seen.add(e)
+                self._seen[e] = None
+            if len(self._seen) > self._seen_limit:  # bounded memory, like the Redis markers' expiry
+                for old in list(self._seen)[: len(self._seen) - self._seen_limit]:
+                    del self._seen[old]
             return out
 
     def record(self, user: str | None, session: str | None, touches: Sequence[Touch]) -> None:
