@@ -43,6 +43,8 @@ def main() -> None:
     ap.add_argument("--params", help="JSON of fixed hyperparameters per model")
     ap.add_argument("--sampled", type=int, default=0, help="also report sampled-N ranking (labelled)")
     ap.add_argument("--timeout", type=float, help="seconds per model process")
+    ap.add_argument("--tune-trials", help='JSON of trials per model overriding --tune, e.g. {"ease": 3}')
+    ap.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads per model process (0: all)")
     ap.add_argument("--no-refit", action="store_true", help="test the model fitted on train only (no refit)")
     ap.add_argument("--suffix", default="", help="appended to the result file names")
     args = ap.parse_args()
@@ -51,7 +53,8 @@ def main() -> None:
                          models=(args.models or str(preset["models"])).split(","), tune_trials=args.tune,
                          max_valid_cases=args.max_valid or preset["max_valid"], sampled_negatives=args.sampled,
                          model_params=json.loads(args.params) if args.params else {}, timeout_s=args.timeout,
-                         refit_with_valid=not args.no_refit)
+                         refit_with_valid=not args.no_refit, threads=args.threads or None,
+                         model_tune_trials=json.loads(args.tune_trials) if args.tune_trials else {})
 
     phase = {"label": "", "done": 0}
 

@@ -75,6 +75,9 @@ def bench_rec(
                                                       "e.g. '{\"ease\": {\"reg\": 500}}'."),
     refit: bool = typer.Option(True, "--refit/--no-refit", help="Refit on train + validation targets before the "
                                "test evaluation (--no-refit: train only, validation left for early stopping)."),
+    tune_trials: str = typer.Option(None, "--tune-trials", help="JSON of trials per model overriding --tune, "
+                                                                 "e.g. '{\"ease\": 3}'."),
+    threads: int = typer.Option(None, "--threads", help="BLAS/OpenMP threads per model process (default: all)."),
     seed: int = typer.Option(0, "--seed"),
     timeout: float = typer.Option(None, "--timeout", help="Seconds allowed per model process."),
 ) -> None:
@@ -87,7 +90,8 @@ def bench_rec(
                               protocol=protocol, filter_seen=filter_seen, ks=tuple(int(k) for k in ks.split(",")),
                               sampled_negatives=sampled, tune_trials=tune, tune_metric=tune_metric,
                               max_valid_cases=max_valid, model_params=_parse_params(params), seed=seed,
-                              refit_with_valid=refit,
+                              refit_with_valid=refit, threads=threads,
+                              model_tune_trials=json.loads(tune_trials) if tune_trials else {},
                               timeout_s=timeout)
 
     cfg: RecBenchConfig = run_or_fail(build)  # type: ignore[assignment]

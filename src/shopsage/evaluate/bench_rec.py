@@ -62,6 +62,10 @@ class RecBenchConfig(BaseModel):
     """Validation metric maximised by tuning; default ``ndcg@10``, ``mrr@20`` for session protocols."""
     max_valid_cases: int | None = None
     """Tune on a seeded sample of at most this many validation cases (all when None)."""
+    model_tune_trials: dict[str, int] = {}
+    """Trials per model name overriding ``tune_trials`` (e.g. fewer for a slow model)."""
+    threads: int | None = None
+    """BLAS / OpenMP threads of each model process (None: the libraries' defaults)."""
     model_params: dict[str, dict[str, Any]] = {}
     """Fixed hyperparameters per model name (the starting point of tuning)."""
     refit_with_valid: bool = True
@@ -143,11 +147,13 @@ def _run_model(name: str, cfg: RecBenchConfig, split_dir: str, opts: EvalOptions
                tmp: str, emit: Callable[[Event], None]) -> dict[str, Any]:
     params = dict(cfg.model_params.get(model_label(name), {}))
     tuning: dict[str, Any] | None = None
-    if cfg.tune_trials > 0:
+    trials = cfg.model_tune_trials.get(model_label(name), cfg.tune_trials)
+    if trials > 0:
         tune_opts = EvalOptions(ks=opts.ks, filter_seen=opts.filter_seen, batch_size=opts.batch_size,
                                 beyond=False, auc=False, seed=opts.seed)
-        job = ModelJob(name, split_dir, mode="tune", config=params, opts=tune_opts, tune_trials=cfg.tune_trials,
-                       tune_metric=tune_metric, max_valid_cases=cfg.max_valid_cases, seed=cfg.seed)
+        job = ModelJob(name, split_dir, mode="tune", config=params, opts=tune_opts, tune_trials=trials,
+                       tune_metric=tune_metric, max_valid_cases=cfg.max_valid_cases, seed=cfg.seed,
+                       threads=cfg.threads)
         started = time.perf_counter()
         tuning = run_job(job, tmp, emit, cfg.timeout_s)
         if tuning.get("status") != "ok":
@@ -155,7 +161,7 @@ def _run_model(name: str, cfg: RecBenchConfig, split_dir: str, opts: EvalOptions
         tuning["seconds"] = round(time.perf_counter() - started, 1)
         params = tuning["params"]
     job = ModelJob(name, split_dir, mode="final", config=params, opts=opts, refit_with_valid=cfg.refit_with_valid,
-                   seed=cfg.seed)
+                   seed=cfg.seed, threads=cfg.threads)
     result = run_job(job, tmp, emit, cfg.timeout_s)
     if tuning is not None:
         result["tuning"] = {k: tuning[k] for k in ("metric", "best_value", "n_valid_cases", "seconds", "trials")}

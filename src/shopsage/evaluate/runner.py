@@ -34,7 +34,8 @@ Event = tuple[Any, ...]
 @dataclass(frozen=True)
 class ModelJob:
     """What one child process does: ``mode`` is ``"tune"`` (search on validation, return the best
-    params) or ``"final"`` (fit with ``config``, score the test cases once)."""
+    params) or ``"final"`` (fit with ``config``, score the test cases once). ``threads`` caps the
+    child's BLAS and OpenMP thread pools (None: the libraries' defaults)."""
 
     name: str
     split_dir: str
@@ -46,6 +47,7 @@ class ModelJob:
     tune_metric: str = "ndcg@10"
     max_valid_cases: int | None = None
     seed: int = 0
+    threads: int | None = None
 
 
 def model_names() -> list[str]:
@@ -90,6 +92,10 @@ def _child(job: ModelJob, events: Any, result_path: str) -> None:
     def send(*event: Any) -> None:
         events.put(event)
 
+    if job.threads:  # BLAS and OpenMP pools of this process (a loaded shared machine: 1 is fastest)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(job.threads)
     try:
         result = _run_in_child(job, send)
     except CapacityError as exc:
