@@ -70,6 +70,9 @@ def test_bench_rec_clear_errors(shop: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["bench", "rec", "--data", str(shop), "--format", "amazon-seq", "--models", TOY,
                               "--json", str(tmp_path / "r.json"), "--params", "{bad"])
     assert res.exit_code == 2 and "--params is not JSON" in res.output
+    res = runner.invoke(app, ["bench", "rec", "--data", str(shop), "--format", "amazon-seq", "--models", TOY,
+                              "--json", str(tmp_path / "r.json"), "--tune-trials", '{"x": "many"}'])
+    assert res.exit_code == 2 and "--tune-trials must map" in res.output
 
 
 @pytest.mark.skipif(not {"pop", "itemknn"} <= set(model_names()), reason="pop/itemknn not registered yet")

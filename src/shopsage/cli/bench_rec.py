@@ -27,6 +27,18 @@ def _parse_params(text: str | None) -> dict[str, dict[str, Any]]:
     return params
 
 
+def _parse_trials(text: str | None) -> dict[str, int]:
+    if not text:
+        return {}
+    try:
+        trials = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--tune-trials is not JSON ({exc}); example: '{{\"ease\": 3}}'") from None
+    if not isinstance(trials, dict) or not all(isinstance(v, int) for v in trials.values()):
+        raise ConfigError("--tune-trials must map model names to numbers of trials, e.g. '{\"ease\": 3}'")
+    return trials
+
+
 class _Bars:
     """One rich progress bar per phase, fed by the benchmark's events."""
 
@@ -91,7 +103,7 @@ def bench_rec(
                               sampled_negatives=sampled, tune_trials=tune, tune_metric=tune_metric,
                               max_valid_cases=max_valid, model_params=_parse_params(params), seed=seed,
                               refit_with_valid=refit, threads=threads,
-                              model_tune_trials=json.loads(tune_trials) if tune_trials else {},
+                              model_tune_trials=_parse_trials(tune_trials),
                               timeout_s=timeout)
 
     cfg: RecBenchConfig = run_or_fail(build)  # type: ignore[assignment]
