@@ -11,6 +11,7 @@ Writes benchmarks/results/serve.json and serve.md.
    drawn with a fixed seed.
 3. Closed loop, 8 connections: maximum throughput of for_you, search and the bare route, as ratios
    to the bare route measured in the same run (bare measured before and after, averaged).
+0. In process: the same calls on a started Service, no HTTP (the pipelines' own cost).
 4. Event-to-effect: POST a view (user + session), then GET next_in_session and the profile until
    the viewed item is excluded and is the profile's newest item; also with two workers sharing the
    real Redis, reading through fresh connections (another worker, usually).
@@ -60,6 +61,31 @@ def prepare(tmp: Path) -> tuple[str, list[str], list[str], list[str]]:
     titles = [r.title or "" for _, r in store.items()]
     store.close()
     return url, users, items, titles
+
+
+def in_process(url: str, home: Path, us: list[str], qs: list[str], count: int) -> dict[str, object]:
+    """The pipelines' own time (no HTTP): for_you and search called directly on a started Service."""
+    from shopsage.pipeline.search import SearchRequest
+    from shopsage.pipeline.service import Service, ServiceOptions
+
+    svc = Service(ServiceOptions(store_url=url, home=home, reload_interval_s=0, build_on_start=False)).start()
+    out: dict[str, object] = {}
+    try:
+        for name, call in (("for_you", lambda i: svc.recommend("for_you", user=us[i % len(us)], n=10)),
+                           ("search", lambda i: svc.search(SearchRequest(qs[i % len(qs)])))):
+            for i in range(50):
+                call(i)
+            t = []
+            for i in range(count):
+                t0 = time.perf_counter()
+                call(i)
+                t.append(time.perf_counter() - t0)
+            ms = np.array(t) * 1000
+            out[name] = {"calls": count, "p50_ms": round(float(np.percentile(ms, 50)), 2),
+                         "p99_ms": round(float(np.percentile(ms, 99)), 2), "mean_ms": round(float(ms.mean()), 2)}
+    finally:
+        svc.close()
+    return out
 
 
 def queries(titles: list[str], n: int, rng: random.Random) -> list[str]:
@@ -154,6 +180,9 @@ def main() -> None:
         url, users, items, titles = prepare(tmp)
         qs = queries(titles, 5000, rng)
         us = [rng.choice(users) for _ in range(20000)]
+        print("in process", flush=True)
+        out["in_process"] = in_process(url, tmp / "home", us, qs, 1000)
+        print(" ", out["in_process"], flush=True)
         port, bare_port = 18431, 18432
         svc = start(serve_cmd(url, tmp / "home", port), port, tmp / "serve.log", {"HF_HUB_OFFLINE": "1"})
         bare = start([sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(ROOT / "benchmarks"),
@@ -244,6 +273,11 @@ def markdown(r: dict) -> str:  # type: ignore[type-arg]
             lines.append(f"| {name} | {x['trials']} | {x['reflected_first_read']} | {x['p50_ms']} | {x['p99_ms']} | {x['max_ms']} |")
         else:
             lines.append(f"| {name} | {x} | | | | |")
+    ip = r.get("in_process")
+    if isinstance(ip, dict):
+        lines += ["", "| in process (no HTTP) | calls | p50 ms | p99 ms | mean ms |", "|---|---:|---:|---:|---:|"]
+        for name, x in ip.items():
+            lines.append(f"| {name} | {x['calls']} | {x['p50_ms']} | {x['p99_ms']} | {x['mean_ms']} |")
     lines += ["", f"Load average (1 min) at start {r['machine_start']['load_average_1m']}, at end {r['machine_end']['load_average_1m']}."]
     return "\n".join(lines) + "\n"
 
