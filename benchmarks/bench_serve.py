@@ -235,6 +235,15 @@ def main() -> None:
         else:
             try:
                 time.sleep(3)  # let the second worker finish starting
+
+                def recs2(i: int) -> str:
+                    return f"/v1/recommendations/for_you?user={quote(us[(i + 7919) % len(us)])}&n=10"
+
+                print("open loop for_you (2 workers, Redis)", flush=True)
+                asyncio.run(closed_loop("127.0.0.1", port, recs2, 4, 2.0))  # warm-up
+                r2 = asyncio.run(open_loop("127.0.0.1", port, recs2, args.rate_recs, int(args.rate_recs * args.seconds)))
+                out["for_you_open_loop_2_workers_redis"] = {"rate_rps": args.rate_recs, **summary(r2)}
+                print(" ", out["for_you_open_loop_2_workers_redis"], flush=True)
                 print("event to effect (2 workers, Redis)", flush=True)
                 out["event_to_effect_redis_2_workers"] = asyncio.run(event_to_effect(port, items, args.trials // 2, rng, True))
                 print(" ", out["event_to_effect_redis_2_workers"], flush=True)
@@ -258,7 +267,10 @@ def main() -> None:
 def markdown(r: dict) -> str:  # type: ignore[type-arg]
     fy, se, cl = r["for_you_open_loop"], r["search_open_loop"], r["closed_loop_8_connections"]
     lines = ["| open loop | rate | requests | p50 ms | p90 ms | p99 ms | max ms | statuses |", "|---|---:|---:|---:|---:|---:|---:|---|"]
-    for name, x in (("GET /v1/recommendations/for_you", fy), ("GET /v1/search", se)):
+    runs = [("GET /v1/recommendations/for_you", fy), ("GET /v1/search", se)]
+    if isinstance(r.get("for_you_open_loop_2_workers_redis"), dict):
+        runs.append(("for_you, 2 workers + Redis state", r["for_you_open_loop_2_workers_redis"]))
+    for name, x in runs:
         lines.append(f"| {name} | {x['rate_rps']:.0f}/s | {x['requests']} | {x['p50_ms']} | {x['p90_ms']} | {x['p99_ms']} | "
                      f"{x['max_ms']} | {x['statuses']} |")
     lines += ["", "| closed loop, 8 connections | requests/s | p50 ms | p99 ms | ratio to bare |", "|---|---:|---:|---:|---:|"]
