@@ -61,7 +61,7 @@ def build_missing(store: StoreReader, registry: ModelRegistry, names: Sequence[s
     say("reading interactions from the store")
     vocab, data = training_data(store)
     if len(data.sequences.items) == 0:
-        say("the store holds no interactions yet: models are trained once events exist")
+        say("the store holds no interactions yet: no model trained (restart serve once events exist, or train and promote models)")
         return []
     built = []
     for name in todo:
