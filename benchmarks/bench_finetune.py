@@ -76,7 +76,7 @@ def _interleave(*lists: list[str]) -> list[str]:
 
 
 def build_pairs(train_q: list[str], judgments: list[tuple[str, str, float]], texts: dict[str, str],
-                bm25: dict[str, list[str]], dense: dict[str, list[str]], hard: int) -> PairSet:
+                bm25: dict[str, list[str]], dense: dict[str, list[str]], hard: int, skip_top: int = 0) -> PairSet:
     by_q: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for q, item, gain in judgments:  # gain = relevance - 1
         by_q[q].append((item, gain))
@@ -85,10 +85,12 @@ def build_pairs(train_q: list[str], judgments: list[tuple[str, str, float]], tex
         positives = {i for i, g in by_q[q] if g >= 1.0}
         judged_neg = [i for i, g in sorted(by_q[q], key=lambda x: x[1]) if g <= 0.5]
         judged = {i for i, _ in by_q[q]}
-        mined = _interleave([i for i in bm25.get(q, []) if i not in judged], [i for i in dense.get(q, []) if i not in judged])
+        # the very best unjudged results are often relevant products nobody judged: skip them
+        mined = _interleave([i for i in bm25.get(q, [])[skip_top:] if i not in judged],
+                            [i for i in dense.get(q, [])[skip_top:] if i not in judged])
         negatives = tuple((judged_neg + mined)[:hard])
         pairs += [Pair(q, i, negatives) for i in sorted(positives) if texts.get(i)]
-    return PairSet(pairs, texts, "query-item", {"judgments": len(pairs), "hard negatives": hard})
+    return PairSet(pairs, texts, "query-item", {"judgments": len(pairs), "hard negatives": hard, "skip_top": skip_top})
 
 
 def main() -> None:
@@ -98,12 +100,14 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--hard", type=int, default=3)
+    ap.add_argument("--hard", type=int, default=1)
+    ap.add_argument("--skip-top", type=int, default=10, help="mined negatives start below this rank")
     ap.add_argument("--max-length", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on the shared, loaded machine)")
     ap.add_argument("--eval-every", type=int, default=50)
-    ap.add_argument("--lr-lora", type=float, default=1e-3)
-    ap.add_argument("--lr-full", type=float, default=1e-4)
+    ap.add_argument("--lr-lora", type=float, default=5e-4)
+    ap.add_argument("--lr-full", type=float, default=5e-5)
+    ap.add_argument("--patience", type=int, default=4)
     ap.add_argument("--name", default="encoder-homedepot")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "finetune-homedepot.json"))
     args = ap.parse_args()
@@ -133,13 +137,13 @@ def main() -> None:
 
     lex = LexicalIndex()
     lex.add(np.arange(len(rows)), [item_fields(r) for r in rows])
-    bm25 = {q: [ids[i] for i in lex.search([q], 20).ids[0] if i >= 0] for q in fit_q}
+    bm25 = {q: [ids[i] for i in lex.search([q], 20 + args.skip_top).ids[0] if i >= 0] for q in fit_q}
     qv_fit = zero.encode(fit_q, progress=False)
     dense = {}
     for start in range(0, len(fit_q), 256):
-        top = np.argsort(-(qv_fit[start:start + 256] @ dv0.T), axis=1)[:, :20]
+        top = np.argsort(-(qv_fit[start:start + 256] @ dv0.T), axis=1)[:, :20 + args.skip_top]
         dense.update({q: [ids[i] for i in top[b]] for b, q in enumerate(fit_q[start:start + 256])})
-    pairs = build_pairs(fit_q, judgments, texts, bm25, dense, args.hard)
+    pairs = build_pairs(fit_q, judgments, texts, bm25, dense, args.hard, args.skip_top)
     print(f"{len(rows)} products; {len(fit_q)} training queries -> {len(pairs)} pairs; "
           f"{len(es_q)} early-stopping queries; {len(dev_q)} dev queries", flush=True)
 
@@ -163,9 +167,10 @@ def main() -> None:
     for method in args.methods.split(","):
         cfg = FineTuneConfig(method=method, tower=args.tower, epochs=args.epochs, batch_size=args.batch_size,  # type: ignore[arg-type]
                              max_steps=args.max_steps, learning_rate=args.lr_lora if method == "lora" else args.lr_full,
-                             eval_every=args.eval_every, patience=3, max_length=args.max_length, seed=0, threads=args.threads)
+                             eval_every=args.eval_every, patience=args.patience, max_length=args.max_length, seed=0, threads=args.threads)
         out = registry.new_version_dir(args.name)
-        res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric, item_vectors=item_vectors)
+        res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric, item_vectors=item_vectors,
+                        log=lambda m, method=method: print(method, m, flush=True))
         print(method, "trained:", {k: v for k, v in res.__dict__.items() if k != "history"}, flush=True)
         tuned = TextEncoder(EncoderConfig(model=str(out), cache_dir=CACHE, progress=False, threads=args.threads))  # the serving path
         t0 = time.perf_counter()

@@ -147,7 +147,7 @@ def main() -> None:
                              learning_rate=args.lr_lora if method == "lora" else args.lr_full, eval_every=args.eval_every,
                              patience=3, max_length=args.max_length, seed=0, threads=args.threads)
         out = registry.new_version_dir("encoder-scientific-items")
-        res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric)
+        res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric, log=lambda m, method=method: print(method, m, flush=True))
         print(method, "trained:", {k: v for k, v in res.__dict__.items() if k != "history"}, flush=True)
         tuned = TextEncoder(EncoderConfig(model=str(out), cache_dir=CACHE, progress=False, threads=args.threads))
         t0 = time.perf_counter()

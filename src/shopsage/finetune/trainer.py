@@ -110,7 +110,8 @@ def _batches(pairs: PairSet, batch_size: int, rng: random.Random) -> list[list[i
 
 def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: Path,
               evaluate: Callable[[Any], float] | None = None, progress: bool = True,
-              item_vectors: Mapping[str, np.ndarray] | None = None) -> FineTuneResult:
+              item_vectors: Mapping[str, np.ndarray] | None = None,
+              log: Callable[[str], None] | None = None) -> FineTuneResult:
     """Fine-tune ``base_model`` (a sentence-transformers directory) on ``pairs``; save the best
     model to ``out_dir`` (a full model, or the LoRA adapter only) with ``training.json`` and a
     plot of the training curves.
@@ -118,6 +119,7 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
     ``evaluate(model) -> float`` is the dev metric (higher is better) used for early stopping;
     without it the last step is kept. ``item_vectors`` (external id -> unit vector) are the fixed
     item side of ``tower="query"`` training and must cover every positive and hard negative.
+    ``log`` receives one line per evaluation (runs without a terminal have no progress bar).
     """
     import torch
     from sentence_transformers import SentenceTransformer
@@ -199,6 +201,9 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
                     else:
                         bad_evals += 1
                 history.append(entry)
+                if log is not None:
+                    log(f"step {step}/{total_steps}: " + ", ".join(f"{k} {v:.4f}" for k, v in entry.items() if k != "step")
+                        + f" ({time.perf_counter() - started:.0f}s)")
                 if bad_evals >= config.patience:
                     break
         if bad_evals >= config.patience or step >= total_steps:
