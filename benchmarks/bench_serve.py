@@ -116,6 +116,12 @@ def start(cmd: list[str], port: int, log: Path, env: dict[str, str] | None = Non
     raise RuntimeError(f"{cmd} did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (contention does not inflate it, unlike wall time)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
@@ -211,11 +217,19 @@ def main() -> None:
                 closed: dict[str, object] = {}
                 for name, path_of, p in (("bare_before", bare_path, bare_port), ("for_you", recs, port),
                                          ("search", search, port), ("bare_after", bare_path, bare_port)):
-                    closed[name] = summary(await closed_loop("127.0.0.1", p, path_of, 8, args.closed_seconds))
+                    pid = (svc if p == port else bare).pid
+                    c0 = cpu_seconds(pid)
+                    res = await closed_loop("127.0.0.1", p, path_of, 8, args.closed_seconds)
+                    closed[name] = {**summary(res),
+                                    "server_cpu_ms_per_request": round((cpu_seconds(pid) - c0) * 1000 / len(res.latency_s), 3)}
                     print(" ", name, closed[name], flush=True)
                 bare_rps = (closed["bare_before"]["throughput_rps"] + closed["bare_after"]["throughput_rps"]) / 2  # type: ignore[index]
                 closed["ratio_for_you_to_bare"] = round(closed["for_you"]["throughput_rps"] / bare_rps, 3)  # type: ignore[index]
                 closed["ratio_search_to_bare"] = round(closed["search"]["throughput_rps"] / bare_rps, 3)  # type: ignore[index]
+                bare_cpu = (closed["bare_before"]["server_cpu_ms_per_request"]  # type: ignore[index]
+                            + closed["bare_after"]["server_cpu_ms_per_request"]) / 2  # type: ignore[index]
+                closed["cpu_ratio_for_you_to_bare"] = round(closed["for_you"]["server_cpu_ms_per_request"] / bare_cpu, 2)  # type: ignore[index]
+                closed["cpu_ratio_search_to_bare"] = round(closed["search"]["server_cpu_ms_per_request"] / bare_cpu, 2)  # type: ignore[index]
                 out["closed_loop_8_connections"] = closed
                 print("event to effect (in-process state)", flush=True)
                 out["event_to_effect_memory"] = await event_to_effect(port, items, args.trials, rng, fresh_reads=False)
@@ -273,11 +287,13 @@ def markdown(r: dict) -> str:  # type: ignore[type-arg]
     for name, x in runs:
         lines.append(f"| {name} | {x['rate_rps']:.0f}/s | {x['requests']} | {x['p50_ms']} | {x['p90_ms']} | {x['p99_ms']} | "
                      f"{x['max_ms']} | {x['statuses']} |")
-    lines += ["", "| closed loop, 8 connections | requests/s | p50 ms | p99 ms | ratio to bare |", "|---|---:|---:|---:|---:|"]
+    lines += ["", "| closed loop, 8 connections | requests/s | p50 ms | p99 ms | throughput / bare | server CPU ms a request |",
+              "|---|---:|---:|---:|---:|---:|"]
     bare = (cl["bare_before"]["throughput_rps"] + cl["bare_after"]["throughput_rps"]) / 2
     for name in ("bare_before", "bare_after", "for_you", "search"):
         x = cl[name]
-        lines.append(f"| {name} | {x['throughput_rps']} | {x['p50_ms']} | {x['p99_ms']} | {x['throughput_rps'] / bare:.3f} |")
+        lines.append(f"| {name} | {x['throughput_rps']} | {x['p50_ms']} | {x['p99_ms']} | {x['throughput_rps'] / bare:.3f} | "
+                     f"{x.get('server_cpu_ms_per_request', '')} |")
     lines += ["", "| event to effect | trials | reflected on first read | p50 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|---:|"]
     for name in ("event_to_effect_memory", "event_to_effect_redis_2_workers"):
         x = r.get(name)
