@@ -41,6 +41,10 @@ class ContentScorer(Recommender):
         super().__init__(config, **overrides)
         self.embeddings = None if embeddings is None else _unit(np.asarray(embeddings, dtype=np.float32))
 
+    def _embeddings(self) -> np.ndarray:
+        assert self.embeddings is not None, "checked by fit"
+        return self.embeddings
+
     def _fit(self, data: TrainData) -> None:
         if self.embeddings is None:
             raise ModelError("ContentScorer has no item embeddings: pass ContentScorer(embeddings) with one "
@@ -53,18 +57,20 @@ class ContentScorer(Recommender):
         self._check_fitted()
         hist = as_histories(histories)
         self._check_items(hist.items)
-        profile = _unit(np.asarray(history_matrix(hist, self.n_items) @ self.embeddings))  # (B, D)
-        return (profile @ self.embeddings.T).astype(np.float32)  # (B, I)
+        emb = self._embeddings()
+        profile = _unit(np.asarray(history_matrix(hist, self.n_items) @ emb))  # (B, D)
+        return (profile @ emb.T).astype(np.float32)  # (B, I)
 
     def similar_items(self, items: np.ndarray | list[int], n: int = 10) -> ScoredItems:
         self._check_fitted()
         items = np.asarray(items, dtype=np.int64)
         self._check_items(items)
-        return ScoredItems.from_scores(self.embeddings[items] @ self.embeddings.T, n,
+        emb = self._embeddings()
+        return ScoredItems.from_scores(emb[items] @ emb.T, n,
                                        exclude=[np.array([i]) for i in items])
 
     def _save(self, directory: Path) -> None:
-        save_arrays(directory, embeddings=self.embeddings)
+        save_arrays(directory, embeddings=self._embeddings())
 
     def _load(self, directory: Path) -> None:
         self.embeddings = load_arrays(directory, "embeddings")["embeddings"]

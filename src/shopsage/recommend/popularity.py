@@ -47,11 +47,10 @@ class Popularity(Recommender):
     def _fit(self, data: TrainData) -> None:
         seqs = data.sequences
         weight = np.ones(len(seqs.items), np.float64)
-        decayed = (self.config.half_life_days is not None and data.ts is not None and len(data.ts) > 0
-                        and not np.isnan(data.ts).any())
-        if decayed:
-            age_days = (np.max(data.ts) - np.asarray(data.ts, np.float64)) / DAY
-            weight = 0.5 ** (age_days / self.config.half_life_days)
+        ts = None if data.ts is None else np.asarray(data.ts, np.float64)
+        half_life = self.config.half_life_days
+        if half_life is not None and ts is not None and len(ts) and not np.isnan(ts).any():
+            weight = 0.5 ** ((ts.max() - ts) / DAY / half_life)  # age in days, halved per half-life
         if self.config.distinct:  # one count per (sequence, item): the most recent, largest weight
             owner = np.repeat(np.arange(len(seqs), dtype=np.int64), seqs.lengths)
             key = owner * self.n_items + seqs.items

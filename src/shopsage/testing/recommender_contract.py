@@ -166,10 +166,11 @@ class RecommenderContract:
     def test_search_space_gives_valid_configs(self) -> None:
         optuna = pytest.importorskip("optuna")
         model = self.make_model()
-        if not hasattr(type(model), "search_space"):
+        space = getattr(type(model), "search_space", None)
+        if space is None:
             pytest.skip(f"{model.name} has no hyperparameters to search")
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
         for _ in range(3):
-            overrides = type(model).search_space(study.ask())
+            overrides = space(study.ask())
             assert overrides, "a search space must propose at least one hyperparameter"
             type(model)(model.config, **overrides)  # validates against the model's config
