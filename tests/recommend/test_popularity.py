@@ -29,3 +29,17 @@ def test_no_decay_without_timestamps() -> None:
     ts = np.full(7, np.nan)
     m = Popularity(half_life_days=5.0, distinct=False).fit(TrainData(4, SEQS, ts=ts))
     np.testing.assert_array_equal(m.popularity, [3, 3, 1, 0])
+
+
+def test_fast_recommend_equals_the_dense_top_n() -> None:
+    rng = np.random.default_rng(3)
+    seqs = Sequences.from_lists([rng.choice(40, size=int(rng.integers(1, 8)), replace=False) for _ in range(200)])
+    m = Popularity(distinct=False).fit(TrainData(50, seqs))
+    m.popularity += np.linspace(0, 0.5, 50, dtype=np.float32)  # no ties: one right answer
+    hist = [seqs[i] for i in range(20)]
+    exclude = [rng.choice(50, size=3, replace=False) for _ in range(20)]
+    for fs in (True, False):
+        fast = m.recommend(hist, n=60, exclude=exclude, filter_seen=fs)
+        dense = super(Popularity, m).recommend(hist, n=60, exclude=exclude, filter_seen=fs)
+        np.testing.assert_array_equal(fast.ids, dense.ids)
+        np.testing.assert_array_equal(fast.scores, dense.scores)

@@ -17,7 +17,9 @@ from pydantic import Field
 
 from shopsage.artifacts import load_arrays, save_arrays
 from shopsage.data.splits import Sequences
+from shopsage.errors import ValidationError
 from shopsage.recommend.base import ModelConfig, Recommender, TrainData, as_histories
+from shopsage.types import ScoredItems
 
 __all__ = ["PopularityConfig", "Popularity"]
 
@@ -61,6 +63,28 @@ class Popularity(Recommender):
             items = seqs.items
         counts = np.bincount(items, weights=weight, minlength=self.n_items)
         self.popularity = counts.astype(np.float32)
+
+    def recommend(self, histories: Sequences | list[np.ndarray], n: int = 10, *,
+                  exclude: list[np.ndarray] | None = None, filter_seen: bool = True) -> ScoredItems:
+        """Same answer as :meth:`Recommender.recommend`, without a dense ``(B, n_items)`` pass: every
+        row walks the one precomputed ranking (ties: lower item index first)."""
+        self._check_fitted()
+        hist = as_histories(histories)
+        self._check_items(hist.items)
+        if n < 1:
+            raise ValidationError(f"n of {n} must be at least 1")
+        if exclude is not None and len(exclude) != len(hist):
+            raise ValidationError(f"exclude has {len(exclude)} rows for {len(hist)} histories: give one per history")
+        order = np.argsort(-self.popularity, kind="stable")
+        rows = []
+        for b in range(len(hist)):
+            parts = ([np.asarray(exclude[b], np.int64)] if exclude is not None else []) + \
+                ([hist[b].astype(np.int64)] if filter_seen else [])
+            banned = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+            cand = order[:n + len(banned)]
+            top = cand[~np.isin(cand, banned)][:n]
+            rows.append((top, self.popularity[top]))
+        return ScoredItems.from_rows(rows, n)
 
     def score(self, histories: Sequences) -> np.ndarray:
         self._check_fitted()
