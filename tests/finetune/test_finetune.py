@@ -112,6 +112,8 @@ def test_batches_never_repeat_a_positive_and_use_every_pair_they_can() -> None:
     pairs = PairSet([Pair(f"q{i}", "A" if i % 5 == 0 else f"I{i}") for i in range(60)], {}, "query-item")
     batches = _batches(pairs, 8, random.Random(0))
     assert all(len({pairs.pairs[i].positive for i in b}) == len(b) for b in batches)
+    shared = PairSet([Pair("same query", f"I{i}") for i in range(5)] + [Pair(f"q{i}", f"J{i}") for i in range(20)], {}, "x")
+    assert all(sum(shared.pairs[i].anchor == "same query" for i in b) <= 1 for b in _batches(shared, 8, random.Random(0)))
     used = [i for b in batches for i in b]
     assert len(used) == len(set(used))
     assert {i for i in range(60) if i % 5} <= set(used)  # every pair with a unique positive is trained on

@@ -81,22 +81,23 @@ def _seed(seed: int) -> None:
 
 
 def _batches(pairs: PairSet, batch_size: int, rng: random.Random) -> list[list[int]]:
-    """Shuffled batches in which no positive item repeats (a repeat would be a false negative)."""
+    """Shuffled batches in which no positive item and no anchor repeats (either would put one of the
+    anchor's positives among its negatives)."""
     order = list(range(len(pairs.pairs)))
     rng.shuffle(order)
     batches: list[list[int]] = []
     current: list[int] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     pending = order
     while pending:  # a pair whose positive is already in the batch waits for a later one
         leftovers: list[int] = []
         for i in pending:
-            pos = pairs.pairs[i].positive
-            if pos in seen:
+            keys = ("p", pairs.pairs[i].positive), ("a", pairs.pairs[i].anchor)
+            if keys[0] in seen or keys[1] in seen:
                 leftovers.append(i)
                 continue
             current.append(i)
-            seen.add(pos)
+            seen.update(keys)
             if len(current) == batch_size:
                 batches.append(current)
                 current, seen = [], set()
