@@ -10,7 +10,7 @@ from shopsage.pipeline.service import Service
 __all__ = ["service"]
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:
     """The process's service; with a shared state it first applies other workers' item changes."""
     svc: Service | None = getattr(request.app.state, "service", None)
     if svc is None or not svc.started:
