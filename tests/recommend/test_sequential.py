@@ -60,6 +60,12 @@ def test_learns_the_cycle(data: TrainData, cls: type, loss: str, lr: float) -> N
     assert model.report["best_valid"]["ndcg@10"] > 0.9
 
 
+def test_bfloat16_training_learns_the_cycle(data: TrainData) -> None:
+    model = SASRec(**TINY, precision="bfloat16").fit(data)
+    assert rank_metrics(model, cyclic_cases(100, 2), (1,), filter_seen=False)["hr@1"] >= 0.95
+    assert model.score(Sequences.from_lists([[1, 2]])).dtype == np.float32
+
+
 def test_untrained_model_is_near_chance(data: TrainData) -> None:
     """The known-answer test can fail: one epoch at a tiny step size does not learn the cycle."""
     model = SASRec(**{**TINY, "epochs": 1, "learning_rate": 1e-5}).fit(data)

@@ -63,8 +63,13 @@ class SequentialConfig(ModelConfig):
     """Stop training after this many seconds (the best epoch so far is kept)."""
     item_repr: ItemMode = "id"
     """``id``, ``text-init`` or ``text-fuse`` (text modes need ``TrainData.item_text``)."""
+    text_cache_dir: str | None = None
+    """Embedding cache of the item-text encoder (e.g. ``var/cache/embeddings``); ``None``: no cache."""
     filter_seen: bool = True
     """Exclude the history's items when measuring validation NDCG@10 (as the evaluation does)."""
+    precision: Literal["float32", "bfloat16"] = "float32"
+    """Training arithmetic: ``bfloat16`` autocasts the matrix products (2-3x faster on CPUs with
+    AVX512-BF16 or AMX; the loss and the weights stay float32). Inference is always float32."""
     threads: int = Field(2, ge=1)
     """torch intra-op threads for training and batched scoring."""
     seed: int = 0
@@ -141,7 +146,7 @@ class SequentialRecommender(Recommender):
             if data.item_text is None or len(data.item_text) != data.n_items:
                 raise ValidationError(f"item_repr={cfg.item_repr!r} needs one text per item in TrainData.item_text; "
                                       "import items with titles or use item_repr='id'")
-            text = encode_item_text(data.item_text, cfg.threads)
+            text = encode_item_text(data.item_text, cfg.threads, cfg.text_cache_dir)
             warm = (np.bincount(data.sequences.items, minlength=data.n_items) > 0)
         self.net = self._build_net(data.n_items, text, warm)
         if data.valid is None or not len(data.valid):

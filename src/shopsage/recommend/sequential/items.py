@@ -22,11 +22,11 @@ __all__ = ["ItemMode", "ItemTable", "encode_item_text", "pca_projection"]
 ItemMode = Literal["id", "text-init", "text-fuse"]
 
 
-def encode_item_text(texts: list[str], threads: int = 2) -> np.ndarray:
+def encode_item_text(texts: list[str], threads: int = 2, cache_dir: str | None = None) -> np.ndarray:
     """``(n_items, 384)`` unit vectors of the item texts (empty text -> the encoder's empty string)."""
     from shopsage.text.encoder import EncoderConfig, TextEncoder
 
-    enc = TextEncoder(EncoderConfig(threads=threads, progress=False))
+    enc = TextEncoder(EncoderConfig(threads=threads, progress=False, cache_dir=cache_dir))
     return enc.encode(["" if t is None else str(t) for t in texts], progress=False).astype(np.float32)
 
 

@@ -168,7 +168,8 @@ def train_net(model: SequentialRecommender, data: TrainData, warm: np.ndarray | 
         for idx in _batches(wlen, cfg.batch_size, rng):
             t = int(wlen[idx].max())
             w = torch.from_numpy(win[idx, :t])
-            loss, p = _loss(model, w[:, :-1], w[:, 1:], cold, gen)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16"):
+                loss, p = _loss(model, w[:, :-1], w[:, 1:], cold, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

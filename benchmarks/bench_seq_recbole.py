@@ -1,0 +1,93 @@
+"""RecBole 1.2.1's SASRec on Amazon Beauty, for the speed comparison of issue 4.
+
+Runs in RecBole's own virtual environment (never the project's):
+
+    python3 -m venv /work/recbole-venv
+    /work/recbole-venv/bin/pip install torch==2.13.0
+    /work/recbole-venv/bin/pip install recbole==1.2.1 'numpy<2' 'pandas<2.2' 'setuptools<70'
+    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 /work/recbole-venv/bin/python benchmarks/bench_seq_recbole.py --epochs 2
+
+The Beauty sequences become a RecBole atomic file (``user_id``, ``item_id`` and the position in
+the user's line as the ordering column: the data has no timestamps); the split is RecBole's
+leave-one-out (``LS valid_and_test``, ordered), full ranking, NDCG@10 / Hit@10, the same model
+dimensions as ShopSage's SASRec (hidden 64, 2 blocks, 2 heads, max length 50, cross-entropy).
+RecBole trains one sample per prefix; examples/s counts those samples (= training targets).
+Writes ``benchmarks/results/seq-recbole-beauty.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = Path(os.environ.get("SHOPSAGE_DATA_DIR", HERE.parents[1] / "shared" / "data"))
+
+
+def write_atomic(root: Path) -> int:
+    (root / "beauty").mkdir(parents=True, exist_ok=True)
+    n = 0
+    with open(DATA / "amazon-beauty" / "user_sequence.txt", encoding="utf-8") as src, \
+            open(root / "beauty" / "beauty.inter", "w", encoding="utf-8") as out:
+        out.write("user_id:token\titem_id:token\ttimestamp:float\n")
+        for line in src:
+            parts = line.split()
+            for pos, item in enumerate(parts[1:]):
+                out.write(f"{parts[0]}\t{item}\t{pos}\n")
+                n += 1
+    return n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--stopping-step", type=int, default=10)
+    args = ap.parse_args()
+    import torch
+    from recbole.quick_start import run_recbole
+
+    torch.set_num_threads(args.threads)
+    root = Path(tempfile.mkdtemp(prefix="recbole-beauty-"))
+    events = write_atomic(root)
+    config = {
+        "data_path": str(root), "checkpoint_dir": str(root / "saved"), "seed": 0, "reproducibility": True,
+        "USER_ID_FIELD": "user_id", "ITEM_ID_FIELD": "item_id", "TIME_FIELD": "timestamp",
+        "load_col": {"inter": ["user_id", "item_id", "timestamp"]}, "MAX_ITEM_LIST_LENGTH": 50,
+        "hidden_size": 64, "inner_size": 256, "n_layers": 2, "n_heads": 2, "hidden_dropout_prob": 0.5,
+        "attn_dropout_prob": 0.5, "loss_type": "CE", "train_neg_sample_args": None,
+        "epochs": args.epochs, "train_batch_size": 256, "eval_batch_size": 1024, "learning_rate": 0.001,
+        "stopping_step": args.stopping_step, "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO",
+                                                          "mode": "full", "group_by": "user"},
+        "metrics": ["NDCG", "Hit"], "topk": [10], "valid_metric": "NDCG@10", "device": "cpu", "use_gpu": False,
+        "show_progress": False, "worker": 0,
+    }
+    log_path = root / "recbole.log"
+    handler = logging.FileHandler(log_path)
+    logging.getLogger().addHandler(handler)
+    started = time.perf_counter()
+    result = run_recbole(model="SASRec", dataset="beauty", config_dict=config)
+    wall = time.perf_counter() - started
+    log = log_path.read_text(encoding="utf-8", errors="replace")
+    train_s = [float(x) for x in re.findall(r"training \[time: ([0-9.]+)s", log)]
+    valid = [float(x) for x in re.findall(r"ndcg@10 : ([0-9.]+)", log)]
+    samples = events - 2 * 22363 - 22363  # one per prefix of each training sequence (user lines have >= 5 items)
+    out = {"recbole": "1.2.1", "torch": torch.__version__, "threads": args.threads, "epochs": args.epochs,
+           "epoch_train_seconds": train_s, "valid_ndcg@10_per_epoch": valid, "wall_seconds": wall,
+           "train_samples_per_epoch": samples,
+           "examples_per_s": samples / (sum(train_s) / len(train_s)) if train_s else None,
+           "best_valid": result.get("best_valid_result"), "test": result.get("test_result"),
+           "load_average_1m": os.getloadavg()[0]}
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "seq-recbole-beauty.json").write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
+    print(json.dumps(out, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
