@@ -126,3 +126,20 @@ def test_dense_item_item_weights_are_served_in_c_order(svc: Service) -> None:
     svc.models.refresh()
     loaded = svc.models.get("ease")
     assert loaded is not None and loaded.model.weights.flags.c_contiguous  # type: ignore[attr-defined]
+
+
+def test_a_failed_write_applies_nothing_and_can_be_retried(svc: Service) -> None:
+    import sqlite3
+
+    from shopsage.data.stores import open_store
+
+    ev = [Event(id="retry-1", type="view", item="pip2", user="retry-user", timestamp=time.time())]
+    url = svc.store.url
+    svc.store.close()  # a real failure: the store is gone when the events are written
+    with pytest.raises(sqlite3.ProgrammingError):
+        svc.ingest(ev, idempotency_key="k-retry")
+    svc.store = open_store(url)
+    with pytest.raises(NotFoundError):
+        svc.profile("retry-user")
+    assert svc.ingest(ev, idempotency_key="k-retry") == {"accepted": 1, "duplicates": 0, "replayed": False}
+    assert svc.profile("retry-user")["recent_items"] == ["pip2"]

@@ -108,3 +108,9 @@ def test_memory_forgets_the_oldest_event_ids_beyond_its_limit() -> None:
     assert st.claim(["a", "b", "c", "d"]) == [True] * 4
     assert st.claim(["d", "c", "b"]) == [False, False, False]
     assert st.claim(["a"]) == [True]  # forgotten: the oldest
+
+
+def test_released_claims_can_be_claimed_again(state: StateStore) -> None:
+    assert state.claim(["r1", "r2"]) == [True, True]
+    state.release(["r1"])
+    assert state.claim(["r1", "r2"]) == [True, False]

@@ -203,10 +203,15 @@ class Service:
     # ------------------------------------------------------------------ events
     def ingest(self, events: Sequence[Event], idempotency_key: str | None = None) -> dict[str, Any]:
         """Apply validated events: claim their ids, persist them, update sessions, profiles, popularity."""
-        if idempotency_key is not None and not self.state.claim([f"req:{idempotency_key}"])[0]:
+        req = [f"req:{idempotency_key}"] if idempotency_key is not None else []
+        if req and not self.state.claim(req)[0]:
             return {"accepted": 0, "duplicates": len(events), "replayed": True}
         with_id = list(dict.fromkeys(e.id for e in events if e.id is not None))
-        fresh_ids = dict(zip(with_id, self.state.claim(with_id), strict=True)) if with_id else {}
+        try:
+            fresh_ids = dict(zip(with_id, self.state.claim(with_id), strict=True)) if with_id else {}
+        except Exception:
+            self.state.release(req)
+            raise
         batch_seen: set[str] = set()
         fresh: list[Event] = []
         for e in events:
@@ -216,7 +221,11 @@ class Service:
                 batch_seen.add(e.id)
             fresh.append(e)
         if fresh:
-            self._persist(fresh)
+            try:
+                self._persist(fresh)
+            except Exception:  # nothing applied: the client may retry the same request, ids and key
+                self.state.release(req + [e for e, new in fresh_ids.items() if new])
+                raise
             self._apply(fresh)
         return {"accepted": len(fresh), "duplicates": len(events) - len(fresh), "replayed": False}
 

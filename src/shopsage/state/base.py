@@ -34,6 +34,10 @@ class StateStore(Protocol):
         """Mark event ids as applied; ``True`` for each id not applied before (atomic per id)."""
         ...
 
+    def release(self, event_ids: Sequence[str]) -> None:
+        """Forget claims (a request that failed after claiming must be retried in full)."""
+        ...
+
     def record(self, user: str | None, session: str | None, touches: Sequence[Touch]) -> None:
         """Append interactions of one user and/or session (purchases also join the bought set)."""
         ...

@@ -40,6 +40,11 @@ class MemoryState:
                     del self._seen[old]
             return out
 
+    def release(self, event_ids: Sequence[str]) -> None:
+        with self._lock:
+            for e in event_ids:
+                self._seen.pop(e, None)
+
     def record(self, user: str | None, session: str | None, touches: Sequence[Touch]) -> None:
         with self._lock:
             for key, table in ((user, self._users), (session, self._sessions)):

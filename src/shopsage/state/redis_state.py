@@ -53,6 +53,10 @@ class RedisState:
             pipe.set(self._k("e", e), 1, nx=True, ex=_SEEN_TTL_S)
         return [bool(x) for x in pipe.execute()]
 
+    def release(self, event_ids: Sequence[str]) -> None:
+        if event_ids:
+            self._r.delete(*(self._k("e", e) for e in event_ids))
+
     def record(self, user: str | None, session: str | None, touches: Sequence[Touch]) -> None:
         if not touches:
             return
