@@ -268,9 +268,6 @@ def main() -> None:
                 st = open_state(f"{args.redis}?prefix={prefix}")
                 st.clear()  # type: ignore[attr-defined]
                 st.close()
-        for log in tmp.glob("*.log"):  # keep the servers' logs for a look afterwards
-            (RESULTS / "logs").mkdir(parents=True, exist_ok=True)
-            (RESULTS / "logs" / log.name).write_text(log.read_text(errors="replace")[-200_000:])
     out["machine_end"] = describe()
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "serve.json").write_text(json.dumps(out, indent=2))
