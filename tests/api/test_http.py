@@ -118,3 +118,17 @@ def test_search_filters_facets_sort_and_pages(client: TestClient) -> None:
     assert prices == sorted(prices) and prices[0] == 26.0  # saws 21..30, drills 31..40: page 2 starts at 26
     assert {f["value"]: f["count"] for f in r["facets"]["category"]} == {"Saws": 10, "Drills": 10}
     assert r["facets"]["brand"] == [{"value": "Toolo", "count": 20}]
+
+
+def test_ready_is_503_until_the_service_started(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    make_shop(url).close()
+    svc = Service(ServiceOptions(store_url=url, home=tmp_path / "home", reload_interval_s=0))
+    c = TestClient(create_app(svc, Keys()))  # no lifespan yet: not started
+    r = c.get("/ready")
+    assert r.status_code == 503 and r.json()["ready"] is False
+    assert c.get("/v1/recommendations/trending").status_code == 503
+    with c:  # the lifespan starts it
+        assert c.get("/ready").json()["ready"] is True
+        assert c.get("/v1/recommendations/trending").status_code == 200
+        assert "shopsage_catalog_items 40.0" in c.get("/metrics").text

@@ -143,3 +143,15 @@ def test_a_failed_write_applies_nothing_and_can_be_retried(svc: Service) -> None
         svc.profile("retry-user")
     assert svc.ingest(ev, idempotency_key="k-retry") == {"accepted": 1, "duplicates": 0, "replayed": False}
     assert svc.profile("retry-user")["recent_items"] == ["pip2"]
+
+
+def test_mmr_diversity_from_the_config(make_service: Callable[..., Service], tmp_path: Path) -> None:
+    text = (ROOT / "config" / "pipelines.toml").read_text().replace(
+        '[scenarios.trending]\ncandidates = [{ kind = "trending", n = 200 }]',
+        '[scenarios.trending]\ncandidates = [{ kind = "trending", n = 200 }]\ndiversity = { method = "mmr", mmr_lambda = 0.3 }')
+    path = tmp_path / "mmr.toml"
+    path.write_text(text)
+    plain = [it["category_path"][-1] for it in make_service().recommend("trending", n=4)["items"]]
+    diverse = [it["category_path"][-1] for it in make_service(pipelines=path).recommend("trending", n=4)["items"]]
+    assert len(set(diverse)) == 4  # one item of each leaf category first
+    assert len(set(diverse)) >= len(set(plain))
