@@ -121,3 +121,45 @@ def test_next_in_session_reflects_an_event_at_once(svc: Service) -> None:
     assert "bk2" not in ids
     assert all(i in item_ids("bk") for i in ids[:3])
     assert after["items"][0]["reasons"][0]["evidence"]["item"] == "bk2"
+
+
+def test_model_explanations_name_the_largest_contribution(svc: Service) -> None:
+    import pytest
+
+    from shopsage.pipeline.build import register_recommender, training_data
+    from shopsage.pipeline.models import recommender_class
+
+    cls = recommender_class("ease")
+    if cls is None:
+        pytest.skip("the ease recommender is not installed")
+    vocab, data = training_data(svc.store)
+    register_recommender(svc.registry, cls().fit(data), vocab)
+    svc.models.refresh()
+    m = svc.models.get("ease")
+    assert m is not None
+    history = svc.profile("u2")["recent_items"]
+    w = np.asarray(m.model.weights)  # type: ignore[attr-defined]
+    checked = 0
+    for it in svc.recommend("for_you", user="u2", n=8)["items"]:
+        for r in it["reasons"]:
+            if r["source"].startswith("ease:") and "item" in r["evidence"]:
+                dst = int(m.model_ids([svc.catalog.slot(it["id"])])[0])
+                contrib = {h: float(w[int(m.model_ids([svc.catalog.slot(h)])[0]), dst]) for h in history}
+                assert r["evidence"]["item"] == max(contrib, key=lambda h: contrib[h])
+                assert abs(r["evidence"]["contribution"] - contrib[r["evidence"]["item"]]) < 1e-5
+                checked += 1
+    assert checked >= 1
+
+
+def test_personalized_search_names_the_true_interest(svc: Service) -> None:
+    plain = svc.search(SearchRequest("model", per_page=40))
+    mine = svc.search(SearchRequest("model", per_page=40, user="u3"))  # u3 bought four Toolo drills
+    assert not plain["personalized"] and mine["personalized"]
+    prof = svc.profile("u3")
+    assert prof["top_brands"] == [{"name": "Toolo", "weight": 12.0}]
+    brands = [it["brand"] for it in mine["items"]]
+    assert brands[:20] == ["Toolo"] * 20 and "Toolo" not in brands[20:]  # every Toolo item lifted
+    for it in mine["items"][:20]:
+        ev = next(r for r in it["reasons"] if r["stage"] == "personalization")["evidence"]
+        assert ev == {"brand": "Toolo", "share": 1.0}  # all of the shopper's brand weight
+    assert all(r["stage"] != "personalization" for it in mine["items"][20:] for r in it["reasons"])
