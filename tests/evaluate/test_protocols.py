@@ -181,3 +181,11 @@ def test_temporal_and_session_protocols_end_to_end(tmp_path: Path) -> None:
     for s in (expanded, plain):
         got = evaluate(_fitted(n_items=6), s.test, 6, EvalOptions(ks=(1, 20), filter_seen=False))
         assert got["hr@1"] == 1.0 and got["mrr@20"] == 1.0
+
+
+def test_tuning_reports_why_every_trial_was_refused(saved_split: tuple[Path, object]) -> None:
+    from shopsage.errors import CapacityError
+
+    _, split = saved_split
+    with pytest.raises(CapacityError, match="every configuration was refused: NextItem refuses 10 items"):
+        tune(NextItem, split, n_trials=2, metric="hr@1", opts=EvalOptions(ks=(1,)), base_config={"max_items": 5})

@@ -39,6 +39,7 @@ def tune(model_cls: type[Recommender], split: SplitData, *, n_trials: int, metri
     data = TrainData.from_split(split, item_text=item_text)
     valid = subsample_cases(split.valid, max_valid_cases, seed)
     history: list[dict[str, Any]] = []
+    refusals: list[str] = []
 
     def objective(trial: optuna.Trial) -> float:
         params = {**base_config, **space(trial)}
@@ -46,6 +47,7 @@ def tune(model_cls: type[Recommender], split: SplitData, *, n_trials: int, metri
         try:
             model = model_cls(**params).fit(data)
         except CapacityError as exc:
+            refusals.append(str(exc))
             raise optuna.TrialPruned(str(exc)) from exc
         value = evaluate(model, valid, split.n_items, opts)[metric]
         history.append({"params": params, "value": value, "seconds": round(time.perf_counter() - started, 2)})
@@ -58,7 +60,8 @@ def tune(model_cls: type[Recommender], split: SplitData, *, n_trials: int, metri
     study.optimize(objective, n_trials=n_trials)
     completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not completed:
-        raise CapacityError(f"no trial of {model_cls.__name__} completed: every configuration was refused")
+        reason = f": {refusals[-1]}" if refusals else ""
+        raise CapacityError(f"no trial of {model_cls.__name__} completed, every configuration was refused{reason}")
     best = max(history, key=lambda h: h["value"])
     return {"params": best["params"], "best_value": best["value"], "metric": f"valid/{metric}",
             "n_valid_cases": len(valid), "trials": history}
