@@ -60,6 +60,8 @@ def random_metrics(cases: EvalCases, n_items: int) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--set", nargs="*", default=[], help="SASRec config overrides key=value")
+    ap.add_argument("--modes", default="text-fuse,id", help="item representations to train")
+    ap.add_argument("--tag", default="")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     bench = load("scientific")
@@ -92,7 +94,7 @@ def main() -> None:
                           "warm": rank_metrics(_Dense(pop), test_warm, KS)}  # type: ignore[arg-type]
     rows["random"] = {"cold": random_metrics(test_cold, split.n_items), "warm": random_metrics(test_warm, split.n_items)}
     overrides = {"verbose": True, **parse_sets(args.set)}
-    for mode in ("text-fuse", "id"):
+    for mode in args.modes.split(","):
         t0 = time.perf_counter()
         model = SASRec(**{**overrides, "item_repr": mode}).fit(data)
         rows[f"sasrec-{mode}"] = {"cold": rank_metrics(model, test_cold, KS), "warm": rank_metrics(model, test_warm, KS),
@@ -102,7 +104,7 @@ def main() -> None:
            "n_cold_items": int(cold.sum()), "n_test_cold": len(test_cold), "n_test_warm": len(test_warm),
            "results": rows, "config": overrides, "machine": describe()}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "seq-coldstart.json").write_text(json.dumps(out, indent=2, default=float), encoding="utf-8")
+    (RESULTS / f"seq-coldstart{'-' + args.tag if args.tag else ''}.json").write_text(json.dumps(out, indent=2, default=float), encoding="utf-8")
     for name, r in rows.items():
         print(name, {k: round(v, 4) for k, v in r["cold"].items() if k.startswith(("hr", "ndcg"))})  # type: ignore[union-attr]
 

@@ -63,6 +63,8 @@ class SequentialConfig(ModelConfig):
     """Stop training after this many seconds (the best epoch so far is kept)."""
     item_repr: ItemMode = "id"
     """``id``, ``text-init`` or ``text-fuse`` (text modes need ``TrainData.item_text``)."""
+    id_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    """``text-fuse`` only: share of items whose id vector is dropped in each training step."""
     text_cache_dir: str | None = None
     """Embedding cache of the item-text encoder (e.g. ``var/cache/embeddings``); ``None``: no cache."""
     filter_seen: bool = True

@@ -31,7 +31,7 @@ class GRU4RecNet(nn.Module):
                  warm: np.ndarray | None = None) -> None:
         super().__init__()
         d = config.embedding_dim
-        self.items = ItemTable(n_items, d, config.item_repr, text, warm)
+        self.items = ItemTable(n_items, d, config.item_repr, text, warm, id_dropout=config.id_dropout)
         self.drop = nn.Dropout(config.dropout)
         self.gru = nn.GRU(d, d, num_layers=config.n_layers, batch_first=True,
                           dropout=config.dropout if config.n_layers > 1 else 0.0)

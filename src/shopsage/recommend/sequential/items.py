@@ -6,7 +6,9 @@ Item ``i`` (0-based) is row ``i + 1`` of every table here; row 0 is padding. Thr
 - ``text-init``: the id vectors start from a projection of the sentence encoder's embedding of
   the item text (all-MiniLM-L6-v2), then train freely;
 - ``text-fuse``: ``vector(i) = Linear(text(i)) + warm(i) * id(i)``: items never seen in training
-  (``warm = 0``) are represented by their text alone, so a new item can be recommended.
+  (``warm = 0``) are represented by their text alone, so a new item can be recommended; with
+  ``id_dropout`` a random share of items lose their id part in each training step, so the text
+  part learns to carry an item alone (what a new item has).
 """
 
 from __future__ import annotations
@@ -46,9 +48,10 @@ class ItemTable(nn.Module):
     """All item vectors ``(n_items + 1, D)``, row 0 = padding (always zero)."""
 
     def __init__(self, n_items: int, dim: int, mode: ItemMode = "id", text: np.ndarray | None = None,
-                 warm: np.ndarray | None = None, init_std: float = 0.02) -> None:
+                 warm: np.ndarray | None = None, init_std: float = 0.02, id_dropout: float = 0.0) -> None:
         super().__init__()
         self.mode = mode
+        self.id_dropout = id_dropout
         self.n_items = n_items
         self.id = nn.Embedding(n_items + 1, dim, padding_idx=0)
         nn.init.normal_(self.id.weight, std=init_std)
@@ -76,7 +79,11 @@ class ItemTable(nn.Module):
         """``(n_items + 1, D)`` item vectors, row 0 zero."""
         if self.text_proj is None:
             return self.id.weight
-        return self.text_proj(self.text) + self.warm * self.id.weight  # (N + 1, D); text row 0 is zero
+        gate = self.warm  # (N + 1, 1)
+        if self.training and self.id_dropout > 0:
+            # some items lose their id vector in each step, so the text part learns to stand alone
+            gate = gate * (torch.rand_like(gate) >= self.id_dropout)
+        return self.text_proj(self.text) + gate * self.id.weight  # (N + 1, D); text row 0 is zero
 
     def forward(self, seq: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
         """Vectors of the padded item ids ``seq`` (B, T) -> (B, T, D); ``table`` reuses a computed weight()."""

@@ -73,7 +73,7 @@ class SASRecNet(nn.Module):
         super().__init__()
         d = config.embedding_dim
         self.scale = math.sqrt(d)
-        self.items = ItemTable(n_items, d, config.item_repr, text, warm)
+        self.items = ItemTable(n_items, d, config.item_repr, text, warm, id_dropout=config.id_dropout)
         self.pos = nn.Embedding(config.max_len, d)
         nn.init.normal_(self.pos.weight, std=0.02)
         self.drop = nn.Dropout(config.dropout)
