@@ -106,3 +106,14 @@ def server(shop_url: str, tmp_path: Path) -> Iterator[Callable[..., Server]]:
     for srv in started:
         if srv.proc.poll() is None:
             srv.stop()
+
+
+@pytest.fixture(scope="module")
+def one_worker(shop_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One ``shopsage serve`` (one worker, in-process state) shared by a module's tests."""
+    home = tmp_path_factory.mktemp("one-worker")
+    srv = start_server(shop_url, home)
+    srv.home = home  # type: ignore[attr-defined]
+    yield srv
+    if srv.proc.poll() is None:
+        srv.stop()
