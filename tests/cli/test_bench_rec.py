@@ -83,3 +83,15 @@ def test_bench_rec_real_models(shop: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     models = json.loads(out.read_text())["models"]
     assert all(models[n]["status"] == "ok" and 0.0 <= models[n]["ndcg@10"] <= 1.0 for n in ("pop", "itemknn"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not {"sasrec", "gru4rec"} <= set(model_names()), reason="sequential models not registered")
+def test_bench_rec_sequential_models(shop: Path, tmp_path: Path) -> None:
+    out = tmp_path / "rec.json"
+    small = {"epochs": 2, "embedding_dim": 8, "max_len": 5, "threads": 1}
+    res = runner.invoke(app, ["bench", "rec", "--data", str(shop), "--format", "amazon-seq", "--models", "sasrec,gru4rec",
+                              "--json", str(out), "--params", json.dumps({"sasrec": small, "gru4rec": small})])
+    assert res.exit_code == 0, res.output
+    models = json.loads(out.read_text())["models"]
+    assert all(models[n]["status"] == "ok" and models[n]["params"]["epochs"] == 2 for n in ("sasrec", "gru4rec"))
