@@ -155,3 +155,13 @@ def test_mmr_diversity_from_the_config(make_service: Callable[..., Service], tmp
     diverse = [it["category_path"][-1] for it in make_service(pipelines=path).recommend("trending", n=4)["items"]]
     assert len(set(diverse)) == 4  # one item of each leaf category first
     assert len(set(diverse)) >= len(set(plain))
+
+
+def test_items_known_only_from_events_are_never_shown(make_service: Callable[..., Service]) -> None:
+    svc = make_service()
+    svc.ingest([Event(type="purchase", item="ghost", user=f"g{k}", timestamp=time.time()) for k in range(30)])
+    fresh = make_service()  # the store now holds a stub item "ghost" (no title, no price)
+    assert fresh.catalog.slot("ghost") is not None
+    svc._live.at = 0.0
+    for s in (svc, fresh):
+        assert "ghost" not in [it["id"] for it in s.recommend("trending", n=40)["items"]]

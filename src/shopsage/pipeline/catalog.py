@@ -19,6 +19,11 @@ from shopsage.search import SearchConfig, SearchEngine, item_fields
 __all__ = ["ServingCatalog"]
 
 
+def _displayable(r: ItemRow) -> bool:
+    """A stub (an id that events named before the catalogue described it) is never shown."""
+    return bool(r.title or r.description or r.category_path or r.brand) or r.price is not None
+
+
 class ServingCatalog:
     """Item rows by slot, indexed for search, with the masks rules need."""
 
@@ -41,7 +46,7 @@ class ServingCatalog:
             self.visible = np.concatenate([self.visible, np.zeros(self.capacity - len(self.visible), bool)])
         for s, r in zip(slots.tolist(), rows, strict=True):
             self.rows[s] = r
-            self.visible[s] = r.available
+            self.visible[s] = r.available and _displayable(r)
         return slots
 
     def delete(self, ext_ids: Sequence[str]) -> None:
