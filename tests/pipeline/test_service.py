@@ -165,3 +165,28 @@ def test_items_known_only_from_events_are_never_shown(make_service: Callable[...
     svc._live.at = 0.0
     for s in (svc, fresh):
         assert "ghost" not in [it["id"] for it in s.recommend("trending", n=40)["items"]]
+
+
+def test_a_model_registered_without_its_item_list_maps_by_store_order(svc: Service) -> None:
+    import shutil
+
+    from shopsage.pipeline.models import ITEMS_FILE, MODEL_DIR
+
+    cls = recommender_class("itemknn")
+    assert cls is not None
+    vocab, data = training_data(svc.store)  # the store's items in row order, as splits number them
+    path = svc.registry.new_version_dir("itemknn")
+    cls(neighbors=5).fit(data).save(path / MODEL_DIR)
+    svc.registry.register("itemknn", path, "recommender/itemknn", {})
+    svc.registry.promote("itemknn", path.name)
+    assert not (path / ITEMS_FILE).exists()
+    assert svc.models.refresh() == ["itemknn"]
+    m = svc.models.get("itemknn")
+    assert m is not None and [svc.catalog.ext(int(s)) for s in m.to_slot] == vocab.ids
+    shutil.rmtree(path / MODEL_DIR)  # a broken version is reported, the loaded one keeps serving
+    path2 = svc.registry.new_version_dir("itemknn")
+    (path2 / "junk").write_text("x")
+    svc.registry.register("itemknn", path2, "recommender/itemknn", {})
+    svc.registry.promote("itemknn", path2.name)
+    assert svc.models.refresh() == []
+    assert "itemknn" in svc.models.describe()["errors"] and svc.models.get("itemknn") is m

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from shopsage.errors import ArtifactError, ModelError, NotFoundError, ShopSageError
+from shopsage.errors import ArtifactError, ModelError, ShopSageError
 from shopsage.recommend.base import Recommender
 from shopsage.registry import ModelRegistry
 from shopsage.vocab import Vocabulary
@@ -77,7 +77,10 @@ class LoadedModel:
         return callable(getattr(self.model, "explain", None))
 
 
-def load_version(name: str, path: Path, version: str, slot_of: Callable[[str], int | None], capacity: int) -> LoadedModel:
+def load_version(name: str, path: Path, version: str, slot_of: Callable[[str], int | None], capacity: int,
+                 store_items: Callable[[], list[str]] | None = None) -> LoadedModel:
+    """Load a registry version; without ``items.txt`` the model's ids are taken to be the store's
+    items in row order (the vocabulary of :mod:`shopsage.data.splits`) when the counts agree."""
     cls = recommender_class(name)
     if cls is None:
         raise ModelError(f"model {name!r} is in the registry but not installed in this ShopSage")
@@ -85,10 +88,14 @@ def load_version(name: str, path: Path, version: str, slot_of: Callable[[str], i
     model = cls.load(model_dir)
     _serving_layout(model)
     items_file = path / ITEMS_FILE
-    if not items_file.is_file():
-        raise ArtifactError(f"{path} has no {ITEMS_FILE}: the service cannot map the model's items; "
-                            "register it with shopsage.pipeline.build.register_recommender")
-    vocab = Vocabulary.load(str(items_file))
+    if items_file.is_file():
+        vocab = Vocabulary.load(str(items_file))
+    else:
+        ids = store_items() if store_items is not None else []
+        if len(ids) != model.n_items:
+            raise ArtifactError(f"{path} has no {ITEMS_FILE} and its {model.n_items} items are not the store's "
+                                f"{len(ids)}: register it with shopsage.pipeline.build.register_recommender")
+        vocab = Vocabulary(ids)
     to_slot = np.array([s if (s := slot_of(e)) is not None else -1 for e in vocab.ids], dtype=np.int64)
     from_slot = np.full(max(capacity, int(to_slot.max(initial=-1)) + 1), -1, dtype=np.int64)
     ok = to_slot >= 0
@@ -109,11 +116,12 @@ class ModelSet:
     """The current version of every registry model the pipelines name."""
 
     def __init__(self, registry: ModelRegistry, names: list[str], slot_of: Callable[[str], int | None],
-                 capacity: Callable[[], int]) -> None:
+                 capacity: Callable[[], int], store_items: Callable[[], list[str]] | None = None) -> None:
         self.registry = registry
         self.names = sorted(set(names))
         self._slot_of = slot_of
         self._capacity = capacity
+        self._store_items = store_items
         self.models: dict[str, LoadedModel] = {}
         self.errors: dict[str, str] = {}
         self._reloading = threading.Lock()
@@ -140,8 +148,8 @@ class ModelSet:
                 if cur is None or (have is not None and have.version == cur.version):
                     continue
                 try:
-                    loaded = load_version(name, cur.path, cur.version, self._slot_of, self._capacity())
-                except (ShopSageError, OSError, ValueError, NotFoundError) as exc:
+                    loaded = load_version(name, cur.path, cur.version, self._slot_of, self._capacity(), self._store_items)
+                except Exception as exc:  # noqa: BLE001 - a broken version is reported; the loaded one keeps serving
                     self.errors[name] = f"{cur.version}: {exc}"
                     log.warning("model %s %s not loaded: %s", name, cur.version, exc)
                     continue

@@ -85,7 +85,8 @@ class Service:
         self._stop = threading.Event()
         self._reloader: threading.Thread | None = None
         names = [g.model for sc in self.pipelines.scenarios.values() for g in (*sc.candidates, *sc.fallbacks) if g.model]
-        self.models = ModelSet(self.registry, names, self.catalog.slot, lambda: self.catalog.capacity)
+        self.models = ModelSet(self.registry, names, self.catalog.slot, lambda: self.catalog.capacity,
+                               lambda: list(self.store.item_ids()))
         self.gens = Generators(self.catalog, self.models, self._trending)
         self.started = False
 
