@@ -3,14 +3,13 @@ in-process state; two workers sharing the real Redis)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from shopsage.testing.shop import item_ids
 
@@ -35,12 +34,17 @@ def test_event_is_reflected_by_the_next_request(one_worker: Any) -> None:
         assert "shopsage_request_seconds_bucket" in c.get("/metrics").text
 
 
-def test_server_refuses_a_public_address_without_keys(shop_url: str, tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-m", "shopsage.cli.main", "serve", "--store", shop_url, "--home",
-                          str(tmp_path), "--host", "0.0.0.0"], capture_output=True, text=True, timeout=60,
-                         env={"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"})
-    assert out.returncode == 2, out.stderr
-    assert "may only listen on 127.0.0.1" in out.stderr
+def test_server_refuses_a_public_address_without_keys(shop_url: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from shopsage.cli.main import app
+
+    monkeypatch.delenv("SHOPSAGE_API_KEYS", raising=False)
+    monkeypatch.delenv("SHOPSAGE_READ_KEYS", raising=False)
+    out = CliRunner().invoke(app, ["serve", "--store", shop_url, "--home", str(tmp_path), "--host", "0.0.0.0"])
+    assert out.exit_code == 2
+    assert "may only listen on 127.0.0.1" in out.output
 
 
 def test_two_workers_share_sessions_and_items_through_redis(server: ServerFactory, redis_prefix: str) -> None:
