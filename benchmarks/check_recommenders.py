@@ -40,7 +40,7 @@ SETS = {"beauty": ("amazon-seq", DATA / "amazon-beauty", 10, True),
 GRIDS: dict[str, dict[str, list[Any]]] = {
     "pop": {"distinct": [True, False]},
     "itemknn": {"neighbors": [50, 200, 1000], "shrink": [0.0, 10.0, 100.0]},
-    "ease": {"reg": [100.0, 250.0, 500.0, 1000.0]},
+    "ease": {"reg": [25.0, 50.0, 100.0, 250.0, 1000.0]},
     "als": {"embedding_dim": [128], "reg": [1.0, 10.0, 100.0], "alpha": [2.0, 10.0, 40.0]},
     "bpr": {"embedding_dim": [128], "learning_rate": [0.02, 0.1], "reg": [0.001, 0.01], "epochs": [200]},
     "fbt": {"measure": ["count", "confidence", "lift"], "min_support": [1, 2]},
