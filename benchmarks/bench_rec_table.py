@@ -26,7 +26,7 @@ def main() -> None:
         shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in tuned.items()
                           if k not in ("seed", "num_threads", "threads", "max_items"))
         print(f"| {name} | " + " | ".join(f"{res[c]:.4f}" for c in cols) + " | "
-              + " | ".join(f"{res[c]:.3f}" if c.startswith("coverage") else f"{res[c]:.2f}" for c in extra)
+              + " | ".join(f"{res[c]:.4f}" if c.startswith("coverage") else f"{res[c]:.2f}" for c in extra)
               + f" | {res['train_seconds']:.1f} | {res['peak_rss_mb']:.0f} | {shown or 'defaults'} |")
     m = report.get("machine", {})
     print(f"\n{report['n_items']:,} items, {report['n_test_cases']:,} test cases; wall {report.get('wall_seconds')} s; "
