@@ -143,3 +143,12 @@ class StoreContract:
         assert list(split.valid.history[0]) == [a, b] and list(split.valid.target) == [c]
         assert list(split.test.history[0]) == [a, b, c] and list(split.test.target) == [d]
         assert len(split.test) == 1  # u2 has 2 events: training only
+
+    def test_ids_are_given_in_order_of_first_appearance(self, store) -> None:  # type: ignore[no-untyped-def]
+        """Row ids never depend on the process's hash seed: splits are identical in every process."""
+        users = [f"user-{(i * 37) % 60}" for i in range(60)]
+        items = [f"stub-{(i * 11) % 45}" for i in range(60)]
+        store.write_events([ev(i, items[i], user=users[i], pos=0) for i in range(60)])
+        assert list(store.user_ids()) == list(dict.fromkeys(users))
+        assert list(store.item_ids()) == list(dict.fromkeys(items))
+        assert leave_one_out(store).owners.ids == [u for u in dict.fromkeys(users)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -172,9 +172,12 @@ class SqlStore:
             out.extend(self._query(f"SELECT {select} FROM {table} WHERE {col} IN ({marks})", chunk))
         return out
 
-    def _ensure_ids(self, table: str, cache: dict[str, int], ext_ids: set[str]) -> None:
-        """Make sure each external id has a row (stubs for unknown items) and cache its id."""
-        missing = [e for e in ext_ids if e not in cache]
+    def _ensure_ids(self, table: str, cache: dict[str, int], ext_ids: Iterable[str | None]) -> None:
+        """Make sure each external id has a row (stubs for unknown items) and cache its id.
+
+        New ids get rows in order of first appearance, so row ids (and with them every split's
+        user and item order) are the same in every process, whatever its hash seed."""
+        missing = [e for e in dict.fromkeys(ext_ids) if e is not None and e not in cache]
         if not missing:
             return
         for ext, rid in self._lookup(table, "ext_id", missing, "ext_id, id"):
@@ -258,8 +261,8 @@ class SqlStore:
             return res
         with self.transaction():
             users, items = self._users, self._items
-            self._ensure_ids("users", users, {u for u in set(b.user) if u is not None})
-            self._ensure_ids("items", items, {i for i in set(b.item) if i is not None})
+            self._ensure_ids("users", users, b.user)
+            self._ensure_ids("items", items, b.item)
             srcs = {name: self._source_id(name) for name in set(b.source)}
             src_ids = list(map(srcs.__getitem__, b.source))
             ctx = b.context if b.context.count(None) == n else [None if c is None else _dumps(c) for c in b.context]
@@ -344,7 +347,7 @@ class SqlStore:
 
     def write_judgments(self, rows: Sequence[JudgmentRow]) -> WriteResult:
         with self.transaction():
-            self._ensure_ids("items", self._items, {r.item for r in rows})
+            self._ensure_ids("items", self._items, [r.item for r in rows])
             return self._write_keyed("judgments", ("query", "item_id", "grade"), rows,
                                      lambda r: (r.query, self._items[r.item], r.grade))
 
