@@ -73,6 +73,9 @@ def test_bench_rec_clear_errors(shop: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["bench", "rec", "--data", str(shop), "--format", "amazon-seq", "--models", TOY,
                               "--json", str(tmp_path / "r.json"), "--tune-trials", '{"x": "many"}'])
     assert res.exit_code == 2 and "--tune-trials must map" in res.output
+    res = runner.invoke(app, ["bench", "rec", "--data", str(shop), "--format", "amazon-seq", "--models", TOY,
+                              "--json", str(tmp_path / "r.json"), "--ks", "10,x"])
+    assert res.exit_code == 2 and "must be positive whole numbers" in res.output
 
 
 @pytest.mark.skipif(not {"pop", "itemknn"} <= set(model_names()), reason="pop/itemknn not registered yet")

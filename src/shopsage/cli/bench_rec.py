@@ -98,6 +98,8 @@ def bench_rec(
     from shopsage.evaluate.report import markdown_table, write_report
 
     def build() -> RecBenchConfig:
+        if not all(k.strip().isdigit() and int(k) > 0 for k in ks.split(",")):
+            raise ConfigError(f"--ks {ks!r} must be positive whole numbers separated by commas, e.g. 10,20")
         return RecBenchConfig(data=str(data), format=fmt, models=[m.strip() for m in models.split(",") if m.strip()],
                               protocol=protocol, filter_seen=filter_seen, ks=tuple(int(k) for k in ks.split(",")),
                               sampled_negatives=sampled, tune_trials=tune, tune_metric=tune_metric,
