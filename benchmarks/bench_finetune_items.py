@@ -7,7 +7,11 @@ seeded hash of the item id (`shopsage.data.splits.cold_start_items`, fraction 0.
 set is imported into an event store with the `recbole` importer; training pairs are (item -> next
 item) of the users' *training* events (`pairs_from_sequences(split="train")`), never touching a
 held-out item, with in-batch negatives and the zero-shot encoder's nearest neighbours as hard
-negatives (`--hard`; excluding the pair's own items).
+negatives (`--hard`, after skipping the `--skip-top` nearest, near-duplicates that are often bought
+together; never a known next item of the anchor). `--tower query` (default) trains the side that
+embeds the history items against the zero-shot item vectors, which the candidates keep (so a held-out
+item is represented exactly as before, by its text through the base encoder); `--tower both` trains
+one encoder for both sides.
 
 Measure: the validation (early stopping) and test rows of the RecBole files whose target is a held-out
 item. Each case's history (its last 5 items, cut at 50 by the data) is embedded, the mean of its unit
@@ -55,12 +59,14 @@ def read_cases(split: str, index_to_asin: dict[str, str]) -> list[tuple[list[str
 
 
 def cold_quality(vec: dict[str, np.ndarray], cases: list[tuple[list[str], str]], cold: list[str],
-                 everything: list[str]) -> dict[str, float]:
-    """Recall@10 / NDCG@10 of the target among the held-out items, and among all items."""
+                 everything: list[str], cand_vec: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """Recall@10 / NDCG@10 of the target among the held-out items, and among all items. ``vec`` embeds
+    the history, ``cand_vec`` (default ``vec``) the candidates."""
     out: dict[str, float] = {}
+    cand_vec = vec if cand_vec is None else cand_vec
     for name, cands in (("cold", cold), ("all", everything)):
         pos = {e: i for i, e in enumerate(cands)}
-        mat = np.stack([vec[e] for e in cands])
+        mat = np.stack([cand_vec[e] for e in cands])
         hits, gains = [], []
         for hist, target in cases:
             prof = np.mean([vec[h] for h in hist[-HISTORY:]], axis=0)
@@ -79,9 +85,12 @@ def cold_quality(vec: dict[str, np.ndarray], cases: list[tuple[list[str], str]],
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--methods", default="lora")
+    ap.add_argument("--tower", default="query", choices=["query", "both"],
+                    help="query: train the history-item side against the zero-shot item vectors (candidates keep them)")
     ap.add_argument("--max-steps", type=int, default=200)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--hard", type=int, default=1)
+    ap.add_argument("--skip-top", type=int, default=3)
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on the shared, loaded machine)")
     ap.add_argument("--eval-every", type=int, default=50)
@@ -126,7 +135,8 @@ def main() -> None:
         return out
 
     if args.hard:
-        pairs = mine_hard_negatives(pairs, neighbours, {e: texts[e] for e in warm}, per_pair=args.hard, skip_top=1)
+        pairs = mine_hard_negatives(pairs, neighbours, {e: texts[e] for e in warm}, per_pair=args.hard,
+                                    skip_top=args.skip_top)
     results: dict[str, object] = {"machine": describe(), "items": len(everything), "held_out": len(cold),
                                   "pairs": len(pairs), "valid_cases": len(valid), "test_cases": len(test),
                                   "argv": sys.argv[1:],
@@ -134,26 +144,29 @@ def main() -> None:
                                                 "valid": cold_quality(zv, valid, cold, everything),
                                                 "encode_seconds": round(enc_s, 1)}}
     print("zero-shot", results["zero-shot"], flush=True)
-    needed = sorted({h for hist, _ in valid for h in hist[-HISTORY:]} | set(cold))
+    query = args.tower == "query"
+    needed = sorted({h for hist, _ in valid for h in hist[-HISTORY:]} | (set() if query else set(cold)))
 
     def early_stop_metric(model: object) -> float:
         vecs = model.encode([texts[e] for e in needed], batch_size=64, normalize_embeddings=True)  # type: ignore[attr-defined]
-        return cold_quality(dict(zip(needed, vecs, strict=True)), valid, cold, cold)["cold_ndcg@10"]
+        return cold_quality(dict(zip(needed, vecs, strict=True)), valid, cold, cold, zv if query else None)["cold_ndcg@10"]
 
     registry = ModelRegistry(ROOT / "var" / "models")
     base = default_model_path()
     for method in args.methods.split(","):
-        cfg = FineTuneConfig(method=method, tower="both", batch_size=args.batch_size, max_steps=args.max_steps,  # type: ignore[arg-type]
+        cfg = FineTuneConfig(method=method, tower=args.tower, batch_size=args.batch_size, max_steps=args.max_steps,  # type: ignore[arg-type]
                              learning_rate=args.lr_lora if method == "lora" else args.lr_full, eval_every=args.eval_every,
                              patience=3, max_length=args.max_length, seed=0, threads=args.threads)
         out = registry.new_version_dir("encoder-scientific-items")
-        res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric, log=lambda m, method=method: print(method, m, flush=True))
+        res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric, item_vectors=zv, log=lambda m, method=method: print(method, m, flush=True))
         print(method, "trained:", {k: v for k, v in res.__dict__.items() if k != "history"}, flush=True)
         tuned = TextEncoder(EncoderConfig(model=str(out), cache_dir=CACHE, progress=False, threads=args.threads))
         t0 = time.perf_counter()
-        tv = dict(zip(everything, tuned.encode([texts[e] for e in everything]), strict=True))
-        quality = cold_quality(tv, test, cold, everything)
-        results[method] = {**quality, "valid": cold_quality(tv, valid, cold, everything),
+        hist_items = sorted({h for hist, _ in test + valid for h in hist[-HISTORY:]}) if query else everything
+        tv = dict(zip(hist_items, tuned.encode([texts[e] for e in hist_items]), strict=True))
+        cands = zv if query else None
+        quality = cold_quality(tv, test, cold, everything, cands)
+        results[method] = {**quality, "valid": cold_quality(tv, valid, cold, everything, cands), "tower": args.tower,
                            "encode_seconds": round(time.perf_counter() - t0, 1), "train_seconds": res.train_seconds,
                            "train_minutes": round(res.train_seconds / 60, 2), "seconds_with_evaluation": res.seconds,
                            "steps": res.steps, "best_step": res.best_step, "trainable_params": res.trainable_params,
