@@ -12,7 +12,8 @@ the user's line as the ordering column: the data has no timestamps); the split i
 leave-one-out (``LS valid_and_test``, ordered), full ranking, NDCG@10 / Hit@10, the same model
 dimensions as ShopSage's SASRec (hidden 64, 2 blocks, 2 heads, max length 50, cross-entropy).
 RecBole trains one sample per prefix; examples/s counts those samples (= training targets).
-Writes ``benchmarks/results/seq-recbole-beauty.json``.
+Writes ``benchmarks/results/seq-recbole-beauty.json``. RecBole's own log (per-epoch training
+time) lies under ``<temp dir>/log/SASRec/``.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def main() -> None:
         "metrics": ["NDCG", "Hit"], "topk": [10], "valid_metric": "NDCG@10", "device": "cpu", "use_gpu": False,
         "show_progress": False, "worker": 0,
     }
+    os.chdir(root)  # RecBole writes log/ and log_tensorboard/ into the working directory
     log_path = root / "recbole.log"
     handler = logging.FileHandler(log_path)
     logging.getLogger().addHandler(handler)
