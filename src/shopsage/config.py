@@ -13,10 +13,10 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from shopsage.errors import ConfigError
+from shopsage.errors import ConfigError, describe_problems
 from shopsage.settings import get_settings
 
-__all__ = ["ShopSageConfig", "StoreConfig", "ImportConfig", "PathsConfig", "load_config"]
+__all__ = ["ShopSageConfig", "StoreConfig", "ImportConfig", "PathsConfig", "load_config", "read_toml"]
 
 
 class _Section(BaseModel):
@@ -44,20 +44,23 @@ class ShopSageConfig(_Section):
     paths: PathsConfig = Field(default_factory=PathsConfig)
 
 
+def read_toml(path: Path, what: str) -> dict[str, object]:
+    """The TOML file at ``path``; a :class:`ConfigError` naming ``what`` when unreadable or invalid."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+
+
 def load_config(path: Path | None = None, environ: dict[str, str] | None = None) -> ShopSageConfig:
     """The file's configuration (defaults when ``path`` is None) with environment overrides applied."""
-    data: dict[str, object] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read the configuration {path}: {exc.strerror}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    data: dict[str, object] = {} if path is None else read_toml(path, "the configuration")
     try:
         cfg = ShopSageConfig.model_validate(data)
     except PydanticValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = describe_problems(exc)
         raise ConfigError(f"{path}: {problems}. See config/shopsage.example.toml for every key.") from exc
     env = get_settings(environ)
     source = environ if environ is not None else __import__("os").environ

@@ -21,6 +21,7 @@ __all__ = [
     "ArtifactError",
     "CapacityError",
     "HTTP_STATUS",
+    "describe_problems",
 ]
 
 
@@ -93,3 +94,10 @@ HTTP_STATUS: dict[type[ShopSageError], int] = {
     NotFittedError: 503,
     StoreError: 503,
 }
+
+
+def describe_problems(exc: Exception, whole: str = "") -> str:
+    """``field.path: message; ...`` of a pydantic ValidationError; ``whole`` names a problem of the
+    object itself (empty location)."""
+    errors = exc.errors()  # type: ignore[attr-defined]
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or whole}: {e['msg']}" for e in errors)

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shopsage.data.rows import ItemRow
-from shopsage.data.schema import Event, EventType, Item
+from shopsage.data.schema import Event, EventType, Item, check_event_parties
 
 __all__ = ["EventIn", "EventBatch", "IngestResult", "ItemIn", "ItemPatch", "ItemView", "ReasonOut", "RecItem",
            "RecResponse", "SearchItem", "SearchOut", "FacetValue", "ProfileOut", "NamedWeight", "UpsertResult",
@@ -54,12 +54,7 @@ class EventIn(_In):
     @model_validator(mode="after")
     def _check(self) -> EventIn:
         # the domain rules of Event, here too so that a batch reports every bad event at once
-        if self.user is None and self.session is None:
-            raise ValueError("an event needs a user or a session")
-        if self.item is None and self.type != "search":
-            raise ValueError(f"a {self.type} event needs an item")
-        if self.type == "search" and not self.query:
-            raise ValueError("a search event needs a query")
+        check_event_parties(self.user, self.session, self.item, self.type, self.query)
         if self.value is not None and not math.isfinite(self.value):
             raise ValueError("value must be a finite number")
         return self

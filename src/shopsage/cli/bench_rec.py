@@ -15,28 +15,25 @@ from shopsage.cli.console import console, err_console, run_or_fail
 from shopsage.errors import ConfigError
 
 
-def _parse_params(text: str | None) -> dict[str, dict[str, Any]]:
+def _json_map(text: str | None, option: str, kind: type, what: str, example: str) -> dict[str, Any]:
+    """A JSON object of model name -> ``kind`` given on the command line as ``option``."""
     if not text:
         return {}
     try:
-        params = json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"--params is not JSON ({exc}); example: '{{\"ease\": {{\"reg\": 500}}}}'") from None
-    if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
-        raise ConfigError("--params must map model names to objects, e.g. '{\"ease\": {\"reg\": 500}}'")
-    return params
+        raise ConfigError(f"{option} is not JSON ({exc}); example: '{example}'") from None
+    if not isinstance(value, dict) or not all(isinstance(v, kind) for v in value.values()):
+        raise ConfigError(f"{option} must map model names to {what}, e.g. '{example}'")
+    return value
+
+
+def _parse_params(text: str | None) -> dict[str, dict[str, Any]]:
+    return _json_map(text, "--params", dict, "objects", '{"ease": {"reg": 500}}')
 
 
 def _parse_trials(text: str | None) -> dict[str, int]:
-    if not text:
-        return {}
-    try:
-        trials = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--tune-trials is not JSON ({exc}); example: '{{\"ease\": 3}}'") from None
-    if not isinstance(trials, dict) or not all(isinstance(v, int) for v in trials.values()):
-        raise ConfigError("--tune-trials must map model names to numbers of trials, e.g. '{\"ease\": 3}'")
-    return trials
+    return _json_map(text, "--tune-trials", int, "numbers of trials", '{"ease": 3}')
 
 
 class _Bars:

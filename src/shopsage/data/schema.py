@@ -12,6 +12,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "check_event_parties",
     "EventType",
     "EVENT_TYPES",
     "Split",
@@ -78,6 +79,17 @@ class EventContext(_Strict):
     propensity: float | None = Field(None, gt=0, le=1, description="Probability the logging policy showed the item.")
 
 
+def check_event_parties(user: str | None, session: str | None, item: str | None, type: str, query: str | None) -> None:
+    """Who and what an event names: a user or a session, an item (except searches), a search's
+    query. Raises ``ValueError`` (pydantic reports it) on the first rule broken."""
+    if user is None and session is None:
+        raise ValueError("an event needs a user or a session")
+    if item is None and type != "search":
+        raise ValueError(f"a {type} event needs an item")
+    if type == "search" and not query:
+        raise ValueError("a search event needs a query")
+
+
 class Event(_Strict):
     """One thing a shopper did. It has a timestamp *or* an ordinal, never an invented time."""
 
@@ -95,12 +107,7 @@ class Event(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Event:
-        if self.user is None and self.session is None:
-            raise ValueError("an event needs a user or a session")
-        if self.item is None and self.type != "search":
-            raise ValueError(f"a {self.type} event needs an item")
-        if self.type == "search" and not self.query:
-            raise ValueError("a search event needs a query")
+        check_event_parties(self.user, self.session, self.item, self.type, self.query)
         if self.timestamp is None and self.ordinal is None:
             raise ValueError("an event needs a timestamp or an ordinal (never invent a timestamp)")
         if self.value is not None and not math.isfinite(self.value):

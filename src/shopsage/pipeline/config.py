@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from shopsage.errors import ConfigError
+from shopsage.config import read_toml
+from shopsage.errors import ConfigError, describe_problems
 from shopsage.policy import Rule
 
 __all__ = ["GeneratorConfig", "DiversityConfig", "ScenarioConfig", "PipelinesConfig", "SCENARIOS",
@@ -141,18 +141,11 @@ class PipelinesConfig(_Strict):
 
 def load_pipelines(path: Path | None = None) -> PipelinesConfig:
     """The pipelines in ``path`` (TOML), or the defaults; every scenario of the API must be present."""
-    data: object = DEFAULT_PIPELINES
-    if path is not None:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"cannot read the pipeline configuration {path}: {exc.strerror}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    data: object = DEFAULT_PIPELINES if path is None else read_toml(path, "the pipeline configuration")
     try:
         cfg = PipelinesConfig.model_validate(data)
     except PydanticValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = describe_problems(exc)
         raise ConfigError(f"{path or 'default pipelines'}: {problems}. See config/pipelines.toml for every key.") from exc
     missing = [s for s in (*SCENARIOS, "search") if s not in cfg.scenarios]
     if missing:

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from shopsage.errors import ConfigError
+from shopsage.errors import ConfigError, describe_problems
 from shopsage.recommend.base import ModelConfig, Recommender, TrainData, as_histories
 
 __all__ = ["Recommender", "ModelConfig", "TrainData", "as_histories", "MODELS", "create", "model_class",
@@ -81,7 +81,7 @@ def create(name: str, **config: Any) -> Recommender:
     try:
         return cls(**config)
     except PydanticValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(config)'}: {e['msg']}" for e in exc.errors())
+        problems = describe_problems(exc, whole="(config)")
         raise ConfigError(f"bad config for model {name!r}: {problems}. "
                           f"The fields are those of {cls.Config.__name__}.") from None
 

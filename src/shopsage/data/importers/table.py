@@ -39,7 +39,7 @@ from shopsage.data.cleaning import BadValue, parse_timestamp
 from shopsage.data.importers.base import Importer, Record, Reject, source_name
 from shopsage.data.rows import EventRow, ItemRow, JudgmentRow, RowKey
 from shopsage.data.schema import Event, Item, Judgment
-from shopsage.errors import ImportFormatError
+from shopsage.errors import ImportFormatError, describe_problems
 
 __all__ = ["TableImporter", "TableMapping"]
 
@@ -137,7 +137,7 @@ class TableImporter(Importer):
                 yield Reject(key, str(exc), raw)
                 continue
             except PydanticValidationError as exc:
-                reason = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'row'}: {e['msg']}" for e in exc.errors())
+                reason = describe_problems(exc, whole="row")
                 yield Reject(key, reason, raw)
                 continue
             yield self._to_row(obj, key)
