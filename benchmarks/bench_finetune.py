@@ -68,6 +68,27 @@ def dense_quality(qv: np.ndarray, dv: np.ndarray, queries: list[str], ids: list[
     return {"ndcg@10": float(np.mean(ndcgs)), "recall@100": float(np.mean(recalls)), "queries": len(queries)}
 
 
+class _GpuEncoder:
+    """The fine-tuned model itself on the GPU (the serving encoder, TextEncoder, runs on the CPU)."""
+
+    def __init__(self, path: str, base: str) -> None:
+        from shopsage.finetune.trainer import load_finetuned
+
+        self.model = load_finetuned(path, base_model=base)
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        return self.model.encode(texts, batch_size=512, normalize_embeddings=True, convert_to_numpy=True)
+
+
+def _encoder(path: str, base: str, threads: int) -> object:
+    """The serving path (TextEncoder, CPU, embedding cache); the model on the GPU when one is present."""
+    import torch
+
+    if torch.cuda.is_available():
+        return _GpuEncoder(path, base)
+    return TextEncoder(EncoderConfig(model=path, cache_dir=CACHE, progress=False, threads=threads))
+
+
 def _interleave(*lists: list[str]) -> list[str]:
     out: list[str] = []
     for group in zip(*lists, strict=False):
@@ -109,6 +130,8 @@ def main() -> None:
     ap.add_argument("--lr-full", type=float, default=5e-5)
     ap.add_argument("--patience", type=int, default=4)
     ap.add_argument("--name", default="encoder-homedepot")
+    ap.add_argument("--base-model", default=None, help="a sentence-transformers directory to start from "
+                    "(default: the packaged all-MiniLM-L6-v2)")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "finetune-homedepot.json"))
     args = ap.parse_args()
 
@@ -125,8 +148,8 @@ def main() -> None:
     for q, item, gain in judgments:  # read_judgments gives gain = relevance - 1 already
         gains[q][item] = gain
 
-    base = default_model_path()
-    zero = TextEncoder(EncoderConfig(cache_dir=CACHE, progress=False, threads=args.threads))
+    base = args.base_model or default_model_path()
+    zero = _encoder(base, base, args.threads)
     t0 = time.perf_counter()
     dv0 = zero.encode([texts[i] for i in ids])
     enc_s = time.perf_counter() - t0
@@ -172,7 +195,7 @@ def main() -> None:
         res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric, item_vectors=item_vectors,
                         log=lambda m, method=method: print(method, m, flush=True))
         print(method, "trained:", {k: v for k, v in res.__dict__.items() if k != "history"}, flush=True)
-        tuned = TextEncoder(EncoderConfig(model=str(out), cache_dir=CACHE, progress=False, threads=args.threads))  # the serving path
+        tuned = _encoder(str(out), base, args.threads)
         t0 = time.perf_counter()
         dv = dv0 if args.tower == "query" else tuned.encode([texts[i] for i in ids])
         enc_s = time.perf_counter() - t0

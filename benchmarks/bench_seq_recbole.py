@@ -45,12 +45,44 @@ def write_atomic(root: Path) -> int:
     return n
 
 
+def count_events() -> int:
+    with open(DATA / "amazon-beauty" / "user_sequence.txt", encoding="utf-8") as src:
+        return sum(len(line.split()) - 1 for line in src)
+
+
+def parse_epochs(log: str) -> list[dict[str, float]]:
+    """Per epoch: training and evaluation seconds, validation NDCG@10, and wall seconds since the
+    process started when the evaluation ended (data preparation included)."""
+    log = re.sub(r"\x1b\[[0-9;]*m", "", log)  # RecBole colours its log lines
+    train = {int(e): float(t) for e, t in re.findall(r"epoch (\d+) training \[time: ([0-9.]+)s", log)}
+    out = []
+    for ms, e, t, score in re.findall(
+            r"^(\d+) ms \| epoch (\d+) evaluating \[time: ([0-9.]+)s, valid_score: ([0-9.]+)\]", log, re.M):
+        out.append({"epoch": int(e), "train_s": train.get(int(e), float("nan")), "eval_s": float(t),
+                    "valid_ndcg@10": float(score), "wall_s": int(ms) / 1000})
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--stopping-step", type=int, default=10)
+    ap.add_argument("--log", default=None, help="RecBole's log with seconds since start on each line "
+                    "(default: in the temp dir); kept so a run stopped by `timeout` can still be read")
+    ap.add_argument("--parse-log", default=None, help="only summarise the epochs of an earlier run's --log")
     args = ap.parse_args()
+    if args.parse_log:  # a run stopped from outside (timeout): its epochs so far
+        epochs = parse_epochs(Path(args.parse_log).read_text(encoding="utf-8", errors="replace"))
+        samples = count_events() - 3 * 22363
+        mean_train = sum(e["train_s"] for e in epochs) / max(1, len(epochs))
+        out = {"recbole": "1.2.1", "threads": args.threads, "stopped_from_outside": True, "epochs_log": epochs,
+               "train_samples_per_epoch": samples, "examples_per_s": samples / mean_train if epochs else None,
+               "best_valid_ndcg@10_so_far": max((e["valid_ndcg@10"] for e in epochs), default=None),
+               "load_average_1m": os.getloadavg()[0]}
+        (HERE / "results" / "seq-recbole-beauty.json").write_text(json.dumps(out, indent=2), encoding="utf-8")
+        print(json.dumps(out, indent=2))
+        return
     import torch
     from recbole.quick_start import run_recbole
 
@@ -70,8 +102,12 @@ def main() -> None:
         "show_progress": False, "worker": 0,
     }
     os.chdir(root)  # RecBole writes log/ and log_tensorboard/ into the working directory
-    log_path = root / "recbole.log"
+    log_path = Path(args.log) if args.log else root / "recbole.log"
     handler = logging.FileHandler(log_path)
+    handler.setFormatter(logging.Formatter("%(relativeCreated)d ms | %(message)s"))
+    handler.setLevel(logging.INFO)
+    # RecBole's own logging.basicConfig does nothing once the root logger has a handler: set the level here
+    logging.getLogger().setLevel(logging.INFO)
     logging.getLogger().addHandler(handler)
     started = time.perf_counter()
     result = run_recbole(model="SASRec", dataset="beauty", config_dict=config)
@@ -84,6 +120,7 @@ def main() -> None:
            "epoch_train_seconds": train_s, "valid_ndcg@10_per_epoch": valid, "wall_seconds": wall,
            "train_samples_per_epoch": samples,
            "examples_per_s": samples / (sum(train_s) / len(train_s)) if train_s else None,
+           "epochs_log": parse_epochs(log),
            "best_valid": result.get("best_valid_result"), "test": result.get("test_result"),
            "load_average_1m": os.getloadavg()[0]}
     (HERE / "results").mkdir(exist_ok=True)
