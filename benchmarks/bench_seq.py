@@ -48,6 +48,7 @@ def main() -> None:
     ap.add_argument("--no-refit", action="store_true",
                     help="train on train only, early-stop on the split's validation cases (default, as "
                          "`shopsage bench rec`: train + validation targets, early stopping on a held-out 10%%)")
+    ap.add_argument("--save", default=None, help="save the trained model to this directory (model.save)")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     t0 = time.perf_counter()
@@ -59,6 +60,8 @@ def main() -> None:
     model = MODELS[args.model](**overrides)
     data = TrainData.from_split(split, with_valid_targets=not args.no_refit, item_text=bench.item_text)
     model.fit(data)
+    if args.save:
+        model.save(Path(args.save))
     t1 = time.perf_counter()
     test = rank_metrics(model, split.test, bench.ks, filter_seen=bench.filter_seen)
     print(f"test {test} ({time.perf_counter() - t1:.1f} s)", flush=True)
