@@ -66,6 +66,20 @@ def test_bfloat16_training_learns_the_cycle(data: TrainData) -> None:
     assert model.score(Sequences.from_lists([[1, 2]])).dtype == np.float32
 
 
+@pytest.mark.parametrize("cls,loss", [(SASRec, "softmax"), (GRU4Rec, "sampled-softmax")])
+def test_cosine_scores_learn_the_cycle_and_are_bounded(data: TrainData, cls: type, loss: str, tmp_path) -> None:
+    scale = 12.0
+    model = cls(**{**TINY, "learning_rate": 0.03 if cls is GRU4Rec else 0.01}, loss=loss, n_negatives=16,
+                cosine_scale=scale).fit(data)
+    assert rank_metrics(model, cyclic_cases(100, 2), (1,), filter_seen=False)["hr@1"] >= 0.95
+    scores = model.score(Sequences.from_lists([[1, 2], [3]]))
+    assert np.abs(scores).max() <= scale + 1e-4  # scale * cosine
+    assert np.abs(scores).max() > 0.5 * scale  # the best item is well aligned, not a zero vector
+    model.save(tmp_path / "m")
+    again = cls.load(tmp_path / "m")
+    np.testing.assert_allclose(again.score(Sequences.from_lists([[1, 2], [3]])), scores, rtol=1e-5, atol=1e-5)
+
+
 def test_untrained_model_is_near_chance(data: TrainData) -> None:
     """The known-answer test can fail: one epoch at a tiny step size does not learn the cycle."""
     model = SASRec(**{**TINY, "epochs": 1, "learning_rate": 1e-5}).fit(data)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
@@ -53,6 +54,11 @@ class SequentialConfig(ModelConfig):
     ``n_negatives`` items drawn per step (shared by the batch), for large catalogues."""
     n_negatives: int = Field(1024, ge=1)
     """Negatives per step for ``sampled-softmax``."""
+    cosine_scale: float | None = Field(None, gt=0)
+    """``None``: scores are dot products of hidden state and item vector. A number ``s``: scores
+    are ``s * cos(hidden, item)`` in training and inference (unit-length item vectors and hidden
+    states, as NISER does for session recommendation: popular items no longer win by vector norm);
+    ``s`` of 10-20 is usual."""
     patience: int = Field(10, ge=1)
     """Stop after this many evaluations without a better validation NDCG@10."""
     eval_every: int = Field(1, ge=1)
@@ -160,14 +166,20 @@ class SequentialRecommender(Recommender):
         assert self.net is not None
         self.net.eval()
         with torch.inference_mode():
-            self._table = self.net.items.weight()[1:].detach().clone()  # (N, D)
+            table = self.net.items.weight()[1:].detach()  # (N, D)
+            scale = self.config.cosine_scale
+            self._table = (F.normalize(table, dim=-1) * scale if scale else table).clone()
+
+    def _output(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The hidden states as they meet the item table (unit length under ``cosine_scale``)."""
+        return F.normalize(hidden, dim=-1) if self.config.cosine_scale else hidden
 
     # ---- inference ------------------------------------------------------------------------------
     def _hidden(self, seqs: list[np.ndarray]) -> torch.Tensor:
         """Last hidden state of each history ``(B, D)``."""
         assert self.net is not None
         inp, lengths = pad_right(seqs, self.config.max_len)
-        return self.net.predict(torch.from_numpy(inp), torch.from_numpy(lengths))
+        return self._output(self.net.predict(torch.from_numpy(inp), torch.from_numpy(lengths)))
 
     def score_tensor(self, seqs: list[np.ndarray], batch: int = 1024) -> torch.Tensor:
         """``(B, n_items)`` float32 scores as a tensor (evaluation uses it without copies; also

@@ -125,6 +125,8 @@ def _loss(model: SequentialRecommender, inp: torch.Tensor, tgt: torch.Tensor, co
     h = hidden[mask]  # (P, D)
     y = tgt[mask] - 1  # (P,) 0-based targets
     table = net.items.weight()[1:]  # (N, D)
+    if cfg.cosine_scale:
+        h, table = model._output(h) * cfg.cosine_scale, F.normalize(table, dim=-1)
     if cfg.loss == "softmax":
         logits = h @ table.T  # (P, N)
         if cold is not None:
