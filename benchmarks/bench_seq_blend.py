@@ -27,10 +27,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_seq_data import load  # noqa: E402
 from machine import describe  # noqa: E402
 from shopsage.data.splits import EvalCases, Sequences  # noqa: E402
-from shopsage.recommend import SKNN, Hybrid, model_class  # noqa: E402
+from shopsage.recommend import SKNN, model_class  # noqa: E402
 from shopsage.recommend.base import TrainData  # noqa: E402
 from shopsage.recommend.hybrid import normalize_scores  # noqa: E402
 from shopsage.recommend.sequential.base import holdout_valid  # noqa: E402
+from shopsage.recommend.sequential.train import subsample_cases  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SKNN_PARAMS = {"neighbors": 106, "sample_size": 2500, "similarity": "cosine", "weighting": "quadratic", "idf": True}
@@ -66,12 +67,6 @@ def evaluate(seq: object, knn: SKNN, cases: EvalCases, settings: list[tuple[floa
     return {s: {m: v / len(cases) for m, v in d.items()} for s, d in sums.items()}
 
 
-def sample(cases: EvalCases, most: int, seed: int = 0) -> EvalCases:
-    pick = np.sort(np.random.default_rng(seed).choice(len(cases), size=min(most, len(cases)), replace=False))
-    return EvalCases(cases.owner[pick], Sequences.from_lists([cases.history[int(c)] for c in pick]),
-                     Sequences.from_lists([cases.targets[int(c)] for c in pick]))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model-dir", required=True, help="a sequential model saved by bench_seq.py --save")
@@ -96,19 +91,18 @@ def main() -> None:
     print(f"loaded and fitted in {time.perf_counter() - t0:.0f} s", flush=True)
 
     assert held.valid is not None
-    valid = sample(held.valid, args.valid_cases)
-    test_cases = sample(split.test, args.test_cases) if args.test_cases else split.test
+    valid = subsample_cases(held.valid, args.valid_cases, 0)
+    test_cases = subsample_cases(split.test, args.test_cases, 0) if args.test_cases else split.test
     grid = [(round(a, 2), how) for how in ("minmax", "zscore", "rank") for a in np.linspace(0.0, 1.0, 11)]
     t1 = time.perf_counter()
     val = evaluate(seq, knn_select, valid, grid)
     best = max(grid, key=lambda s: val[s][args.select])
     print(f"validation grid ({len(valid)} cases, {time.perf_counter() - t1:.0f} s): best {best} {val[best]}", flush=True)
-    hybrid = Hybrid(seq, knn, alpha=best[0], normalization=best[1])  # the serving form of the chosen blend
     t2 = time.perf_counter()
     test = evaluate(seq, knn, test_cases, [best, (1.0, best[1]), (0.0, best[1])])
     out = {"data": "diginetica", "protocol": split.protocol, "n_test": len(test_cases), "sequential": manifest,
            "sknn_params": SKNN_PARAMS, "select_on": args.select, "valid_cases": len(valid),
-           "chosen": {"alpha": best[0], "normalization": best[1], "hybrid_config": hybrid.config.model_dump()},
+           "chosen": {"alpha": best[0], "normalization": best[1]},
            "valid_grid": [{"alpha": a, "normalization": h, **val[(a, h)]} for a, h in grid],
            "test": {"blend": test[best], "sequential alone": test[(1.0, best[1])], "sknn alone": test[(0.0, best[1])]},
            "test_seconds": round(time.perf_counter() - t2, 1), "machine": describe()}

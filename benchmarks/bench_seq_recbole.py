@@ -45,6 +45,15 @@ def write_atomic(root: Path) -> int:
     return n
 
 
+USERS = 22363
+
+
+def train_samples(events: int) -> int:
+    """RecBole's training samples an epoch: one per prefix of each user's training sequence (every
+    user line has >= 5 items; the last two are validation and test)."""
+    return events - 3 * USERS
+
+
 def count_events() -> int:
     with open(DATA / "amazon-beauty" / "user_sequence.txt", encoding="utf-8") as src:
         return sum(len(line.split()) - 1 for line in src)
@@ -74,7 +83,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.parse_log:  # a run stopped from outside (timeout): its epochs so far
         epochs = parse_epochs(Path(args.parse_log).read_text(encoding="utf-8", errors="replace"))
-        samples = count_events() - 3 * 22363
+        samples = train_samples(count_events())
         mean_train = sum(e["train_s"] for e in epochs) / max(1, len(epochs))
         out = {"recbole": "1.2.1", "threads": args.threads, "stopped_from_outside": True, "epochs_log": epochs,
                "train_samples_per_epoch": samples, "examples_per_s": samples / mean_train if epochs else None,
@@ -113,14 +122,15 @@ def main() -> None:
     result = run_recbole(model="SASRec", dataset="beauty", config_dict=config)
     wall = time.perf_counter() - started
     log = log_path.read_text(encoding="utf-8", errors="replace")
-    train_s = [float(x) for x in re.findall(r"training \[time: ([0-9.]+)s", log)]
-    valid = [float(x) for x in re.findall(r"ndcg@10 : ([0-9.]+)", log)]
-    samples = events - 2 * 22363 - 22363  # one per prefix of each training sequence (user lines have >= 5 items)
+    epochs = parse_epochs(log)
+    train_s = [e["train_s"] for e in epochs]
+    valid = [e["valid_ndcg@10"] for e in epochs]
+    samples = train_samples(events)
     out = {"recbole": "1.2.1", "torch": torch.__version__, "threads": args.threads, "epochs": args.epochs,
            "epoch_train_seconds": train_s, "valid_ndcg@10_per_epoch": valid, "wall_seconds": wall,
            "train_samples_per_epoch": samples,
            "examples_per_s": samples / (sum(train_s) / len(train_s)) if train_s else None,
-           "epochs_log": parse_epochs(log),
+           "epochs_log": epochs,
            "best_valid": result.get("best_valid_result"), "test": result.get("test_result"),
            "load_average_1m": os.getloadavg()[0]}
     (HERE / "results").mkdir(exist_ok=True)

@@ -95,7 +95,8 @@ def rank_metrics(model: SequentialRecommender, cases: EvalCases, ks: tuple[int, 
     return {key: v / max(len(cases), 1) for key, v in sums.items()}
 
 
-def _subsample(cases: EvalCases, most: int, seed: int) -> EvalCases:
+def subsample_cases(cases: EvalCases, most: int, seed: int) -> EvalCases:
+    """At most ``most`` of ``cases``, a seeded sample kept in their order."""
     if len(cases) <= most:
         return cases
     pick = np.sort(np.random.default_rng(seed).choice(len(cases), size=most, replace=False))
@@ -152,7 +153,7 @@ def train_net(model: SequentialRecommender, data: TrainData, warm: np.ndarray | 
     gen = torch.Generator().manual_seed(cfg.seed)
     win, wlen = windows(data.sequences, cfg.max_len)
     cold = None if warm is None else torch.from_numpy(~warm.astype(bool))
-    valid = _subsample(data.valid, cfg.max_valid_cases, cfg.seed) if data.valid is not None and len(data.valid) else None
+    valid = subsample_cases(data.valid, cfg.max_valid_cases, cfg.seed) if data.valid is not None and len(data.valid) else None
     decay = [p for n, p in net.named_parameters() if p.ndim >= 2 and "items" not in n]
     rest = [p for n, p in net.named_parameters() if not (p.ndim >= 2 and "items" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.reg}, {"params": rest, "weight_decay": 0.0}],
