@@ -5,7 +5,7 @@ Run: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_finetune_items.py [--met
 Protocol (the cold-start protocol of the sequential issue): 10% of the items are held out by a
 seeded hash of the item id (`shopsage.data.splits.cold_start_items`, fraction 0.1, seed 0). The data
 set is imported into an event store with the `recbole` importer; training pairs are (item -> next
-item) of the users' *training* events (`pairs_from_sequences(split="train")`), never touching a
+item, or each of the next `--window` items) of the users' *training* events (`pairs_from_sequences(split="train")`), never touching a
 held-out item, with in-batch negatives and the zero-shot encoder's nearest neighbours as hard
 negatives (`--hard`, after skipping the `--skip-top` nearest, near-duplicates that are often bought
 together; never a known next item of the anchor). `--tower query` (default) trains the side that
@@ -89,6 +89,8 @@ def main() -> None:
                     help="query: train the history-item side against the zero-shot item vectors (candidates keep them)")
     ap.add_argument("--max-steps", type=int, default=200)
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--window", type=int, default=1,
+                    help="pairs (item -> each of the next WINDOW items of the same user's training history)")
     ap.add_argument("--hard", type=int, default=1)
     ap.add_argument("--skip-top", type=int, default=3)
     ap.add_argument("--max-length", type=int, default=64)
@@ -115,7 +117,7 @@ def main() -> None:
             index_to_asin[idx] = asin
     valid = [c for c in read_cases("valid", index_to_asin) if c[1] in cold_set]
     test = [c for c in read_cases("test", index_to_asin) if c[1] in cold_set]
-    pairs = pairs_from_sequences(store, window=1, split="train", exclude_items=cold_set)
+    pairs = pairs_from_sequences(store, window=args.window, split="train", exclude_items=cold_set)
     print(f"{len(everything)} items, {len(cold)} held out; {len(pairs)} training pairs; "
           f"{len(valid)} validation and {len(test)} test cases with a held-out target", flush=True)
 
