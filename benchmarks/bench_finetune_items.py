@@ -37,7 +37,14 @@ from machine import describe  # noqa: E402
 from shopsage.data.importers import get_importer, run_import  # noqa: E402
 from shopsage.data.splits import cold_start_items  # noqa: E402
 from shopsage.data.stores import open_store  # noqa: E402
-from shopsage.finetune import FineTuneConfig, fine_tune, item_text, mine_hard_negatives, pairs_from_sequences  # noqa: E402
+from shopsage.finetune import (  # noqa: E402
+    FineTuneConfig,
+    cap_per_positive,
+    fine_tune,
+    item_text,
+    mine_hard_negatives,
+    pairs_from_sequences,
+)
 from shopsage.finetune.publish import register_encoder  # noqa: E402
 from shopsage.registry import ModelRegistry  # noqa: E402
 from shopsage.text import EncoderConfig, TextEncoder, default_model_path  # noqa: E402
@@ -91,6 +98,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--window", type=int, default=1,
                     help="pairs (item -> each of the next WINDOW items of the same user's training history)")
+    ap.add_argument("--max-per-positive", type=int, default=None,
+                    help="keep at most N pairs per positive item (a seeded sample): best-sellers dominate otherwise")
     ap.add_argument("--hard", type=int, default=1)
     ap.add_argument("--skip-top", type=int, default=3)
     ap.add_argument("--max-length", type=int, default=64)
@@ -118,6 +127,8 @@ def main() -> None:
     valid = [c for c in read_cases("valid", index_to_asin) if c[1] in cold_set]
     test = [c for c in read_cases("test", index_to_asin) if c[1] in cold_set]
     pairs = pairs_from_sequences(store, window=args.window, split="train", exclude_items=cold_set)
+    if args.max_per_positive:
+        pairs = cap_per_positive(pairs, args.max_per_positive, seed=0)
     print(f"{len(everything)} items, {len(cold)} held out; {len(pairs)} training pairs; "
           f"{len(valid)} validation and {len(test)} test cases with a held-out target", flush=True)
 

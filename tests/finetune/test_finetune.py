@@ -13,6 +13,7 @@ from shopsage.finetune import (
     FineTuneConfig,
     Pair,
     PairSet,
+    cap_per_positive,
     fine_tune,
     load_finetuned,
     mine_hard_negatives,
@@ -118,3 +119,20 @@ def test_batches_never_repeat_a_positive_and_use_every_pair_they_can() -> None:
     assert len(used) == len(set(used))
     assert {i for i in range(60) if i % 5} <= set(used)  # every pair with a unique positive is trained on
     assert 2 <= sum(1 for i in used if i % 5 == 0) <= len(batches)  # the shared positive: at most once per batch
+
+
+def test_cap_per_positive_keeps_at_most_k_pairs_of_each_positive() -> None:
+    pairs = PairSet([Pair(f"a{i}", "hit") for i in range(10)] + [Pair(f"b{i}", f"I{i}") for i in range(4)]
+                    + [Pair("c0", "two"), Pair("c1", "two")], {"hit": "x"}, "item-item", {"co-interactions": 16})
+    capped = cap_per_positive(pairs, 2, seed=1)
+    counts: dict[str, int] = {}
+    for p in capped.pairs:
+        counts[p.positive] = counts.get(p.positive, 0) + 1
+    assert counts == {"hit": 2, "two": 2, **{f"I{i}": 1 for i in range(4)}}
+    assert [p for p in capped.pairs if p.positive != "hit"] == pairs.pairs[10:]  # the rest untouched, in order
+    assert capped.texts == pairs.texts and capped.sources["cap per positive"] == 2
+    assert cap_per_positive(pairs, 2, seed=1).pairs == capped.pairs  # seeded
+    from shopsage.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="most >= 1"):
+        cap_per_positive(pairs, 0)

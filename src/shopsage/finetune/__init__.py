@@ -3,6 +3,7 @@
 from shopsage.finetune.pairs import (
     Pair,
     PairSet,
+    cap_per_positive,
     item_text,
     mine_hard_negatives,
     pairs_from_judgments,
@@ -11,5 +12,5 @@ from shopsage.finetune.pairs import (
 )
 from shopsage.finetune.trainer import FineTuneConfig, FineTuneResult, fine_tune, load_finetuned
 
-__all__ = ["Pair", "PairSet", "item_text", "mine_hard_negatives", "pairs_from_judgments", "pairs_from_search_events",
+__all__ = ["Pair", "PairSet", "cap_per_positive", "item_text", "mine_hard_negatives", "pairs_from_judgments", "pairs_from_search_events",
            "pairs_from_sequences", "FineTuneConfig", "FineTuneResult", "fine_tune", "load_finetuned"]

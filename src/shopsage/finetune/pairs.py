@@ -22,7 +22,7 @@ from shopsage.data.stores.base import StoreReader
 from shopsage.errors import ValidationError
 
 __all__ = ["Pair", "PairSet", "pairs_from_judgments", "pairs_from_search_events", "pairs_from_sequences",
-           "mine_hard_negatives", "item_text"]
+           "mine_hard_negatives", "cap_per_positive", "item_text"]
 
 POSITIVE_EVENTS = ("click", "add_to_cart", "purchase")
 
@@ -130,6 +130,26 @@ def pairs_from_sequences(store: StoreReader, window: int = 1, types: Sequence[st
     pairs = [Pair(texts[p.anchor_item], p.positive, anchor_item=p.anchor_item) for p in pairs
              if p.anchor_item and texts.get(p.anchor_item) and texts.get(p.positive)]
     return PairSet(pairs[:max_pairs] if max_pairs else pairs, texts, "item-item", {"co-interactions": len(pairs)})
+
+
+def cap_per_positive(pairs: PairSet, most: int, seed: int = 0) -> PairSet:
+    """At most ``most`` pairs per positive item (a seeded sample; order kept otherwise).
+
+    In behaviour logs a few best-sellers are the positive of a large share of the pairs; capped,
+    each item teaches the encoder about as much as any other, instead of pulling every anchor
+    towards the best-sellers.
+    """
+    import random
+
+    if most < 1:
+        raise ValidationError(f"cap_per_positive needs most >= 1, got {most}")
+    by_positive: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(pairs.pairs):
+        by_positive[p.positive].append(i)
+    rng = random.Random(seed)
+    keep = sorted(i for rows in by_positive.values() for i in (rows if len(rows) <= most else rng.sample(rows, most)))
+    return PairSet([pairs.pairs[i] for i in keep], pairs.texts, pairs.kind,
+                   {**pairs.sources, "cap per positive": most})
 
 
 def mine_hard_negatives(pairs: PairSet, retrieve: Callable[[list[str]], list[list[str]]], catalog: dict[str, str],
