@@ -13,6 +13,10 @@ embeds the history items against the zero-shot item vectors, which the candidate
 item is represented exactly as before, by its text through the base encoder); `--tower both` trains
 one encoder for both sides.
 
+`--anchor history` trains on (the last 5 item texts of a training history as one text, newest
+first -> the next item) pairs instead, and a case's profile is then the embedding of its history
+text (the zero-shot encoder is scored that way too, as "zero-shot text profile").
+
 Measure: the validation (early stopping) and test rows of the RecBole files whose target is a held-out
 item. Each case's history (its last 5 items, cut at 50 by the data) is embedded, the mean of its unit
 vectors is the profile, and the held-out items are ranked by cosine to it (the target ranked among all
@@ -41,8 +45,10 @@ from shopsage.finetune import (  # noqa: E402
     FineTuneConfig,
     cap_per_positive,
     fine_tune,
+    history_text,
     item_text,
     mine_hard_negatives,
+    pairs_from_histories,
     pairs_from_sequences,
 )
 from shopsage.finetune.publish import register_encoder  # noqa: E402
@@ -65,18 +71,26 @@ def read_cases(split: str, index_to_asin: dict[str, str]) -> list[tuple[list[str
     return cases
 
 
-def cold_quality(vec: dict[str, np.ndarray], cases: list[tuple[list[str], str]], cold: list[str],
-                 everything: list[str], cand_vec: dict[str, np.ndarray] | None = None) -> dict[str, float]:
-    """Recall@10 / NDCG@10 of the target among the held-out items, and among all items. ``vec`` embeds
-    the history, ``cand_vec`` (default ``vec``) the candidates."""
+def mean_profiles(vec: dict[str, np.ndarray], cases: list[tuple[list[str], str]]) -> np.ndarray:
+    """Each case's profile: the mean of its last HISTORY item vectors (``profile=mean``)."""
+    return np.stack([np.mean([vec[h] for h in hist[-HISTORY:]], axis=0) for hist, _ in cases])
+
+
+def history_texts(cases: list[tuple[list[str], str]], texts: dict[str, str]) -> list[str]:
+    """Each case's history as one text (``profile=text``; the anchors of ``--anchor history``)."""
+    return [history_text([texts[h] for h in hist[-HISTORY:]], HISTORY) for hist, _ in cases]
+
+
+def cold_quality(profiles: np.ndarray, cases: list[tuple[list[str], str]], cold: list[str],
+                 everything: list[str], cand_vec: dict[str, np.ndarray]) -> dict[str, float]:
+    """Recall@10 / NDCG@10 of the target among the held-out items, and among all items (history
+    items excluded). ``profiles`` has one row per case; ``cand_vec`` embeds the candidates."""
     out: dict[str, float] = {}
-    cand_vec = vec if cand_vec is None else cand_vec
     for name, cands in (("cold", cold), ("all", everything)):
         pos = {e: i for i, e in enumerate(cands)}
         mat = np.stack([cand_vec[e] for e in cands])
         hits, gains = [], []
-        for hist, target in cases:
-            prof = np.mean([vec[h] for h in hist[-HISTORY:]], axis=0)
+        for prof, (hist, target) in zip(profiles, cases, strict=True):
             scores = mat @ (prof / max(np.linalg.norm(prof), 1e-9))
             if name == "all":
                 scores[[pos[h] for h in set(hist) if h in pos]] = -np.inf
@@ -96,6 +110,10 @@ def main() -> None:
                     help="query: train the history-item side against the zero-shot item vectors (candidates keep them)")
     ap.add_argument("--max-steps", type=int, default=200)
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--anchor", default="item", choices=["item", "history"],
+                    help="item: (item -> next items) pairs, profiles are the mean of the history's item "
+                         "vectors; history: (last 5 item texts as one text -> next item), the history text "
+                         "is the profile")
     ap.add_argument("--window", type=int, default=1,
                     help="pairs (item -> each of the next WINDOW items of the same user's training history)")
     ap.add_argument("--max-per-positive", type=int, default=None,
@@ -126,7 +144,10 @@ def main() -> None:
             index_to_asin[idx] = asin
     valid = [c for c in read_cases("valid", index_to_asin) if c[1] in cold_set]
     test = [c for c in read_cases("test", index_to_asin) if c[1] in cold_set]
-    pairs = pairs_from_sequences(store, window=args.window, split="train", exclude_items=cold_set)
+    if args.anchor == "history":
+        pairs = pairs_from_histories(store, history=HISTORY, split="train", exclude_items=cold_set)
+    else:
+        pairs = pairs_from_sequences(store, window=args.window, split="train", exclude_items=cold_set)
     if args.max_per_positive:
         pairs = cap_per_positive(pairs, args.max_per_positive, seed=0)
     print(f"{len(everything)} items, {len(cold)} held out; {len(pairs)} training pairs; "
@@ -153,16 +174,24 @@ def main() -> None:
     results: dict[str, object] = {"machine": describe(), "items": len(everything), "held_out": len(cold),
                                   "pairs": len(pairs), "valid_cases": len(valid), "test_cases": len(test),
                                   "argv": sys.argv[1:],
-                                  "zero-shot": {**cold_quality(zv, test, cold, everything),
-                                                "valid": cold_quality(zv, valid, cold, everything),
+                                  "zero-shot": {**cold_quality(mean_profiles(zv, test), test, cold, everything, zv),
+                                                "valid": cold_quality(mean_profiles(zv, valid), valid, cold, everything, zv),
                                                 "encode_seconds": round(enc_s, 1)}}
-    print("zero-shot", results["zero-shot"], flush=True)
+    if args.anchor == "history":  # the zero-shot encoder under the same profile, for a like-for-like baseline
+        zero_text = {name: cold_quality(zero.encode(history_texts(cases, texts)), cases, cold, everything, zv)
+                     for name, cases in (("test", test), ("valid", valid))}
+        results["zero-shot text profile"] = {**zero_text["test"], "valid": zero_text["valid"]}
+    print("zero-shot", {k: v for k, v in results.items() if k.startswith("zero-shot")}, flush=True)
     query = args.tower == "query"
-    needed = sorted({h for hist, _ in valid for h in hist[-HISTORY:]} | (set() if query else set(cold)))
+    by_history = args.anchor == "history"
+    needed = sorted((set() if by_history else {h for hist, _ in valid for h in hist[-HISTORY:]}) | (set() if query else set(cold)))
+    valid_texts = history_texts(valid, texts)
 
     def early_stop_metric(model: object) -> float:
-        vecs = model.encode([texts[e] for e in needed], batch_size=64, normalize_embeddings=True)  # type: ignore[attr-defined]
-        return cold_quality(dict(zip(needed, vecs, strict=True)), valid, cold, cold, zv if query else None)["cold_ndcg@10"]
+        encode = model.encode  # type: ignore[attr-defined]
+        vecs = dict(zip(needed, encode([texts[e] for e in needed], batch_size=64, normalize_embeddings=True), strict=True))
+        profiles = encode(valid_texts, batch_size=64, normalize_embeddings=True) if by_history else mean_profiles(vecs, valid)
+        return cold_quality(profiles, valid, cold, cold, zv if query else vecs)["cold_ndcg@10"]
 
     registry = ModelRegistry(ROOT / "var" / "models")
     base = default_model_path()
@@ -175,11 +204,14 @@ def main() -> None:
         print(method, "trained:", {k: v for k, v in res.__dict__.items() if k != "history"}, flush=True)
         tuned = TextEncoder(EncoderConfig(model=str(out), cache_dir=CACHE, progress=False, threads=args.threads))
         t0 = time.perf_counter()
-        hist_items = sorted({h for hist, _ in test + valid for h in hist[-HISTORY:]}) if query else everything
-        tv = dict(zip(hist_items, tuned.encode([texts[e] for e in hist_items]), strict=True))
-        cands = zv if query else None
-        quality = cold_quality(tv, test, cold, everything, cands)
-        results[method] = {**quality, "valid": cold_quality(tv, valid, cold, everything, cands), "tower": args.tower,
+        hist_items = everything if not query else [] if by_history else sorted({h for hist, _ in test + valid for h in hist[-HISTORY:]})
+        tv = dict(zip(hist_items, tuned.encode([texts[e] for e in hist_items]), strict=True)) if hist_items else {}
+        cands = zv if query else tv
+        prof = {name: tuned.encode(history_texts(cases, texts)) if by_history else mean_profiles(tv, cases)
+                for name, cases in (("test", test), ("valid", valid))}
+        quality = cold_quality(prof["test"], test, cold, everything, cands)
+        results[method] = {**quality, "valid": cold_quality(prof["valid"], valid, cold, everything, cands),
+                           "tower": args.tower, "anchor": args.anchor,
                            "encode_seconds": round(time.perf_counter() - t0, 1), "train_seconds": res.train_seconds,
                            "train_minutes": round(res.train_seconds / 60, 2), "seconds_with_evaluation": res.seconds,
                            "steps": res.steps, "best_step": res.best_step, "trainable_params": res.trainable_params,

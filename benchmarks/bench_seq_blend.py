@@ -10,7 +10,7 @@ the library's :class:`~shopsage.recommend.Hybrid` rule, nested when there are se
 models: ``s = norm(m1)``, then ``s = alpha_i * norm(s) + (1 - alpha_i) * norm(part_i)`` for the
 other models and SKNN last, i.e. ``Hybrid(Hybrid(m1, m2, alpha=a1), sknn, alpha=a2)`` (one model:
 ``alpha * norm(sequential) + (1 - alpha) * norm(sknn)``), per-row normalisation. The alphas (a
-0.1 grid, all combinations) and the normalisation are chosen on the sequential models' own
+0.1 grid, all combinations; ``--step``) and the normalisation are chosen on the sequential models' own
 early-stopping cases (the last item of a seeded 10% of the sequences, which they never trained on:
 the models must share ``max_valid_cases`` and ``seed``; SKNN is fitted without them for this
 choice), then the test cases (every line of test_prefixes.tsv) are scored once with the choice,
@@ -104,6 +104,7 @@ def main() -> None:
     ap.add_argument("--valid-cases", type=int, default=5000)
     ap.add_argument("--test-cases", type=int, default=None, help="a seeded sample of the test cases (smoke runs)")
     ap.add_argument("--select", default="mrr@20", choices=["hr@20", "mrr@20", "ndcg@20"])
+    ap.add_argument("--step", type=float, default=0.1, help="grid step of each alpha (0.1: 11 values)")
     ap.add_argument("--norms", default="minmax,zscore,rank",
                     help="normalisations to try (rank costs seconds per batch of 512 cases for each inner blend)")
     ap.add_argument("--tag", default="")
@@ -131,7 +132,7 @@ def main() -> None:
     assert held.valid is not None
     valid = subsample_cases(held.valid, args.valid_cases, 0)
     test_cases = subsample_cases(split.test, args.test_cases, 0) if args.test_cases else split.test
-    steps = [round(float(a), 2) for a in np.linspace(0.0, 1.0, 11)]
+    steps = [round(float(a), 2) for a in np.linspace(0.0, 1.0, int(round(1.0 / args.step)) + 1)]
     grid: list[Setting] = [(tuple(float(a) for a in alphas), how) for how in args.norms.split(",")
                            for alphas in itertools.product(steps, repeat=len(seqs))]
     t1 = time.perf_counter()

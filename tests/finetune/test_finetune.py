@@ -17,6 +17,7 @@ from shopsage.finetune import (
     fine_tune,
     load_finetuned,
     mine_hard_negatives,
+    pairs_from_histories,
     pairs_from_judgments,
     pairs_from_search_events,
     pairs_from_sequences,
@@ -75,6 +76,10 @@ def test_pairs_from_store(tmp_path: Path) -> None:
     assert [(p.anchor_item, p.positive) for p in seq.pairs] == [("p3", "p2"), ("p2", "p1")]
     assert seq.pairs[0].anchor == "Saw"
     assert pairs_from_sequences(store, exclude_items={"p2"}).pairs == []
+    hist = pairs_from_histories(store, history=2)
+    assert [(p.anchor, p.positive) for p in hist.pairs] == [("Saw", "p2"), ("Deck paint | BEHR ; Saw", "p1")]  # newest first
+    assert [(p.anchor, p.positive) for p in pairs_from_histories(store, history=1).pairs][1] == ("Deck paint | BEHR", "p1")
+    assert [(p.anchor, p.positive) for p in pairs_from_histories(store, exclude_items={"p2"}).pairs] == [("Saw", "p1")]
     catalog = {"p1": "Angle bracket", "p2": "Deck paint", "p3": "Saw"}
     mined = mine_hard_negatives(judged, lambda anchors: [["p1", "p3", "p2"] for _ in anchors], catalog)
     assert [p.negatives for p in mined.pairs] == [("p3",), ("p1",)]  # never a known positive

@@ -3,7 +3,8 @@
 - ``query -> product`` from search behaviour: click, add-to-cart and purchase events that carry
   the query that led to them;
 - ``query -> product`` from relevance judgments with a grade at or above a threshold;
-- ``item -> item`` from co-interactions: consecutive items of a session or a user's sequence.
+- ``item -> item`` from co-interactions: consecutive items of a session or a user's sequence;
+- ``history -> item``: the texts of the last few items of a session or user, then the next item.
 
 Hard negatives come from any retriever (BM25, the vector index, both): its top results for the
 anchor that are not known positives of that anchor.
@@ -22,7 +23,7 @@ from shopsage.data.stores.base import StoreReader
 from shopsage.errors import ValidationError
 
 __all__ = ["Pair", "PairSet", "pairs_from_judgments", "pairs_from_search_events", "pairs_from_sequences",
-           "mine_hard_negatives", "cap_per_positive", "item_text"]
+           "pairs_from_histories", "history_text", "mine_hard_negatives", "cap_per_positive", "item_text"]
 
 POSITIVE_EVENTS = ("click", "add_to_cart", "purchase")
 
@@ -99,12 +100,8 @@ def pairs_from_search_events(store: StoreReader, types: Sequence[str] = POSITIVE
     return PairSet(pairs, texts, "query-item", {"search events": len(pairs)})
 
 
-def pairs_from_sequences(store: StoreReader, window: int = 1, types: Sequence[str] | None = None,
-                         exclude_items: set[str] | None = None, max_pairs: int | None = None,
-                         split: str | None = None) -> PairSet:
-    """``(item, item)`` for items that follow each other within ``window`` steps in a session or a
-    user's sequence. Items in ``exclude_items`` (say, held-out cold-start items) never appear;
-    ``split`` keeps only the events of one split (say ``train`` of an imported benchmark)."""
+def _ext_sequences(store: StoreReader, types: Sequence[str] | None, split: str | None) -> list[list[str | None]]:
+    """Each session's or user's items (external ids, oldest first) from the event store."""
     from shopsage.data.splits import sequences_from_interactions
 
     inter = store.interactions(types=types, split=split)
@@ -115,10 +112,18 @@ def pairs_from_sequences(store: StoreReader, window: int = 1, types: Sequence[st
     by_user = inter.user >= 0
     group[by_user] = inter.user[by_user] + (int(group.max(initial=0)) + 1)
     _, seqs = sequences_from_interactions(inter, group, inter.item)
+    return [[row_to_ext.get(int(r)) for r in seqs[s]] for s in range(len(seqs))]
+
+
+def pairs_from_sequences(store: StoreReader, window: int = 1, types: Sequence[str] | None = None,
+                         exclude_items: set[str] | None = None, max_pairs: int | None = None,
+                         split: str | None = None) -> PairSet:
+    """``(item, item)`` for items that follow each other within ``window`` steps in a session or a
+    user's sequence. Items in ``exclude_items`` (say, held-out cold-start items) never appear;
+    ``split`` keeps only the events of one split (say ``train`` of an imported benchmark)."""
     excluded = exclude_items or set()
     pairs: list[Pair] = []
-    for s in range(len(seqs)):
-        seq = [row_to_ext.get(int(r)) for r in seqs[s]]
+    for seq in _ext_sequences(store, types, split):
         for i, a in enumerate(seq):
             for b in seq[i + 1:i + 1 + window]:
                 if a is None or b is None or a == b or a in excluded or b in excluded:
@@ -130,6 +135,34 @@ def pairs_from_sequences(store: StoreReader, window: int = 1, types: Sequence[st
     pairs = [Pair(texts[p.anchor_item], p.positive, anchor_item=p.anchor_item) for p in pairs
              if p.anchor_item and texts.get(p.anchor_item) and texts.get(p.positive)]
     return PairSet(pairs[:max_pairs] if max_pairs else pairs, texts, "item-item", {"co-interactions": len(pairs)})
+
+
+HISTORY_SEPARATOR = " ; "
+
+
+def history_text(texts: Sequence[str], most: int) -> str:
+    """The anchor text of a history: its last ``most`` item texts, newest first, joined by `` ; ``
+    (newest first, so truncation to the encoder's length drops the oldest)."""
+    return HISTORY_SEPARATOR.join(reversed([t for t in texts if t][-most:]))
+
+
+def pairs_from_histories(store: StoreReader, history: int = 5, types: Sequence[str] | None = None,
+                         exclude_items: set[str] | None = None, split: str | None = None) -> PairSet:
+    """``(history, next item)``: the texts of the last ``history`` items before each item of a
+    session or user sequence (see :func:`history_text`) -> that item. Items in ``exclude_items``
+    are never a positive and are left out of histories."""
+    excluded = exclude_items or set()
+    seqs = [[e for e in seq if e is not None and e not in excluded] for seq in _ext_sequences(store, types, split)]
+    texts = _texts(store, {e for seq in seqs for e in seq})
+    pairs: list[Pair] = []
+    for seq in seqs:
+        for i in range(1, len(seq)):
+            if seq[i] == seq[i - 1] or not texts.get(seq[i]):
+                continue
+            anchor = history_text([texts.get(e, "") for e in seq[max(0, i - history):i]], history)
+            if anchor:
+                pairs.append(Pair(anchor, seq[i]))
+    return PairSet(pairs, texts, "history-item", {"histories": len(pairs)})
 
 
 def cap_per_positive(pairs: PairSet, most: int, seed: int = 0) -> PairSet:
