@@ -8,7 +8,7 @@ targets, as ``shopsage bench rec`` refits). SKNN is fitted on the same data with
 ``shopsage bench rec`` tuned for Diginetica (benchmarks/results/rec-diginetica.json). The blend is
 the library's :class:`~shopsage.recommend.Hybrid` rule, nested when there are several sequential
 models: ``s = norm(m1)``, then ``s = alpha_i * norm(s) + (1 - alpha_i) * norm(part_i)`` for the
-other models and SKNN last, i.e. ``Hybrid(Hybrid(m1, m2, alpha=a1), sknn, alpha=a2)`` (one model:
+other models and SKNN next (then ``RecentItems``, the session's own items by recency, with ``--recent-decay``), i.e. ``Hybrid(Hybrid(m1, m2, alpha=a1), sknn, alpha=a2)`` (one model:
 ``alpha * norm(sequential) + (1 - alpha) * norm(sknn)``), per-row normalisation. The alphas (a
 0.1 grid, all combinations; ``--step``) and the normalisation are chosen on the sequential models' own
 early-stopping cases (the last item of a seeded 10% of the sequences, which they never trained on:
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_seq_data import load  # noqa: E402
 from machine import describe  # noqa: E402
 from shopsage.data.splits import EvalCases, Sequences  # noqa: E402
-from shopsage.recommend import SKNN, model_class  # noqa: E402
+from shopsage.recommend import SKNN, RecentItems, model_class  # noqa: E402
 from shopsage.recommend.base import TrainData  # noqa: E402
 from shopsage.recommend.hybrid import normalize_scores  # noqa: E402
 from shopsage.recommend.sequential.base import holdout_valid  # noqa: E402
@@ -104,6 +104,11 @@ def main() -> None:
     ap.add_argument("--valid-cases", type=int, default=5000)
     ap.add_argument("--test-cases", type=int, default=None, help="a seeded sample of the test cases (smoke runs)")
     ap.add_argument("--select", default="mrr@20", choices=["hr@20", "mrr@20", "ndcg@20"])
+    ap.add_argument("--recent-decay", type=float, default=None,
+                    help="add RecentItems(decay) as the last part (a repeat boost: the session's own items by recency)")
+    ap.add_argument("--fixed", default="",
+                    help="comma-separated values for the first alphas (chosen by an earlier run on the same "
+                         "validation cases); the grid covers the rest")
     ap.add_argument("--step", type=float, default=0.1, help="grid step of each alpha (0.1: 11 values)")
     ap.add_argument("--norms", default="minmax,zscore,rank",
                     help="normalisations to try (rank costs seconds per batch of 512 cases for each inner blend)")
@@ -133,19 +138,28 @@ def main() -> None:
     valid = subsample_cases(held.valid, args.valid_cases, 0)
     test_cases = subsample_cases(split.test, args.test_cases, 0) if args.test_cases else split.test
     steps = [round(float(a), 2) for a in np.linspace(0.0, 1.0, int(round(1.0 / args.step)) + 1)]
-    grid: list[Setting] = [(tuple(float(a) for a in alphas), how) for how in args.norms.split(",")
-                           for alphas in itertools.product(steps, repeat=len(seqs))]
+    extra: list[object] = []
+    if args.recent_decay is not None:
+        extra = [RecentItems(decay=args.recent_decay).fit(full)]
+    fixed = tuple(float(a) for a in args.fixed.split(",") if a)
+    free = len(seqs) + len(extra) - len(fixed)
+    if free < 1:
+        raise SystemExit(f"--fixed gives {len(fixed)} alphas; there are only {len(seqs) + len(extra)}")
+    grid: list[Setting] = [(fixed + tuple(float(a) for a in alphas), how) for how in args.norms.split(",")
+                           for alphas in itertools.product(steps, repeat=free)]
     t1 = time.perf_counter()
-    val = evaluate([*seqs, knn_select], valid, grid)
+    val = evaluate([*seqs, knn_select, *extra], valid, grid)
     best = max(grid, key=lambda s: val[s][args.select])
     print(f"validation grid ({len(valid)} cases, {time.perf_counter() - t1:.0f} s): best {best} {val[best]}", flush=True)
     t2 = time.perf_counter()
-    names = [f"{m['kind'].split('/', 1)[1]} ({Path(d).name})" for m, d in zip(manifests, args.model_dir, strict=True)] + ["sknn"]
+    names = ([f"{m['kind'].split('/', 1)[1]} ({Path(d).name})" for m, d in zip(manifests, args.model_dir, strict=True)]
+             + ["sknn"] + [f"recent (decay {args.recent_decay})"] * len(extra))
     singles = {f"{name} alone": alone(i, len(names), best[1]) for i, name in enumerate(names)}
-    test = evaluate([*seqs, knn], test_cases, list(dict.fromkeys([best, *singles.values()])))
+    test = evaluate([*seqs, knn, *extra], test_cases, list(dict.fromkeys([best, *singles.values()])))
     out = {"data": "diginetica", "protocol": split.protocol, "n_test": len(test_cases),
            "sequential": manifests[0] if len(manifests) == 1 else manifests, "parts": names,
-           "sknn_params": SKNN_PARAMS, "select_on": args.select, "normalisations": args.norms.split(","),
+           "sknn_params": SKNN_PARAMS, "recent_decay": args.recent_decay, "fixed_alphas": list(fixed),
+           "select_on": args.select, "normalisations": args.norms.split(","),
            "valid_cases": len(valid),
            "chosen": {"alpha": best[0][0] if len(best[0]) == 1 else list(best[0]), "normalization": best[1]},
            "valid_grid": [{"alpha": a[0] if len(a) == 1 else list(a), "normalization": h, **val[(a, h)]} for a, h in grid],

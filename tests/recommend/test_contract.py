@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from shopsage.recommend import ALS, BPR, EASE, FBT, SKNN, ContentScorer, Hybrid, ItemKNN, Popularity
+from shopsage.recommend import (
+    ALS,
+    BPR,
+    EASE,
+    FBT,
+    SKNN,
+    ContentScorer,
+    Hybrid,
+    ItemKNN,
+    Popularity,
+    RecentItems,
+)
 from shopsage.recommend.base import Recommender
 from shopsage.testing.recommender_contract import GROUP_SIZE, N_ITEMS, RecommenderContract
 
@@ -94,3 +105,26 @@ class TestHybrid(RecommenderContract):
 
     def make_model(self) -> Recommender:
         return Hybrid(ItemKNN(neighbors=10), ContentScorer(_group_embeddings()), alpha=0.7)
+
+
+class TestRecentItemsInAHybrid(RecommenderContract):
+    """The repeat boost as used: SKNN blended with the history's own items."""
+
+    bad_config = {"alpha": -0.1}
+
+    def make_model(self) -> Recommender:
+        return Hybrid(SKNN(neighbors=20, sample_size=50), RecentItems(decay=0.5), alpha=0.8)
+
+
+def test_recent_items_scores_the_history_by_recency() -> None:
+    from shopsage.data.splits import Sequences
+    from shopsage.recommend.base import TrainData
+
+    model = RecentItems(decay=0.5).fit(TrainData(6, Sequences.from_lists([[0, 1]])))
+    scores = model.score(Sequences.from_lists([[3, 1, 3, 2], [], [5]]))
+    np.testing.assert_allclose(scores[0], [0, 0.25, 1.0, 0.125 + 0.5, 0, 0])  # 3 twice: 0.5 + 0.125
+    assert not scores[1].any() and scores[2, 5] == 1.0
+    top = model.recommend(Sequences.from_lists([[3, 1, 3, 2]]), n=3, filter_seen=False)
+    assert top.ids[0].tolist() == [2, 3, 1]
+    capped = RecentItems(decay=0.5, max_len=2).fit(TrainData(6, Sequences.from_lists([[0]])))
+    np.testing.assert_allclose(capped.score(Sequences.from_lists([[3, 1, 3, 2]]))[0], [0, 0, 1.0, 0.5, 0, 0])

@@ -19,7 +19,7 @@ from shopsage.recommend.base import ModelConfig, Recommender, TrainData, as_hist
 
 __all__ = ["Recommender", "ModelConfig", "TrainData", "as_histories", "MODELS", "create", "model_class",
            "Popularity", "ItemKNN", "EASE", "ALS", "BPR", "FBT", "SKNN", "Hybrid", "ContentScorer",
-           "normalize_scores"]
+           "RecentItems", "normalize_scores"]
 
 _MODEL_PATHS: dict[str, str] = {
     "pop": "shopsage.recommend.popularity:Popularity",
@@ -37,6 +37,7 @@ _MODEL_PATHS: dict[str, str] = {
 _COMPONENT_PATHS: dict[str, str] = {
     "hybrid": "shopsage.recommend.hybrid:Hybrid",
     "content": "shopsage.recommend.content:ContentScorer",
+    "recent": "shopsage.recommend.recent:RecentItems",
 }
 
 
@@ -88,7 +89,7 @@ def create(name: str, **config: Any) -> Recommender:
 
 _LAZY_EXPORTS = {"Popularity": "popularity", "ItemKNN": "itemknn", "EASE": "ease", "ALS": "als", "BPR": "bpr",
                  "FBT": "fbt", "SKNN": "sknn", "Hybrid": "hybrid", "ContentScorer": "content",
-                 "normalize_scores": "hybrid"}
+                 "RecentItems": "recent", "normalize_scores": "hybrid"}
 
 
 def __getattr__(attr: str) -> Any:  # lazy model classes: ``from shopsage.recommend import EASE``
