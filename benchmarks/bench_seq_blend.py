@@ -112,6 +112,7 @@ def main() -> None:
     ap.add_argument("--step", type=float, default=0.1, help="grid step of each alpha (0.1: 11 values)")
     ap.add_argument("--norms", default="minmax,zscore,rank",
                     help="normalisations to try (rank costs seconds per batch of 512 cases for each inner blend)")
+    ap.add_argument("--valid-only", action="store_true", help="stop after the validation grid (comparing options)")
     ap.add_argument("--tag", default="")
     args = ap.parse_args()
     t0 = time.perf_counter()
@@ -151,6 +152,8 @@ def main() -> None:
     val = evaluate([*seqs, knn_select, *extra], valid, grid)
     best = max(grid, key=lambda s: val[s][args.select])
     print(f"validation grid ({len(valid)} cases, {time.perf_counter() - t1:.0f} s): best {best} {val[best]}", flush=True)
+    if args.valid_only:
+        return
     t2 = time.perf_counter()
     names = ([f"{m['kind'].split('/', 1)[1]} ({Path(d).name})" for m, d in zip(manifests, args.model_dir, strict=True)]
              + ["sknn"] + [f"recent (decay {args.recent_decay})"] * len(extra))
