@@ -6,15 +6,17 @@
 Each sequential model comes from ``bench_seq.py --save DIR`` (trained on train + validation
 targets, as ``shopsage bench rec`` refits). SKNN is fitted on the same data with the parameters
 ``shopsage bench rec`` tuned for Diginetica (benchmarks/results/rec-diginetica.json). The blend is
-the library's :class:`~shopsage.recommend.Hybrid` rule, nested when there are several sequential
-models: ``s = norm(m1)``, then ``s = alpha_i * norm(s) + (1 - alpha_i) * norm(part_i)`` for the
-other models and SKNN next (then ``RecentItems``, the session's own items by recency, with ``--recent-decay``), i.e. ``Hybrid(Hybrid(m1, m2, alpha=a1), sknn, alpha=a2)`` (one model:
-``alpha * norm(sequential) + (1 - alpha) * norm(sknn)``), per-row normalisation. The alphas (a
-0.1 grid, all combinations; ``--step``) and the normalisation are chosen on the sequential models' own
-early-stopping cases (the last item of a seeded 10% of the sequences, which they never trained on:
-the models must share ``max_valid_cases`` and ``seed``; SKNN is fitted without them for this
-choice), then the test cases (every line of test_prefixes.tsv) are scored once with the choice,
-beside each model alone. Ties rank the target last; seen items are kept (the Diginetica protocol).
+the library's :class:`~shopsage.recommend.Hybrid` rule, nested when there are more parts:
+``s = norm(m1)``, then ``s = alpha_i * norm(s) + (1 - alpha_i) * norm(part_i)`` for the other
+sequential models, then SKNN, then (with ``--recent-decay``) ``RecentItems``, the session's own
+items by recency; e.g. ``Hybrid(Hybrid(m1, m2, alpha=a1), sknn, alpha=a2)``. One model alone:
+``alpha * norm(sequential) + (1 - alpha) * norm(sknn)``; per-row normalisation. The alphas (a grid
+of all combinations, step ``--step``; ``--fixed`` pins the leading ones) and the normalisation are
+chosen on the sequential models' own early-stopping cases (the last item of a seeded 10% of the
+sequences, which they never trained on: the models must share ``max_valid_cases`` and ``seed``;
+SKNN is fitted without them for this choice), then the test cases (every line of
+test_prefixes.tsv) are scored once with the choice, beside each part alone. Ties rank the target
+last; seen items are kept (the Diginetica protocol).
 Writes ``benchmarks/results/seq-diginetica-blend[-TAG].json``.
 """
 
