@@ -5,9 +5,9 @@ Run: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_finetune_items.py [--met
 Protocol (the cold-start protocol of the sequential issue): 10% of the items are held out by a
 seeded hash of the item id (`shopsage.data.splits.cold_start_items`, fraction 0.1, seed 0). The data
 set is imported into an event store with the `recbole` importer; training pairs are (item -> next
-item, or each of the next `--window` items) of the users' *training* events (`pairs_from_sequences(split="train")`), never touching a
-held-out item, with in-batch negatives and the zero-shot encoder's nearest neighbours as hard
-negatives (`--hard`, after skipping the `--skip-top` nearest, near-duplicates that are often bought
+item, or each of the next `--window` items) of the users' *training* events
+(`pairs_from_sequences(split="train")`), never touching a held-out item, with in-batch negatives
+and the zero-shot encoder's nearest neighbours as hard negatives (`--hard`, after skipping the `--skip-top` nearest, near-duplicates that are often bought
 together; never a known next item of the anchor). `--tower query` (default) trains the side that
 embeds the history items against the zero-shot item vectors, which the candidates keep (so a held-out
 item is represented exactly as before, by its text through the base encoder); `--tower both` trains
@@ -184,7 +184,10 @@ def main() -> None:
     print("zero-shot", {k: v for k, v in results.items() if k.startswith("zero-shot")}, flush=True)
     query = args.tower == "query"
     by_history = args.anchor == "history"
-    needed = sorted((set() if by_history else {h for hist, _ in valid for h in hist[-HISTORY:]}) | (set() if query else set(cold)))
+    # what early stopping must embed with the model in training: history items (mean profiles) and,
+    # with both towers, the held-out candidates
+    needed = sorted((set() if by_history else {h for hist, _ in valid for h in hist[-HISTORY:]})
+                    | (set() if query else set(cold)))
     valid_texts = history_texts(valid, texts)
 
     def early_stop_metric(model: object) -> float:
@@ -204,7 +207,12 @@ def main() -> None:
         print(method, "trained:", {k: v for k, v in res.__dict__.items() if k != "history"}, flush=True)
         tuned = TextEncoder(EncoderConfig(model=str(out), cache_dir=CACHE, progress=False, threads=args.threads))
         t0 = time.perf_counter()
-        hist_items = everything if not query else [] if by_history else sorted({h for hist, _ in test + valid for h in hist[-HISTORY:]})
+        if not query:  # the tuned model embeds the candidates (and the history items) too
+            hist_items = everything
+        elif by_history:  # profiles are history texts; candidates keep their zero-shot vectors
+            hist_items = []
+        else:
+            hist_items = sorted({h for hist, _ in test + valid for h in hist[-HISTORY:]})
         tv = dict(zip(hist_items, tuned.encode([texts[e] for e in hist_items]), strict=True)) if hist_items else {}
         cands = zv if query else tv
         prof = {name: tuned.encode(history_texts(cases, texts)) if by_history else mean_profiles(tv, cases)

@@ -14,5 +14,6 @@ from shopsage.finetune.pairs import (
 )
 from shopsage.finetune.trainer import FineTuneConfig, FineTuneResult, fine_tune, load_finetuned
 
-__all__ = ["Pair", "PairSet", "cap_per_positive", "history_text", "item_text", "pairs_from_histories", "mine_hard_negatives", "pairs_from_judgments", "pairs_from_search_events",
-           "pairs_from_sequences", "FineTuneConfig", "FineTuneResult", "fine_tune", "load_finetuned"]
+__all__ = ["Pair", "PairSet", "cap_per_positive", "history_text", "item_text", "mine_hard_negatives",
+           "pairs_from_histories", "pairs_from_judgments", "pairs_from_search_events", "pairs_from_sequences",
+           "FineTuneConfig", "FineTuneResult", "fine_tune", "load_finetuned"]

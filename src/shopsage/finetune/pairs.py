@@ -13,6 +13,7 @@ anchor that are not known positives of that anchor.
 from __future__ import annotations
 
 import hashlib
+import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -172,8 +173,6 @@ def cap_per_positive(pairs: PairSet, most: int, seed: int = 0) -> PairSet:
     each item teaches the encoder about as much as any other, instead of pulling every anchor
     towards the best-sellers.
     """
-    import random
-
     if most < 1:
         raise ValidationError(f"cap_per_positive needs most >= 1, got {most}")
     by_positive: dict[str, list[int]] = defaultdict(list)
