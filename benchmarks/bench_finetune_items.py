@@ -43,6 +43,7 @@ from shopsage.data.splits import cold_start_items  # noqa: E402
 from shopsage.data.stores import open_store  # noqa: E402
 from shopsage.finetune import (  # noqa: E402
     FineTuneConfig,
+    PairSet,
     cap_per_positive,
     fine_tune,
     history_text,
@@ -103,6 +104,21 @@ def cold_quality(profiles: np.ndarray, cases: list[tuple[list[str], str]], cold:
     return out
 
 
+def zero_shot_ranks(pairs: PairSet, zv: dict[str, np.ndarray], warm: list[str]) -> np.ndarray:
+    """Per item -> item pair: how many warm items (the anchor itself aside) the zero-shot encoder puts
+    nearer to the anchor than its positive (0 = the positive is the anchor's nearest neighbour)."""
+    if not pairs.pairs or pairs.pairs[0].anchor_item is None:
+        return np.zeros(len(pairs), dtype=int)
+    mat = np.stack([zv[e] for e in warm])
+    out = np.empty(len(pairs), dtype=int)
+    for start in range(0, len(pairs), 2048):
+        chunk = pairs.pairs[start:start + 2048]
+        sims = np.stack([zv[p.anchor_item] for p in chunk]) @ mat.T  # type: ignore[index]
+        pos = np.array([float(zv[p.positive] @ zv[p.anchor_item]) for p in chunk])  # type: ignore[index]
+        out[start:start + len(chunk)] = (sims > pos[:, None]).sum(axis=1) - 1
+    return np.maximum(out, 0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--methods", default="lora")
@@ -118,6 +134,9 @@ def main() -> None:
                     help="pairs (item -> each of the next WINDOW items of the same user's training history)")
     ap.add_argument("--max-per-positive", type=int, default=None,
                     help="keep at most N pairs per positive item (a seeded sample): best-sellers dominate otherwise")
+    ap.add_argument("--near", type=int, default=None,
+                    help="keep only the pairs whose positive is among the anchor item's NEAR nearest warm items "
+                         "by the zero-shot encoder (co-interactions that are also alike in text)")
     ap.add_argument("--hard", type=int, default=1)
     ap.add_argument("--skip-top", type=int, default=3)
     ap.add_argument("--max-length", type=int, default=64)
@@ -125,6 +144,9 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--lr-lora", type=float, default=5e-4)
     ap.add_argument("--lr-full", type=float, default=5e-5)
+    ap.add_argument("--wise", default="",
+                    help="WiSE-FT: comma-separated alphas; train to --max-steps, then keep the best blend "
+                         "(1-a)*zero-shot + a*tuned weights on validation")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "finetune-scientific.json"))
     args = ap.parse_args()
 
@@ -168,6 +190,13 @@ def main() -> None:
             out.append([] if v is None else [warm[i] for i in np.argsort(-(warm_mat @ v))[:10]])
         return out
 
+    ranks = zero_shot_ranks(pairs, zv, warm)
+    print("zero-shot rank of each pair's positive among the warm items, quantiles 10/25/50/75/90%:",
+          np.percentile(ranks, [10, 25, 50, 75, 90]).tolist(), flush=True)
+    if args.near:
+        pairs = PairSet([p for p, r in zip(pairs.pairs, ranks, strict=True) if r < args.near], pairs.texts, pairs.kind,
+                        {**pairs.sources, "near": args.near})
+        print(f"{len(pairs)} pairs with the positive among the anchor's {args.near} nearest", flush=True)
     if args.hard:
         pairs = mine_hard_negatives(pairs, neighbours, {e: texts[e] for e in warm}, per_pair=args.hard,
                                     skip_top=args.skip_top)
@@ -201,7 +230,8 @@ def main() -> None:
     for method in args.methods.split(","):
         cfg = FineTuneConfig(method=method, tower=args.tower, batch_size=args.batch_size, max_steps=args.max_steps,  # type: ignore[arg-type]
                              learning_rate=args.lr_lora if method == "lora" else args.lr_full, eval_every=args.eval_every,
-                             patience=3, max_length=args.max_length, seed=0, threads=args.threads)
+                             patience=3, max_length=args.max_length, seed=0, threads=args.threads,
+                             wise_alphas=[float(a) for a in args.wise.split(",") if a])
         out = registry.new_version_dir("encoder-scientific-items")
         res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric, item_vectors=zv, log=lambda m, method=method: print(method, m, flush=True))
         print(method, "trained:", {k: v for k, v in res.__dict__.items() if k != "history"}, flush=True)
@@ -223,7 +253,8 @@ def main() -> None:
                            "encode_seconds": round(time.perf_counter() - t0, 1), "train_seconds": res.train_seconds,
                            "train_minutes": round(res.train_seconds / 60, 2), "seconds_with_evaluation": res.seconds,
                            "steps": res.steps, "best_step": res.best_step, "trainable_params": res.trainable_params,
-                           "saved_mb": round(res.saved_bytes / 2**20, 2), "version": out.name, "history": res.history}
+                           "saved_mb": round(res.saved_bytes / 2**20, 2), "version": out.name, "history": res.history,
+                           "wise_alpha": res.alpha, "wise_blend": res.blend}
         register_encoder(registry, "encoder-scientific-items", out, base, pairs, res,
                          {"cold_recall@10": quality["cold_recall@10"], "cold_ndcg@10": quality["cold_ndcg@10"]})
         print(method, {k: v for k, v in results[method].items() if k != "history"}, flush=True)

@@ -72,6 +72,29 @@ def parse_epochs(log: str) -> list[dict[str, float]]:
     return out
 
 
+def resume(config_dict: dict, checkpoint: Path) -> dict:
+    """RecBole's own pipeline (as ``run_recbole``) with ``Trainer.resume_checkpoint`` before ``fit``:
+    a run stopped from outside goes on from the epoch after its best one (RecBole saves only those).
+    The epochs it logs keep their numbers; its log's milliseconds start again at 0."""
+    from recbole.config import Config
+    from recbole.data import create_dataset, data_preparation
+    from recbole.utils import get_model, get_trainer, init_logger, init_seed
+
+    config = Config(model="SASRec", dataset="beauty", config_dict=config_dict)
+    init_seed(config["seed"], config["reproducibility"])
+    init_logger(config)
+    dataset = create_dataset(config)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    trainer.resume_checkpoint(checkpoint)
+    best_score, best_result = trainer.fit(train_data, valid_data, saved=True, show_progress=False)
+    test_result = trainer.evaluate(test_data, load_best_model=True, show_progress=False)
+    return {"best_valid_score": best_score, "best_valid_result": best_result, "test_result": test_result,
+            "resumed_from": str(checkpoint)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--epochs", type=int, default=2)
@@ -80,7 +103,12 @@ def main() -> None:
     ap.add_argument("--log", default=None, help="RecBole's log with seconds since start on each line "
                     "(default: in the temp dir); kept so a run stopped by `timeout` can still be read")
     ap.add_argument("--parse-log", default=None, help="only summarise the epochs of an earlier run's --log")
+    ap.add_argument("--checkpoint-dir", default=str(HERE.parent / "var" / "recbole-beauty"),
+                    help="where RecBole saves its best epoch (model, optimiser, epoch): kept for --resume")
+    ap.add_argument("--resume", default=None, help="a checkpoint of an earlier run (a .pth file of "
+                    "--checkpoint-dir): training goes on from the epoch after it, with its optimiser state")
     args = ap.parse_args()
+    resume_from = Path(args.resume).resolve() if args.resume else None  # before the chdir below
     if args.parse_log:  # a run stopped from outside (timeout): its epochs so far
         epochs = parse_epochs(Path(args.parse_log).read_text(encoding="utf-8", errors="replace"))
         samples = train_samples(count_events())
@@ -99,7 +127,7 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="recbole-beauty-"))
     events = write_atomic(root)
     config = {
-        "data_path": str(root), "checkpoint_dir": str(root / "saved"), "seed": 0, "reproducibility": True,
+        "data_path": str(root), "checkpoint_dir": str(Path(args.checkpoint_dir).resolve()), "seed": 0, "reproducibility": True,
         "USER_ID_FIELD": "user_id", "ITEM_ID_FIELD": "item_id", "TIME_FIELD": "timestamp",
         "load_col": {"inter": ["user_id", "item_id", "timestamp"]}, "MAX_ITEM_LIST_LENGTH": 50,
         "hidden_size": 64, "inner_size": 256, "n_layers": 2, "n_heads": 2, "hidden_dropout_prob": 0.5,
@@ -119,7 +147,10 @@ def main() -> None:
     logging.getLogger().setLevel(logging.INFO)
     logging.getLogger().addHandler(handler)
     started = time.perf_counter()
-    result = run_recbole(model="SASRec", dataset="beauty", config_dict=config)
+    if resume_from is not None:
+        result = resume(config, resume_from)
+    else:
+        result = run_recbole(model="SASRec", dataset="beauty", config_dict=config)
     wall = time.perf_counter() - started
     log = log_path.read_text(encoding="utf-8", errors="replace")
     epochs = parse_epochs(log)

@@ -141,3 +141,38 @@ def test_cap_per_positive_keeps_at_most_k_pairs_of_each_positive() -> None:
 
     with pytest.raises(ValidationError, match="most >= 1"):
         cap_per_positive(pairs, 0)
+
+
+@pytest.mark.parametrize("method,lr", [("full", 5e-3), ("lora", 2e-2)])
+def test_wise_ft_keeps_the_best_blend_of_base_and_tuned_weights(tiny_model: str, tmp_path: Path, method: str,
+                                                                 lr: float) -> None:
+    cfg = FineTuneConfig(method=method, epochs=60, batch_size=12, learning_rate=lr, eval_every=20, lora_r=4,
+                         lora_alpha=8, lora_targets=["query", "value"], max_length=16, threads=1,
+                         wise_alphas=[1.0, 0.5])
+    result = fine_tune(tiny_model, _pairs(), cfg, tmp_path / "out", evaluate=_mrr, progress=False)
+    assert [b["alpha"] for b in result.blend] == [0.5, 1.0]
+    assert result.steps == 60 and result.best_step == 60  # no early stopping: trained to the end
+    assert result.alpha in (0.5, 1.0) and result.best_metric > result.baseline_metric + 0.2, result.blend
+    assert result.best_metric == max(b["dev"] for b in result.blend)
+    assert abs(_mrr(load_finetuned(tmp_path / "out")) - result.best_metric) < 1e-4  # the blend kept is saved
+
+
+def test_wise_blend_of_a_lora_adapter_scales_its_weight_change() -> None:
+    import torch
+
+    from shopsage.finetune.trainer import _blend
+
+    g = torch.Generator().manual_seed(0)
+    a0, a1, b1 = (torch.randn(4, 8, generator=g), torch.randn(4, 8, generator=g), torch.randn(8, 4, generator=g))
+    w0, w1 = torch.randn(8, 8, generator=g), torch.randn(8, 8, generator=g)
+    base = {"x.lora_A.default.weight": a0, "x.lora_B.default.weight": torch.zeros(8, 4), "y.weight": w0}
+    tuned = {"x.lora_A.default.weight": a1, "x.lora_B.default.weight": b1, "y.weight": w1}
+    half = _blend(base, tuned, 0.5)
+    # the adapter's weight change B @ A is halved (not a product of two half-way factors)
+    torch.testing.assert_close(half["x.lora_B.default.weight"] @ half["x.lora_A.default.weight"], 0.5 * (b1 @ a1))
+    torch.testing.assert_close(half["y.weight"], 0.5 * (w0 + w1))  # a fully trained weight: the midpoint
+
+
+def test_wise_alphas_outside_zero_one_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"wise_alphas must lie in \(0, 1\]"):
+        FineTuneConfig(wise_alphas=[0.0, 0.5])

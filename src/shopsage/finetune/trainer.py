@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shopsage.errors import ModelError, ValidationError
 from shopsage.finetune.pairs import PairSet
@@ -54,6 +54,18 @@ class FineTuneConfig(BaseModel):
     max_steps: int | None = Field(None, ge=1, description="Stop after this many steps (None: epochs decide).")
     seed: int = 0
     threads: int = Field(2, ge=1, description="CPU threads for torch.")
+    wise_alphas: list[float] = Field(
+        default_factory=list, description="WiSE-FT (Wortsman et al., 2022): train to the end without early "
+        "stopping, then try the weights (1-a)*base + a*tuned for each a in (0, 1] and keep the best on dev "
+        "(the base model when none beats it). Empty: early stopping picks a step instead.")
+
+    @field_validator("wise_alphas")
+    @classmethod
+    def _alphas_in_range(cls, v: list[float]) -> list[float]:
+        bad = [a for a in v if not 0 < a <= 1]
+        if bad:
+            raise ValueError(f"wise_alphas must lie in (0, 1] (1 = the tuned weights as trained), got {bad}")
+        return sorted(set(v))
 
 
 @dataclass
@@ -70,6 +82,8 @@ class FineTuneResult:
     total_params: int
     saved_bytes: int
     history: list[dict[str, float]] = field(default_factory=list)
+    alpha: float | None = None  # WiSE-FT: the blend kept (0 = the base model), None without wise_alphas
+    blend: list[dict[str, float]] = field(default_factory=list)  # WiSE-FT: dev metric of each alpha tried
 
 
 def _seed(seed: int) -> None:
@@ -165,7 +179,9 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
     train_time = 0.0
     history: list[dict[str, float]] = []
     baseline = evaluate(model) if evaluate is not None else None
-    best_metric, best_step, best_state, bad_evals = baseline, 0, _trainable_state(model), 0
+    wise = bool(config.wise_alphas) and evaluate is not None
+    base_state = _trainable_state(model)
+    best_metric, best_step, best_state, bad_evals = baseline, 0, base_state, 0
     if baseline is not None:
         history.append({"step": 0, "dev": baseline})
     step, running = 0, []
@@ -193,7 +209,7 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
                 bar[0].update(bar[1], advance=1, description=f"fine-tune loss {np.mean(running[-20:]):.3f}")
             if step % config.eval_every == 0 or step == total_steps:
                 entry = {"step": step, "loss": float(np.mean(running[-config.eval_every:]))}
-                if evaluate is not None:
+                if evaluate is not None and not wise:  # WiSE-FT trains to the end, then blends
                     model.eval()
                     entry["dev"] = evaluate(model)
                     model.train()
@@ -211,7 +227,21 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
             break
     if bar is not None:
         bar[0].stop()
-    if evaluate is None:
+    alpha, blend = None, []
+    if wise:
+        assert evaluate is not None
+        best_step, alpha, best_state, blend = step, 0.0, base_state, []
+        tuned = _trainable_state(model)
+        model.eval()
+        for a in config.wise_alphas:
+            model.load_state_dict(_blend(base_state, tuned, a), strict=False)
+            metric = evaluate(model)
+            blend.append({"alpha": a, "dev": metric})
+            if log is not None:
+                log(f"WiSE-FT alpha {a:g}: dev {metric:.4f}")
+            if best_metric is None or metric > best_metric:
+                best_metric, alpha, best_state = metric, a, _blend(base_state, tuned, a)
+    elif evaluate is None:
         best_step, best_state = step, _trainable_state(model)
     model.load_state_dict(best_state, strict=False)
     model.eval()
@@ -221,7 +251,8 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
     seconds = time.perf_counter() - started
     saved = sum(p.stat().st_size for p in out_dir.rglob("*") if p.is_file() and p.suffix in (".safetensors", ".bin"))
     result = FineTuneResult(config.model_dump(), step, best_step, best_metric, baseline, round(seconds, 1),
-                            round(train_time, 1), device, sum(p.numel() for p in trainable), total, saved, history)
+                            round(train_time, 1), device, sum(p.numel() for p in trainable), total, saved, history,
+                            alpha, blend)
     (out_dir / "training.json").write_text(json.dumps({**result.__dict__, "base_model": base_model}, indent=2))
     _plot(history, out_dir / "training_curves.png")
     return result
@@ -239,6 +270,13 @@ def _present_targets(model: Any, wanted: list[str]) -> list[str]:
 def _trainable_state(model: Any) -> dict[str, Any]:
     """A copy of the weights being trained (all of them, or the adapters only)."""
     return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def _blend(base: dict[str, Any], tuned: dict[str, Any], alpha: float) -> dict[str, Any]:
+    """WiSE-FT weights: (1-alpha)*base + alpha*tuned. For LoRA the base adapter is zero (B starts at
+    zero), so scaling B by alpha and keeping the tuned A gives exactly W0 + alpha*(tuned delta)."""
+    return {n: t if "lora_A" in n or "lora_embedding_A" in n else (1 - alpha) * base[n] + alpha * t
+            for n, t in tuned.items()}
 
 
 def _features(model: Any, pairs: PairSet, batch: list[int], hard: int, device: str) -> list[dict[str, Any]]:
