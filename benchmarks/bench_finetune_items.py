@@ -125,6 +125,7 @@ def main() -> None:
     ap.add_argument("--tower", default="query", choices=["query", "both"],
                     help="query: train the history-item side against the zero-shot item vectors (candidates keep them)")
     ap.add_argument("--max-steps", type=int, default=200)
+    ap.add_argument("--epochs", type=int, default=1, help="passes over the pairs (--max-steps still caps the steps)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--anchor", default="item", choices=["item", "history"],
                     help="item: (item -> next items) pairs, profiles are the mean of the history's item "
@@ -228,7 +229,8 @@ def main() -> None:
     registry = ModelRegistry(ROOT / "var" / "models")
     base = default_model_path()
     for method in args.methods.split(","):
-        cfg = FineTuneConfig(method=method, tower=args.tower, batch_size=args.batch_size, max_steps=args.max_steps,  # type: ignore[arg-type]
+        cfg = FineTuneConfig(method=method, tower=args.tower, batch_size=args.batch_size, max_steps=args.max_steps,
+                             epochs=args.epochs,  # type: ignore[arg-type]
                              learning_rate=args.lr_lora if method == "lora" else args.lr_full, eval_every=args.eval_every,
                              patience=3, max_length=args.max_length, seed=0, threads=args.threads,
                              wise_alphas=[float(a) for a in args.wise.split(",") if a])

@@ -230,7 +230,7 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
     alpha, blend = None, []
     if wise:
         assert evaluate is not None
-        best_step, alpha, best_state, blend = step, 0.0, base_state, []
+        best_step, alpha, best_state, blend = 0, 0.0, base_state, []  # step 0: the base model
         tuned = _trainable_state(model)
         model.eval()
         for a in config.wise_alphas:
@@ -240,7 +240,7 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
             if log is not None:
                 log(f"WiSE-FT alpha {a:g}: dev {metric:.4f}")
             if best_metric is None or metric > best_metric:
-                best_metric, alpha, best_state = metric, a, _blend(base_state, tuned, a)
+                best_metric, best_step, alpha, best_state = metric, step, a, _blend(base_state, tuned, a)
     elif evaluate is None:
         best_step, best_state = step, _trainable_state(model)
     model.load_state_dict(best_state, strict=False)
