@@ -83,9 +83,11 @@ def history_texts(cases: list[tuple[list[str], str]], texts: dict[str, str]) -> 
 
 
 def cold_quality(profiles: np.ndarray, cases: list[tuple[list[str], str]], cold: list[str],
-                 everything: list[str], cand_vec: dict[str, np.ndarray]) -> dict[str, float]:
+                 everything: list[str], cand_vec: dict[str, np.ndarray], ranks: dict[str, list[int]] | None = None
+                 ) -> dict[str, float]:
     """Recall@10 / NDCG@10 of the target among the held-out items, and among all items (history
-    items excluded). ``profiles`` has one row per case; ``cand_vec`` embeds the candidates."""
+    items excluded). ``profiles`` has one row per case; ``cand_vec`` embeds the candidates. Each
+    case's 0-based rank goes to ``ranks["cold"]`` / ``ranks["all"]`` when given (paired tests)."""
     out: dict[str, float] = {}
     for name, cands in (("cold", cold), ("all", everything)):
         pos = {e: i for i, e in enumerate(cands)}
@@ -96,11 +98,30 @@ def cold_quality(profiles: np.ndarray, cases: list[tuple[list[str], str]], cold:
             if name == "all":
                 scores[[pos[h] for h in set(hist) if h in pos]] = -np.inf
             rank = int((scores > scores[pos[target]]).sum())
+            if ranks is not None:
+                ranks.setdefault(name, []).append(rank)
             hits.append(rank < 10)
             gains.append(1.0 / np.log2(rank + 2) if rank < 10 else 0.0)
         out[f"{name}_recall@10"] = float(np.mean(hits))
         out[f"{name}_ndcg@10"] = float(np.mean(gains))
     out["cases"] = len(cases)
+    return out
+
+
+def paired_tests(base: dict[str, list[int]], tuned: dict[str, list[int]]) -> dict[str, dict[str, float]]:
+    """Tuned against zero-shot on the same cases: exact McNemar test of the Recall@10 hits (a binomial
+    test on the cases only one of them hits) and a Wilcoxon signed-rank test of per-case NDCG@10."""
+    from scipy.stats import binomtest, wilcoxon
+
+    out = {}
+    for name in base:
+        b, t = np.asarray(base[name]), np.asarray(tuned[name])
+        only_t, only_b = int(((t < 10) & (b >= 10)).sum()), int(((b < 10) & (t >= 10)).sum())
+        gain = lambda r: np.where(r < 10, 1.0 / np.log2(r + 2), 0.0)  # noqa: E731
+        diff = gain(t) - gain(b)
+        out[name] = {"hits_only_tuned": only_t, "hits_only_zero_shot": only_b,
+                     "mcnemar_p": float(binomtest(only_t, only_t + only_b).pvalue) if only_t + only_b else 1.0,
+                     "ndcg_wilcoxon_p": float(wilcoxon(diff[diff != 0]).pvalue) if (diff != 0).sum() > 0 else 1.0}
     return out
 
 
@@ -148,6 +169,8 @@ def main() -> None:
     ap.add_argument("--wise", default="",
                     help="WiSE-FT: comma-separated alphas; train to --max-steps, then keep the best blend "
                          "(1-a)*zero-shot + a*tuned weights on validation")
+    ap.add_argument("--evaluate", default=None,
+                    help="score this trained model directory against zero-shot (paired tests) instead of training")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "finetune-scientific.json"))
     args = ap.parse_args()
 
@@ -201,10 +224,11 @@ def main() -> None:
     if args.hard:
         pairs = mine_hard_negatives(pairs, neighbours, {e: texts[e] for e in warm}, per_pair=args.hard,
                                     skip_top=args.skip_top)
+    zero_ranks: dict[str, list[int]] = {}
     results: dict[str, object] = {"machine": describe(), "items": len(everything), "held_out": len(cold),
                                   "pairs": len(pairs), "valid_cases": len(valid), "test_cases": len(test),
                                   "argv": sys.argv[1:],
-                                  "zero-shot": {**cold_quality(mean_profiles(zv, test), test, cold, everything, zv),
+                                  "zero-shot": {**cold_quality(mean_profiles(zv, test), test, cold, everything, zv, zero_ranks),
                                                 "valid": cold_quality(mean_profiles(zv, valid), valid, cold, everything, zv),
                                                 "encode_seconds": round(enc_s, 1)}}
     if args.anchor == "history":  # the zero-shot encoder under the same profile, for a like-for-like baseline
@@ -226,18 +250,9 @@ def main() -> None:
         profiles = encode(valid_texts, batch_size=64, normalize_embeddings=True) if by_history else mean_profiles(vecs, valid)
         return cold_quality(profiles, valid, cold, cold, zv if query else vecs)["cold_ndcg@10"]
 
-    registry = ModelRegistry(ROOT / "var" / "models")
-    base = default_model_path()
-    for method in args.methods.split(","):
-        cfg = FineTuneConfig(method=method, tower=args.tower, batch_size=args.batch_size, max_steps=args.max_steps,
-                             epochs=args.epochs,  # type: ignore[arg-type]
-                             learning_rate=args.lr_lora if method == "lora" else args.lr_full, eval_every=args.eval_every,
-                             patience=3, max_length=args.max_length, seed=0, threads=args.threads,
-                             wise_alphas=[float(a) for a in args.wise.split(",") if a])
-        out = registry.new_version_dir("encoder-scientific-items")
-        res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric, item_vectors=zv, log=lambda m, method=method: print(method, m, flush=True))
-        print(method, "trained:", {k: v for k, v in res.__dict__.items() if k != "history"}, flush=True)
-        tuned = TextEncoder(EncoderConfig(model=str(out), cache_dir=CACHE, progress=False, threads=args.threads))
+    def score(model_dir: Path) -> dict[str, object]:
+        """Test (with paired tests against zero-shot) and validation quality of a trained encoder."""
+        tuned = TextEncoder(EncoderConfig(model=str(model_dir), cache_dir=CACHE, progress=False, threads=args.threads))
         t0 = time.perf_counter()
         if not query:  # the tuned model embeds the candidates (and the history items) too
             hist_items = everything
@@ -249,17 +264,39 @@ def main() -> None:
         cands = zv if query else tv
         prof = {name: tuned.encode(history_texts(cases, texts)) if by_history else mean_profiles(tv, cases)
                 for name, cases in (("test", test), ("valid", valid))}
-        quality = cold_quality(prof["test"], test, cold, everything, cands)
-        results[method] = {**quality, "valid": cold_quality(prof["valid"], valid, cold, everything, cands),
-                           "tower": args.tower, "anchor": args.anchor,
-                           "encode_seconds": round(time.perf_counter() - t0, 1), "train_seconds": res.train_seconds,
+        tuned_ranks: dict[str, list[int]] = {}
+        quality: dict[str, object] = dict(cold_quality(prof["test"], test, cold, everything, cands, tuned_ranks))
+        if not by_history:  # the like-for-like baseline of history anchors is the text profile
+            quality["paired_vs_zero_shot"] = paired_tests(zero_ranks, tuned_ranks)
+        return {**quality, "valid": cold_quality(prof["valid"], valid, cold, everything, cands),
+                "tower": args.tower, "anchor": args.anchor, "encode_seconds": round(time.perf_counter() - t0, 1)}
+
+    if args.evaluate:  # score a model trained earlier (same flags for --tower and --anchor)
+        results["evaluated"] = {**score(Path(args.evaluate)), "model": args.evaluate}
+        print("evaluated", results["evaluated"], flush=True)
+        methods = []
+    else:
+        methods = args.methods.split(",")
+    registry = ModelRegistry(ROOT / "var" / "models")
+    base = default_model_path()
+    for method in methods:
+        cfg = FineTuneConfig(method=method, tower=args.tower, batch_size=args.batch_size, max_steps=args.max_steps,
+                             epochs=args.epochs,  # type: ignore[arg-type]
+                             learning_rate=args.lr_lora if method == "lora" else args.lr_full, eval_every=args.eval_every,
+                             patience=3, max_length=args.max_length, seed=0, threads=args.threads,
+                             wise_alphas=[float(a) for a in args.wise.split(",") if a])
+        out = registry.new_version_dir("encoder-scientific-items")
+        res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric, item_vectors=zv, log=lambda m, method=method: print(method, m, flush=True))
+        print(method, "trained:", {k: v for k, v in res.__dict__.items() if k != "history"}, flush=True)
+        results[method] = {**score(out), "train_seconds": res.train_seconds,
                            "train_minutes": round(res.train_seconds / 60, 2), "seconds_with_evaluation": res.seconds,
                            "steps": res.steps, "best_step": res.best_step, "trainable_params": res.trainable_params,
                            "saved_mb": round(res.saved_bytes / 2**20, 2), "version": out.name, "history": res.history,
                            "wise_alpha": res.alpha, "wise_blend": res.blend}
         register_encoder(registry, "encoder-scientific-items", out, base, pairs, res,
-                         {"cold_recall@10": quality["cold_recall@10"], "cold_ndcg@10": quality["cold_ndcg@10"]})
-        print(method, {k: v for k, v in results[method].items() if k != "history"}, flush=True)
+                         {"cold_recall@10": results[method]["cold_recall@10"],  # type: ignore[index]
+                          "cold_ndcg@10": results[method]["cold_ndcg@10"]})  # type: ignore[index]
+        print(method, {k: v for k, v in results[method].items() if k != "history"}, flush=True)  # type: ignore[union-attr]
         Path(args.out).write_text(json.dumps(results, indent=2))
     results["load_average_1min"] = os.getloadavg()[0]
     Path(args.out).write_text(json.dumps(results, indent=2))
