@@ -4,8 +4,12 @@ Runs in RecBole's own virtual environment (never the project's):
 
     python3 -m venv /work/recbole-venv
     /work/recbole-venv/bin/pip install torch==2.13.0
-    /work/recbole-venv/bin/pip install recbole==1.2.1 'numpy<2' 'pandas<2.2' 'setuptools<70'
+    /work/recbole-venv/bin/pip install recbole==1.2.1 'numpy<2' 'pandas<2.2' 'scipy<1.13' 'setuptools>=77.0.3,<81'
     TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 /work/recbole-venv/bin/python benchmarks/bench_seq_recbole.py --epochs 2
+
+(torch 2.13.0 needs setuptools >= 77.0.3: with the issue's ``setuptools<70`` pip silently replaces it
+by torch 2.12.1 and its CUDA packages, 5.4 GB; below 81 keeps the ``pkg_resources`` RecBole's ray
+import needs.) A run stopped from outside goes on with ``--resume <checkpoint-dir>/SASRec-*.pth``.
 
 The Beauty sequences become a RecBole atomic file (``user_id``, ``item_id`` and the position in
 the user's line as the ordering column: the data has no timestamps); the split is RecBole's
