@@ -156,6 +156,8 @@ def main() -> None:
                     help="pairs (item -> each of the next WINDOW items of the same user's training history)")
     ap.add_argument("--max-per-positive", type=int, default=None,
                     help="keep at most N pairs per positive item (a seeded sample): best-sellers dominate otherwise")
+    ap.add_argument("--cold-seed", type=int, default=0,
+                    help="seed of the held-out bucket (cold_start_items(..., 0.1, seed)); 0 is the issue's protocol")
     ap.add_argument("--near", type=int, default=None,
                     help="keep only the pairs whose positive is among the anchor item's NEAR nearest warm items "
                          "by the zero-shot encoder (co-interactions that are also alike in text)")
@@ -181,7 +183,7 @@ def main() -> None:
         print(run_import(store, get_importer("recbole", str(DATA))), flush=True)
     texts = {row.ext_id: item_text(row) for _, row in store.items()}
     everything = sorted(texts)
-    cold_set = cold_start_items(everything, 0.1, seed=0)
+    cold_set = cold_start_items(everything, 0.1, seed=args.cold_seed)
     cold = sorted(cold_set)
     index_to_asin = {}
     with open(DATA / "Scientific.item2index", encoding="utf-8") as fh:
