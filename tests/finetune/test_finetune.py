@@ -176,3 +176,10 @@ def test_wise_blend_of_a_lora_adapter_scales_its_weight_change() -> None:
 def test_wise_alphas_outside_zero_one_are_refused() -> None:
     with pytest.raises(ValueError, match=r"wise_alphas must lie in \(0, 1\]"):
         FineTuneConfig(wise_alphas=[0.0, 0.5])
+
+
+def test_wise_alphas_without_a_dev_metric_are_refused(tiny_model: str, tmp_path: Path) -> None:
+    from shopsage.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="pass evaluate="):
+        fine_tune(tiny_model, _pairs(), FineTuneConfig(wise_alphas=[0.5], threads=1), tmp_path / "out", progress=False)

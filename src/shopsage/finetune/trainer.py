@@ -146,6 +146,8 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
 
     if len(pairs) < 2:
         raise ValidationError(f"fine-tuning needs at least 2 pairs, got {len(pairs)}; gather more logs or judgments")
+    if config.wise_alphas and evaluate is None:
+        raise ValidationError("wise_alphas chooses a blend by the dev metric: pass evaluate=, or leave wise_alphas empty")
     if config.tower == "query":
         needed = {p.positive for p in pairs.pairs} | {n for p in pairs.pairs for n in p.negatives}
         missing = needed - set(item_vectors or {})
