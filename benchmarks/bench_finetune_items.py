@@ -7,8 +7,9 @@ seeded hash of the item id (`shopsage.data.splits.cold_start_items`, fraction 0.
 set is imported into an event store with the `recbole` importer; training pairs are (item -> next
 item, or each of the next `--window` items) of the users' *training* events
 (`pairs_from_sequences(split="train")`), never touching a held-out item, with in-batch negatives
-and the zero-shot encoder's nearest neighbours as hard negatives (`--hard`, after skipping the `--skip-top` nearest, near-duplicates that are often bought
-together; never a known next item of the anchor). `--tower query` (default) trains the side that
+and the zero-shot encoder's nearest neighbours as hard negatives (`--hard`, after skipping the
+`--skip-top` nearest, near-duplicates that are often bought together; never a known next item of
+the anchor). `--tower query` (default) trains the side that
 embeds the history items against the zero-shot item vectors, which the candidates keep (so a held-out
 item is represented exactly as before, by its text through the base encoder); `--tower both` trains
 one encoder for both sides.
@@ -82,6 +83,11 @@ def history_texts(cases: list[tuple[list[str], str]], texts: dict[str, str]) -> 
     return [history_text([texts[h] for h in hist[-HISTORY:]], HISTORY) for hist, _ in cases]
 
 
+def gain_at_10(ranks: np.ndarray) -> np.ndarray:
+    """NDCG@10 of one target at each 0-based rank (0 beyond the top 10)."""
+    return np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0)
+
+
 def cold_quality(profiles: np.ndarray, cases: list[tuple[list[str], str]], cold: list[str],
                  everything: list[str], cand_vec: dict[str, np.ndarray], ranks: dict[str, list[int]] | None = None
                  ) -> dict[str, float]:
@@ -101,7 +107,7 @@ def cold_quality(profiles: np.ndarray, cases: list[tuple[list[str], str]], cold:
             if ranks is not None:
                 ranks.setdefault(name, []).append(rank)
             hits.append(rank < 10)
-            gains.append(1.0 / np.log2(rank + 2) if rank < 10 else 0.0)
+            gains.append(float(gain_at_10(np.asarray(rank))))
         out[f"{name}_recall@10"] = float(np.mean(hits))
         out[f"{name}_ndcg@10"] = float(np.mean(gains))
     out["cases"] = len(cases)
@@ -117,8 +123,7 @@ def paired_tests(base: dict[str, list[int]], tuned: dict[str, list[int]]) -> dic
     for name in base:
         b, t = np.asarray(base[name]), np.asarray(tuned[name])
         only_t, only_b = int(((t < 10) & (b >= 10)).sum()), int(((b < 10) & (t >= 10)).sum())
-        gain = lambda r: np.where(r < 10, 1.0 / np.log2(r + 2), 0.0)  # noqa: E731
-        diff = gain(t) - gain(b)
+        diff = gain_at_10(t) - gain_at_10(b)
         out[name] = {"hits_only_tuned": only_t, "hits_only_zero_shot": only_b,
                      "mcnemar_p": float(binomtest(only_t, only_t + only_b).pvalue) if only_t + only_b else 1.0,
                      "ndcg_wilcoxon_p": float(wilcoxon(diff[diff != 0]).pvalue) if (diff != 0).sum() > 0 else 1.0}
@@ -282,8 +287,8 @@ def main() -> None:
     registry = ModelRegistry(ROOT / "var" / "models")
     base = default_model_path()
     for method in methods:
-        cfg = FineTuneConfig(method=method, tower=args.tower, batch_size=args.batch_size, max_steps=args.max_steps,
-                             epochs=args.epochs,  # type: ignore[arg-type]
+        cfg = FineTuneConfig(method=method, tower=args.tower,  # type: ignore[arg-type]
+                             batch_size=args.batch_size, max_steps=args.max_steps, epochs=args.epochs,
                              learning_rate=args.lr_lora if method == "lora" else args.lr_full, eval_every=args.eval_every,
                              patience=3, max_length=args.max_length, seed=0, threads=args.threads,
                              wise_alphas=[float(a) for a in args.wise.split(",") if a])

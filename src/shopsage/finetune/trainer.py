@@ -236,13 +236,14 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
         tuned = _trainable_state(model)
         model.eval()
         for a in config.wise_alphas:
-            model.load_state_dict(_blend(base_state, tuned, a), strict=False)
+            blended = _blend(base_state, tuned, a)
+            model.load_state_dict(blended, strict=False)  # copies: blended stays as it is
             metric = evaluate(model)
             blend.append({"alpha": a, "dev": metric})
             if log is not None:
                 log(f"WiSE-FT alpha {a:g}: dev {metric:.4f}")
             if best_metric is None or metric > best_metric:
-                best_metric, best_step, alpha, best_state = metric, step, a, _blend(base_state, tuned, a)
+                best_metric, best_step, alpha, best_state = metric, step, a, blended
     elif evaluate is None:
         best_step, best_state = step, _trainable_state(model)
     model.load_state_dict(best_state, strict=False)
