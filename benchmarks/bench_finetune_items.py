@@ -183,9 +183,13 @@ def main() -> None:
 
     db = ROOT / "var" / "bench" / "scientific-finetune.db"
     db.parent.mkdir(parents=True, exist_ok=True)
+    if not db.exists():  # import beside it, then rename: a run started meanwhile never sees half a store
+        tmp = db.with_name(f"{db.name}.{os.getpid()}.tmp")
+        fresh = open_store(f"sqlite:///{tmp}")
+        print(run_import(fresh, get_importer("recbole", str(DATA))), flush=True)
+        fresh.close()
+        os.replace(tmp, db)
     store = open_store(f"sqlite:///{db}")
-    if not store.item_ids():
-        print(run_import(store, get_importer("recbole", str(DATA))), flush=True)
     texts = {row.ext_id: item_text(row) for _, row in store.items()}
     everything = sorted(texts)
     cold_set = cold_start_items(everything, 0.1, seed=args.cold_seed)

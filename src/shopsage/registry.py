@@ -75,10 +75,14 @@ class ModelRegistry:
         """A fresh, empty directory for the next version (not registered until :meth:`register`)."""
         folder = self._dir(name)
         folder.mkdir(parents=True, exist_ok=True)
-        taken = [int(p.name[1:]) for p in folder.glob("v[0-9][0-9][0-9][0-9]")]
-        path = folder / f"v{max(taken, default=0) + 1:04d}"
-        path.mkdir()
-        return path
+        while True:  # two trainings finishing together: mkdir is the claim, the loser takes the next number
+            taken = [int(p.name[1:]) for p in folder.glob("v[0-9][0-9][0-9][0-9]")]
+            path = folder / f"v{max(taken, default=0) + 1:04d}"
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return path
 
     def register(self, name: str, path: Path, kind: str, config: dict[str, Any], **extra: Any) -> ModelVersion:
         """Record the model saved in ``path`` (from :meth:`new_version_dir`) with its manifest."""

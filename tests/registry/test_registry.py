@@ -34,6 +34,22 @@ def test_versions_promote_rollback(tmp_path: Path) -> None:
     assert [v.version for v in reg.versions("encoder")] == [v1]
 
 
+def test_new_version_dir_skips_a_number_claimed_meanwhile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two trainings finishing together: the directory listing is stale by the time mkdir runs."""
+    reg = ModelRegistry(tmp_path)
+    first = reg.new_version_dir("encoder")  # v0001, claimed by the other training
+    real_glob = Path.glob
+    calls = []
+
+    def glob(self: Path, pattern: str):  # type: ignore[no-untyped-def]
+        calls.append(pattern)
+        return iter([]) if len(calls) == 1 else real_glob(self, pattern)  # the first listing misses v0001
+
+    monkeypatch.setattr(Path, "glob", glob)
+    second = reg.new_version_dir("encoder")
+    assert (first.name, second.name) == ("v0001", "v0002") and second.is_dir()
+
+
 def test_unknown_version_and_bad_name(tmp_path: Path) -> None:
     reg = ModelRegistry(tmp_path)
     _train(reg, "encoder", 0.3)
