@@ -84,3 +84,73 @@ def rollback(ctx: typer.Context, name: str, root: Path = typer.Option(None, "--r
         return
     v = run_or_fail(lambda: _registry(ctx, root).rollback(name))
     console.print(f"{name}: back to {v.version}")  # type: ignore[attr-defined]
+
+
+@models_app.command("finetune")
+def finetune(
+    ctx: typer.Context,
+    name: str = typer.Argument("encoder", help="Registry name of the encoder (a new version is added)."),
+    sources: str = typer.Option("search,judgments", "--sources",
+                                help="Comma list of search (query -> clicked/carted/bought item events), judgments "
+                                "(query -> item graded >= --min-grade), sequences (item -> next item)."),
+    method: str = typer.Option("lora", "--method", help="lora (small adapter, the default) or full."),
+    tower: str = typer.Option("query", "--tower", help="query: train the query side only, the catalogue keeps its "
+                              "vectors (no re-embedding on promotion); both: one encoder for both sides."),
+    epochs: int = typer.Option(1, "--epochs"),
+    max_steps: int = typer.Option(None, "--max-steps", help="Stop after this many steps (default: the epochs)."),
+    batch_size: int = typer.Option(64, "--batch-size"),
+    learning_rate: float = typer.Option(None, "--lr", help="Default: 5e-4 for lora, 5e-5 for full."),
+    hard: int = typer.Option(1, "--hard", help="Mined hard negatives per pair (BM25 and base-encoder results)."),
+    near: int = typer.Option(None, "--near", help="sequences: keep pairs whose next item is among the anchor's "
+                             "NEAR nearest items by text."),
+    wise: str = typer.Option("", "--wise", help="WiSE-FT: comma list of blend weights in (0, 1] to try after "
+                             "training (e.g. 0.3,0.5,0.7,1.0); empty: early stopping."),
+    min_grade: float = typer.Option(2.0, "--min-grade"),
+    dev_fraction: float = typer.Option(0.1, "--dev-fraction", help="Share of anchors held out to judge the model."),
+    eval_every: int = typer.Option(100, "--eval-every"),
+    max_length: int = typer.Option(64, "--max-length", help="Word pieces per text in training."),
+    threads: int = typer.Option(2, "--threads"),
+    base_model: Path = typer.Option(None, "--base-model", help="A sentence-transformers directory "
+                                    "(default: the packaged all-MiniLM-L6-v2)."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP.replace("re-embedded", "read")),
+    root: Path = typer.Option(None, "--root", help=ROOT_HELP),
+    cache: Path = typer.Option(None, "--cache", help="Embedding cache folder (default: <home>/cache/embeddings)."),
+) -> None:
+    """Fine-tune the text encoder on the store's own logs; register the version with its dev figures."""
+    from pydantic import ValidationError as ConfigInvalid
+
+    from shopsage.cli.console import fail
+    from shopsage.cli.data_commands import config_of, default_store
+    from shopsage.data.stores import open_store
+    from shopsage.finetune.job import FineTuneJob, run_job
+    from shopsage.finetune.trainer import FineTuneConfig
+    from shopsage.text import default_model_path
+
+    try:
+        alphas = [float(a) for a in wise.split(",") if a.strip()]
+        training = FineTuneConfig(method=method, tower=tower, epochs=epochs, max_steps=max_steps,  # type: ignore[arg-type]
+                                  batch_size=batch_size, eval_every=eval_every, max_length=max_length, threads=threads,
+                                  learning_rate=learning_rate or (5e-4 if method == "lora" else 5e-5),
+                                  wise_alphas=alphas)
+        job = FineTuneJob(sources=[s.strip() for s in sources.split(",") if s.strip()],  # type: ignore[misc]
+                          near=near, hard_negatives=hard, min_grade=min_grade, dev_fraction=dev_fraction,
+                          training=training)
+    except ConfigInvalid as exc:
+        fail("invalid fine-tuning settings: " + "; ".join(
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']} (got {e.get('input')!r})" for e in exc.errors()))
+    except ValueError as exc:
+        fail(f"--wise takes comma-separated numbers in (0, 1], e.g. 0.3,0.5,1.0: {exc}")
+    reg = _registry(ctx, root)
+    db = run_or_fail(lambda: open_store(store or default_store(ctx)))
+    cache_dir = str(cache if cache is not None else config_of(ctx).paths.home / "cache" / "embeddings")
+    base = str(base_model) if base_model is not None else default_model_path()
+    report = run_or_fail(lambda: run_job(db, reg, name, job, base, cache_dir, log=console.print,  # type: ignore[arg-type]
+                                         progress=True))
+    r = report  # type: ignore[assignment]
+    console.print(f"{name} {r.version.version}: {r.pairs} training pairs {r.sources}; dev nDCG@10 over "  # type: ignore[attr-defined]
+                  f"{r.dev_anchors} held-out anchors: base {r.zero_shot:.4f}, tuned {r.tuned:.4f}")  # type: ignore[attr-defined]
+    if r.improved:  # type: ignore[attr-defined]
+        console.print(f"promote it with: shopsage models promote {name} {r.version.version} --engine <engine root>")  # type: ignore[attr-defined]
+    else:
+        console.print("the tuned model is not better than the base on dev: the saved version is the base "
+                      "weights; keep serving the current model")

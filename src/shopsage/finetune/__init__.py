@@ -6,6 +6,7 @@ from shopsage.finetune.pairs import (
     cap_per_positive,
     history_text,
     item_text,
+    keep_near,
     mine_hard_negatives,
     pairs_from_histories,
     pairs_from_judgments,
@@ -14,6 +15,6 @@ from shopsage.finetune.pairs import (
 )
 from shopsage.finetune.trainer import FineTuneConfig, FineTuneResult, fine_tune, load_finetuned
 
-__all__ = ["Pair", "PairSet", "cap_per_positive", "history_text", "item_text", "mine_hard_negatives",
+__all__ = ["Pair", "PairSet", "cap_per_positive", "history_text", "item_text", "keep_near", "mine_hard_negatives",
            "pairs_from_histories", "pairs_from_judgments", "pairs_from_search_events", "pairs_from_sequences",
            "FineTuneConfig", "FineTuneResult", "fine_tune", "load_finetuned"]

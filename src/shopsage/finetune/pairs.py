@@ -24,7 +24,7 @@ from shopsage.data.stores.base import StoreReader
 from shopsage.errors import ValidationError
 
 __all__ = ["Pair", "PairSet", "pairs_from_judgments", "pairs_from_search_events", "pairs_from_sequences",
-           "pairs_from_histories", "history_text", "mine_hard_negatives", "cap_per_positive", "item_text"]
+           "pairs_from_histories", "history_text", "mine_hard_negatives", "cap_per_positive", "keep_near", "item_text"]
 
 POSITIVE_EVENTS = ("click", "add_to_cart", "purchase")
 
@@ -205,3 +205,20 @@ def mine_hard_negatives(pairs: PairSet, retrieve: Callable[[list[str]], list[lis
     texts.update({i: catalog[i] for p in out for i in p.negatives})
     return PairSet(out, texts, pairs.kind, {**pairs.sources, "hard negatives": per_pair})
 
+
+
+def keep_near(pairs: PairSet, retrieve: Callable[[list[str]], list[list[str]]], k: int) -> PairSet:
+    """Only the pairs whose positive is among the ``k`` best results of ``retrieve`` for the anchor.
+
+    For item -> item pairs from behaviour logs, ``retrieve`` being the base encoder's nearest items:
+    about half the next items of a catalogue like Amazon Scientific are no closer in text to the
+    anchor than a random item (a filament, then a sanding roll), and fitting those pairs moves the
+    encoder away from the similarity that ranks items it has never seen in a pair; the text-alike
+    pairs teach it which of the similar items go together (docs/benchmarks.md, Scientific).
+    """
+    if k < 1:
+        raise ValidationError(f"keep_near needs k >= 1, got {k}")
+    anchors = sorted({p.anchor for p in pairs.pairs})
+    near = {a: set(ranked[:k]) for a, ranked in zip(anchors, retrieve(anchors), strict=True)}
+    kept = [p for p in pairs.pairs if p.positive in near[p.anchor]]
+    return PairSet(kept, pairs.texts, pairs.kind, {**pairs.sources, "near": k})

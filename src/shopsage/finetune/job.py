@@ -1,0 +1,241 @@
+"""One fine-tuning job from a shop's event store to a registered encoder version.
+
+``run_job`` is what ``shopsage models finetune`` runs: it reads the pairs the store holds (search
+events, judgments, co-interaction sequences), holds out a seeded share of the anchors as the dev
+set (never trained on), mines hard negatives from BM25 and the base encoder's nearest items,
+fine-tunes with early stopping (or WiSE-FT) on dev nDCG@10 over the catalogue, and registers the
+result with its manifest. Promotion stays a separate, deliberate step (``shopsage models promote``),
+so a shop looks at the dev figures before its search changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from shopsage.data.rows import ItemRow
+from shopsage.data.stores.base import StoreReader
+from shopsage.errors import ValidationError
+from shopsage.finetune.pairs import (
+    PairSet,
+    cap_per_positive,
+    keep_near,
+    mine_hard_negatives,
+    pairs_from_judgments,
+    pairs_from_search_events,
+    pairs_from_sequences,
+)
+from shopsage.finetune.publish import register_encoder
+from shopsage.finetune.trainer import FineTuneConfig, FineTuneResult, fine_tune
+from shopsage.registry import ModelRegistry, ModelVersion
+
+__all__ = ["FineTuneJob", "JobReport", "run_job", "split_anchors", "dev_ndcg"]
+
+Source = Literal["search", "judgments", "sequences"]
+
+
+class FineTuneJob(BaseModel):
+    """What to train on and how to judge it; ``training`` holds the optimiser's settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[Source] = Field(default_factory=lambda: ["search", "judgments"],
+                                  description="search: query -> clicked / carted / bought item events; judgments: "
+                                  "query -> item graded >= min_grade; sequences: item -> next item of a session or user.")
+    min_grade: float = Field(2.0, description="Lowest judgment grade that makes a positive.")
+    window: int = Field(1, ge=1, description="sequences: pair each item with each of the next `window` items.")
+    near: int | None = Field(None, ge=1, description="sequences: keep only the pairs whose next item is among the "
+                             "anchor's `near` nearest items by the base encoder (text-alike pairs).")
+    max_per_positive: int | None = Field(None, ge=1, description="At most this many pairs per positive item.")
+    hard_negatives: int = Field(1, ge=0, description="Mined negatives per pair (BM25 and base-encoder results).")
+    skip_top: int = Field(10, ge=0, description="Mined negatives start below this rank (the top is often unlabelled "
+                          "positives).")
+    dev_fraction: float = Field(0.1, gt=0, lt=1, description="Share of anchors held out as the dev set.")
+    max_dev: int = Field(2000, ge=1, description="At most this many dev anchors (a seeded sample).")
+    dev_items: int = Field(5000, ge=100, description="tower=both: dev ranks among this many items (plus every dev "
+                           "positive), re-embedded at each evaluation; tower=query ranks the whole catalogue.")
+    seed: int = 0
+    training: FineTuneConfig = Field(default_factory=lambda: FineTuneConfig(method="lora", tower="query"))
+
+
+@dataclass
+class DevSet:
+    anchors: list[str]
+    positives: list[set[str]]
+    exclude: list[str | None]  # an item -> item anchor's own item, never a candidate
+
+
+@dataclass
+class JobReport:
+    version: ModelVersion
+    pairs: int
+    sources: dict[str, int]
+    dev_anchors: int
+    zero_shot: float | None  # dev nDCG@10 of the base encoder
+    tuned: float | None  # dev nDCG@10 of the saved model
+    result: FineTuneResult
+
+    @property
+    def improved(self) -> bool:
+        return self.zero_shot is not None and self.tuned is not None and self.tuned > self.zero_shot
+
+
+def split_anchors(pairs: PairSet, fraction: float, seed: int) -> tuple[PairSet, PairSet]:
+    """(training pairs, dev pairs): an anchor's pairs all land on one side, by a seeded hash of its text."""
+    def dev(anchor: str) -> bool:
+        digest = hashlib.sha1(f"{seed}:{anchor}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+    fit = [p for p in pairs.pairs if not dev(p.anchor)]
+    held = [p for p in pairs.pairs if dev(p.anchor)]
+    return (PairSet(fit, pairs.texts, pairs.kind, dict(pairs.sources)),
+            PairSet(held, pairs.texts, pairs.kind, dict(pairs.sources)))
+
+
+def dev_ndcg(anchor_vecs: np.ndarray, item_vecs: np.ndarray, item_ids: list[str], dev: DevSet, k: int = 10) -> float:
+    """Mean nDCG@k (binary gains) of exact cosine retrieval over ``item_vecs`` for the dev anchors."""
+    pos = {e: i for i, e in enumerate(item_ids)}
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    total = 0.0
+    for start in range(0, len(dev.anchors), 512):
+        scores = anchor_vecs[start:start + 512] @ item_vecs.T
+        for b in range(scores.shape[0]):
+            own = dev.exclude[start + b]
+            if own is not None and own in pos:
+                scores[b, pos[own]] = -np.inf
+        top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
+        order = np.take_along_axis(scores, top, axis=1).argsort(axis=1)[:, ::-1]
+        top = np.take_along_axis(top, order, axis=1)
+        for b in range(top.shape[0]):
+            wanted = dev.positives[start + b]
+            dcg = sum(disc[r] for r, i in enumerate(top[b]) if item_ids[i] in wanted)
+            total += dcg / disc[:min(len(wanted), k)].sum()
+    return total / max(1, len(dev.anchors))
+
+
+def _dev_set(held: PairSet, limit: int, seed: int) -> DevSet:
+    by_anchor: dict[str, set[str]] = defaultdict(set)
+    own: dict[str, str | None] = {}
+    for p in held.pairs:
+        by_anchor[p.anchor].add(p.positive)
+        own.setdefault(p.anchor, p.anchor_item)
+    anchors = sorted(by_anchor)
+    if len(anchors) > limit:
+        rng = np.random.default_rng(seed)
+        anchors = sorted(rng.choice(anchors, limit, replace=False).tolist())
+    return DevSet(anchors, [by_anchor[a] for a in anchors], [own[a] for a in anchors])
+
+
+def _gather(store: StoreReader, job: FineTuneJob) -> tuple[list[PairSet], dict[str, int]]:
+    sets, counts = [], {}
+    for source in dict.fromkeys(job.sources):
+        if source == "search":
+            got = pairs_from_search_events(store)
+        elif source == "judgments":
+            got = pairs_from_judgments(store, min_grade=job.min_grade)
+        else:
+            got = pairs_from_sequences(store, window=job.window)
+        counts[source] = len(got)
+        sets.append(got)
+    return sets, counts
+
+
+def run_job(store: StoreReader, registry: ModelRegistry, name: str, job: FineTuneJob, base_model: str,
+            cache_dir: str | None = None, log: Callable[[str], None] | None = None,
+            progress: bool = False) -> JobReport:
+    """Build pairs from ``store``, fine-tune ``base_model``, register the version under ``name``."""
+    from shopsage.search import LexicalIndex, embedding_text, item_fields
+    from shopsage.text import EncoderConfig, TextEncoder
+
+    say = log or (lambda _m: None)
+    rows: list[ItemRow] = [row for _, row in store.items()]  # type: ignore[attr-defined]
+    if not rows:
+        raise ValidationError("the store has no items: import a catalogue first (shopsage import)")
+    ids = [r.ext_id for r in rows]
+    catalog = {r.ext_id: embedding_text(r) for r in rows}  # the text the search engine embeds
+    sets, counts = _gather(store, job)
+    if sum(counts.values()) < 2:
+        raise ValidationError(f"too few training pairs in the store ({counts}): fine-tuning needs search events "
+                              "with the query that led to a click, cart or purchase, judgments, or sessions with "
+                              "several items; import or log more, or choose other --sources")
+    threads = job.training.threads
+    zero = TextEncoder(EncoderConfig(model=base_model, cache_dir=cache_dir, threads=threads, progress=progress))
+    say(f"embedding {len(ids)} items with the base encoder (cached by text)")
+    item_mat = zero.encode([catalog[i] for i in ids])
+    by_text = {t: i for i, t in enumerate(catalog[e] for e in ids)}
+    lex = LexicalIndex()
+    lex.add(np.arange(len(rows)), [item_fields(r) for r in rows])
+
+    def dense(anchors: list[str], depth: int) -> list[list[str]]:  # the anchor's own item (same text) left out
+        vecs = zero.encode(anchors, progress=False)
+        out = []
+        for start in range(0, len(anchors), 512):
+            scores = vecs[start:start + 512] @ item_mat.T
+            for b, a in enumerate(anchors[start:start + 512]):
+                if a in by_text:
+                    scores[b, by_text[a]] = -np.inf
+            top = np.argsort(-scores, axis=1)[:, :depth]
+            out += [[ids[i] for i in row] for row in top]
+        return out
+
+    def mixed(anchors: list[str]) -> list[list[str]]:  # BM25 and dense results, interleaved
+        depth = job.skip_top + 20
+        lexical = [[ids[i] for i in row if i >= 0] for row in lex.search(anchors, depth).ids]
+        out = []
+        for a, b in zip(lexical, dense(anchors, depth), strict=True):
+            merged: list[str] = []
+            for x in (x for pair in zip(a, b, strict=False) for x in pair):
+                if x not in merged:
+                    merged.append(x)
+            out.append(merged)
+        return out
+
+    parts = []
+    for got in sets:
+        if got.kind == "item-item" and job.near:
+            got = keep_near(got, lambda anchors: dense(anchors, job.near or 1), job.near)
+            say(f"{len(got)} co-interaction pairs with the next item among the anchor's {job.near} nearest")
+        parts.append(got)
+    texts = dict(catalog)
+    pairs = PairSet([p for s in parts for p in s.pairs], texts, "+".join(dict.fromkeys(s.kind for s in parts)),
+                    {k: v for s in parts for k, v in s.sources.items()})
+    if job.max_per_positive:
+        pairs = cap_per_positive(pairs, job.max_per_positive, seed=job.seed)
+    fit, held = split_anchors(pairs, job.dev_fraction, job.seed)
+    if len(fit) < 2 or not held.pairs:
+        raise ValidationError(f"{len(pairs)} pairs are too few to hold out a dev set ({len(fit)} to train, "
+                              f"{len(held)} for dev): gather more logs, or raise --dev-fraction")
+    if job.hard_negatives:
+        fit = mine_hard_negatives(fit, mixed, catalog, per_pair=job.hard_negatives, skip_top=job.skip_top)
+    dev = _dev_set(held, job.max_dev, job.seed)
+    say(f"{len(fit)} training pairs, {len(dev.anchors)} dev anchors (held out), {len(ids)} items")
+
+    cfg = job.training
+    cand_ids = ids  # tower=query: the items keep the base vectors, dev ranks the whole catalogue
+    if cfg.tower == "both":  # the items are re-embedded at each evaluation: a sample plus the dev positives
+        rng = np.random.default_rng(job.seed)
+        sample = set(rng.choice(ids, min(job.dev_items, len(ids)), replace=False).tolist())
+        cand_ids = sorted(sample | {i for ps in dev.positives for i in ps})
+
+    def evaluate(model: Any) -> float:
+        anchor_vecs = model.encode(dev.anchors, batch_size=64, normalize_embeddings=True)
+        if cfg.tower == "query":
+            return dev_ndcg(anchor_vecs, item_mat, ids, dev)
+        vecs = model.encode([catalog[i] for i in cand_ids], batch_size=64, normalize_embeddings=True)
+        return dev_ndcg(anchor_vecs, vecs, cand_ids, dev)
+
+    out = registry.new_version_dir(name)
+    item_vectors = dict(zip(ids, item_mat, strict=True)) if cfg.tower == "query" else None
+    result = fine_tune(base_model, fit, cfg, out, evaluate=evaluate, progress=progress,
+                       item_vectors=item_vectors, log=say)
+    metrics = {"dev_ndcg@10": float(result.best_metric or 0.0), "dev_ndcg@10_zero_shot": float(result.baseline_metric or 0.0),
+               "dev_anchors": float(len(dev.anchors))}
+    version = register_encoder(registry, name, out, base_model, fit, result, metrics)
+    return JobReport(version, len(fit), {**counts, **{k: v for k, v in fit.sources.items() if k not in counts}},
+                     len(dev.anchors), result.baseline_metric, result.best_metric, result)
