@@ -25,6 +25,7 @@ from shopsage.errors import ValidationError
 from shopsage.finetune.pairs import (
     PairSet,
     cap_per_positive,
+    item_text,
     keep_near,
     mine_hard_negatives,
     pairs_from_judgments,
@@ -150,7 +151,7 @@ def run_job(store: StoreReader, registry: ModelRegistry, name: str, job: FineTun
             cache_dir: str | None = None, log: Callable[[str], None] | None = None,
             progress: bool = False) -> JobReport:
     """Build pairs from ``store``, fine-tune ``base_model``, register the version under ``name``."""
-    from shopsage.search import LexicalIndex, embedding_text, item_fields
+    from shopsage.search import LexicalIndex, item_fields
     from shopsage.text import EncoderConfig, TextEncoder
 
     say = log or (lambda _m: None)
@@ -158,7 +159,7 @@ def run_job(store: StoreReader, registry: ModelRegistry, name: str, job: FineTun
     if not rows:
         raise ValidationError("the store has no items: import a catalogue first (shopsage import)")
     ids = [r.ext_id for r in rows]
-    catalog = {r.ext_id: embedding_text(r) for r in rows}  # the text the search engine embeds
+    catalog = {r.ext_id: item_text(r) for r in rows}  # the text the search engine embeds
     sets, counts = _gather(store, job)
     if sum(counts.values()) < 2:
         raise ValidationError(f"too few training pairs in the store ({counts}): fine-tuning needs search events "

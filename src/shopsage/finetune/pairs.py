@@ -18,10 +18,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from shopsage.data.rows import ItemRow
 from shopsage.data.schema import EVENT_TYPES
 from shopsage.data.stores.base import StoreReader
 from shopsage.errors import ValidationError
+from shopsage.search.engine import embedding_text
 
 __all__ = ["Pair", "PairSet", "pairs_from_judgments", "pairs_from_search_events", "pairs_from_sequences",
            "pairs_from_histories", "history_text", "mine_hard_negatives", "cap_per_positive", "keep_near", "item_text"]
@@ -29,14 +29,7 @@ __all__ = ["Pair", "PairSet", "pairs_from_judgments", "pairs_from_search_events"
 POSITIVE_EVENTS = ("click", "add_to_cart", "purchase")
 
 
-def item_text(row: ItemRow) -> str:
-    """The text the encoder reads for an item: title, brand, category path."""
-    parts = [row.title or ""]
-    if row.brand:
-        parts.append(row.brand)
-    if row.category_path:
-        parts.append(" > ".join(row.category_path))
-    return " | ".join(p for p in parts if p)
+item_text = embedding_text  # the text the search engine embeds for an item: title, brand, category path
 
 
 @dataclass(frozen=True)
