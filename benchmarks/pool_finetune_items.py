@@ -50,6 +50,7 @@ def main() -> None:
     print("|---|---|---:|---|---|---|---|---|")
     total = {"cold": [0, 0], "all": [0, 0]}
     cases = hits_zs = hits_tuned = 0
+    ndcg_zs = ndcg_tuned = 0.0
     runs = sorted(((path, json.loads(path.read_text())) for path in args.runs), key=lambda pr: cold_seed(pr[1]))
     for path, run in runs:
         line, counts = row(path.name, run)
@@ -61,9 +62,12 @@ def main() -> None:
         cases += n
         hits_zs += round(run["zero-shot"]["cold_recall@10"] * n)
         hits_tuned += round(run["full"]["cold_recall@10"] * n)
+        ndcg_zs += run["zero-shot"]["cold_ndcg@10"] * n
+        ndcg_tuned += run["full"]["cold_ndcg@10"] * n
     print()
     print(f"pooled over {len(args.runs)} buckets, {cases} test cases: cold Recall@10 "
-          f"{hits_zs / cases:.4f} -> {hits_tuned / cases:.4f} ({hits_tuned - hits_zs:+d} targets)")
+          f"{hits_zs / cases:.4f} -> {hits_tuned / cases:.4f} ({hits_tuned - hits_zs:+d} targets), cold NDCG@10 "
+          f"{ndcg_zs / cases:.4f} -> {ndcg_tuned / cases:.4f}")
     for side, (t, z) in total.items():
         p = binomtest(t, t + z).pvalue if t + z else 1.0
         print(f"  {side}: only tuned {t}, only zero-shot {z}, exact McNemar p = {p:.4f}")
