@@ -26,7 +26,8 @@ def _logging(level: str) -> None:
 
 
 def run_server(store: str, state: str, host: str, port: int, workers: int, home: Path, pipelines: Path | None,
-               access_log: bool = True, build: tuple[str, ...] | None = None) -> None:
+               access_log: bool = True, build: tuple[str, ...] | None = None, semantic: bool = False,
+               encoder: str = "encoder") -> None:
     """Check the keys against the address, build what is missing, then serve until interrupted."""
     import uvicorn
 
@@ -56,7 +57,8 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
     st = run_or_fail(lambda: open_store(store))
     run_or_fail(lambda: build_missing(st, ModelRegistry(home / "models"), build or BUILD_ON_START, say=say))  # type: ignore[arg-type]
     st.close()  # type: ignore[attr-defined]
-    opts = ServiceOptions(store_url=store, state_url=state, home=home, pipelines=pipelines, build_on_start=False)
+    opts = ServiceOptions(store_url=store, state_url=state, home=home, pipelines=pipelines, build_on_start=False,
+                          semantic=semantic, encoder=encoder)
     if workers == 1:
         svc = run_or_fail(lambda: Service(opts, say=say).start())
         app = create_app(svc, keys)  # type: ignore[arg-type]
@@ -64,7 +66,8 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
         uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
         return
     os.environ[OPTIONS_ENV] = json.dumps({"store_url": store, "state_url": state, "home": str(home),
-                                          "pipelines": str(pipelines) if pipelines else None})
+                                          "pipelines": str(pipelines) if pipelines else None,
+                                          "semantic": semantic, "encoder": encoder})
     console.print(f"ShopSage on http://{host}:{port} with {workers} workers (docs: http://{host}:{port}/docs)")
     uvicorn.run("shopsage.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 access_log=False, log_level="warning")
@@ -80,7 +83,13 @@ def serve(
     home: Path = typer.Option(None, "--home", help="Folder of the model registry (default: the config's paths.home)."),
     pipelines: Path = typer.Option(None, "--pipelines", help="Scenario pipelines TOML (default: config/pipelines.toml's built-in equal)."),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log method, route, status, time (no ids)."),
+    semantic: bool = typer.Option(False, "--semantic/--no-semantic",
+                                  help="Embed the catalogue with the text encoder (the live version of --encoder in the "
+                                  "registry, else all-MiniLM-L6-v2): the 'semantic' generator and the search fallback "
+                                  "for queries that match no word. A promoted version goes live without a restart."),
+    encoder: str = typer.Option("encoder", "--encoder", help="Registry name of the text encoder (shopsage models finetune)."),
 ) -> None:
     """Serve search and recommendations over HTTP; builds the BM25 index, popularity and item-kNN when missing."""
     cfg = config_of(ctx)
-    run_server(store or cfg.store.url, state, host, port, workers, home or cfg.paths.home, pipelines, access_log)
+    run_server(store or cfg.store.url, state, host, port, workers, home or cfg.paths.home, pipelines, access_log,
+               semantic=semantic, encoder=encoder)

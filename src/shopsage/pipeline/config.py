@@ -23,7 +23,7 @@ __all__ = ["GeneratorConfig", "DiversityConfig", "ScenarioConfig", "PipelinesCon
 
 SCENARIOS = ("for_you", "similar_items", "frequently_bought_together", "next_in_session", "trending", "also_viewed")
 
-GeneratorKind = Literal["similar_to_recent", "model", "similar_to_item", "content", "trending"]
+GeneratorKind = Literal["similar_to_recent", "model", "similar_to_item", "content", "semantic", "trending"]
 Exclusion = Literal["out_of_stock", "hidden", "purchased", "seen", "source_item"]
 
 
@@ -37,8 +37,10 @@ class GeneratorConfig(_Strict):
     kind: GeneratorKind
     """``similar_to_recent``: neighbours (``model.similar_items``) of the shopper's latest items;
     ``model``: ``model.recommend(history)``; ``similar_to_item``: neighbours of the page's item;
-    ``content``: items whose text matches the page's item (BM25 over the title); ``trending``:
-    stored popularity plus live events."""
+    ``content``: items whose text matches the page's item (BM25 over the title); ``semantic``: items
+    nearest in meaning to the page's item, or else to the shopper's latest ``recent`` items, by the live
+    text encoder (skipped when the service runs without one; it needs no interactions, so new items get
+    neighbours at once); ``trending``: stored popularity plus live events."""
     model: str | None = None
     """Registry name of the model (``itemknn``, ``ease``, ``sknn``, ``fbt``, ``sasrec``...); none for content/trending."""
     history: Literal["user+session", "session", "user"] = "user+session"
@@ -89,7 +91,8 @@ DEFAULT_PIPELINES: dict[str, object] = {
             "exclude": ["out_of_stock", "hidden", "purchased", "seen"],
         },
         "similar_items": {
-            "candidates": [_g("similar_to_item", model="itemknn", n=100), _g("content", n=50, weight=0.5)],
+            "candidates": [_g("similar_to_item", model="itemknn", n=100), _g("content", n=50, weight=0.5),
+                           _g("semantic", n=50, weight=0.5)],
             "fallbacks": [_g("content", n=100), _g("trending", n=100)],
             "exclude": ["out_of_stock", "hidden", "source_item"],
         },

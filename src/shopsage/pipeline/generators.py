@@ -17,6 +17,7 @@ from shopsage.pipeline.catalog import ServingCatalog
 from shopsage.pipeline.config import GeneratorConfig
 from shopsage.pipeline.models import LoadedModel, ModelSet
 from shopsage.pipeline.reasons import Reason
+from shopsage.search import embedding_text
 
 __all__ = ["Shopper", "CandidateList", "Generators"]
 
@@ -89,6 +90,8 @@ class Generators:
             return self.trending(g, allowed)
         if g.kind == "content":
             return self.content(g, shopper, allowed)
+        if g.kind == "semantic":
+            return self.semantic(g, shopper, allowed)
         model = self.models.get(g.model)
         if model is None:
             return None
@@ -193,6 +196,35 @@ class Generators:
                           {"item": src, "similarity": round(float(sims[i]), 6)})
 
         return CandidateList(f"similar_to_item:{m.name}", slots, sims, reason)
+
+    def semantic(self, g: GeneratorConfig, shopper: Shopper, allowed: np.ndarray) -> CandidateList | None:
+        dense = self.catalog.engine.semantic()
+        if dense is None:
+            return None
+        if shopper.item is not None:
+            sources = [shopper.item]
+        else:
+            sources = list(dict.fromkeys(s for s, _ in reversed(shopper.history(g.history))))[:g.recent]
+        rows = [(s, self.catalog.row(s)) for s in sources]
+        texts = [(s, embedding_text(r)) for s, r in rows if r is not None]
+        if not texts:
+            return None
+        query_encoder, vector = dense
+        vecs = query_encoder.encode([t for _, t in texts], progress=False)  # cached by text: a page's item costs once
+        profile = vecs.mean(axis=0)
+        profile /= max(float(np.linalg.norm(profile)), 1e-12)
+        mask = allowed.copy()
+        mask[[s for s, _ in texts]] = False
+        cand, scores = vector.search(profile, g.n, mask).row(0)
+        slots = cand.astype(np.int64)
+        src = [self.catalog.ext(s) for s, _ in texts]
+        what = self._title(texts[0][0]) if len(texts) == 1 else "the items you viewed"
+
+        def reason(i: int) -> Reason:
+            return Reason("candidates", "semantic", f"Close in meaning to {what}",
+                          {"items": src, "similarity": round(float(scores[i]), 4)})
+
+        return CandidateList("semantic", slots, scores.astype(np.float32), reason)
 
     def content(self, g: GeneratorConfig, shopper: Shopper, allowed: np.ndarray) -> CandidateList | None:
         if shopper.item is None:

@@ -1,5 +1,8 @@
 """The search route's pipeline: BM25 matches -> filters -> personalization -> rules -> sort -> page.
 
+A query that matches no word, even corrected, falls back to the items nearest in meaning by the
+live text encoder, when the service runs with one (``shopsage serve --semantic``).
+
 Every result explains itself: the query words it matched (checked against its indexed text), the
 typo corrections used, the shopper interest that lifted it and the merchant rules that moved it.
 """
@@ -22,6 +25,7 @@ from shopsage.search import SearchFilter
 __all__ = ["SearchRequest", "run_search", "Sort"]
 
 Sort = Literal["relevance", "price_asc", "price_desc", "popularity"]
+SEMANTIC_RESULTS = 50  # results of the semantic fallback (a query none of whose words matches)
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,14 @@ def run_search(req: SearchRequest, catalog: ServingCatalog, allowed: np.ndarray,
             docs, scores, corrected2 = _match(catalog, fixed, keep)
             if len(docs):
                 used_query, fallback, corrected = fixed, "spelling", {**corrected, **corrected2}
+    similarity: dict[int, float] = {}
+    dense = catalog.engine.semantic() if len(docs) == 0 else None
+    if dense is not None:  # no word matched, even corrected: the items nearest in meaning, by the live encoder
+        query_encoder, vector = dense
+        found, sims = vector.search(query_encoder.encode_query(req.q), SEMANTIC_RESULTS, keep).row(0)
+        if len(found):
+            docs, scores, fallback = found.astype(np.int64), sims.astype(np.float32), "semantic"
+            similarity = dict(zip(docs.tolist(), sims.tolist(), strict=True))
     facets = catalog.engine.catalog.facets(docs)
     total = len(docs)
     boost = cfg.scenario("search").personalize_boost
@@ -109,9 +121,14 @@ def run_search(req: SearchRequest, catalog: ServingCatalog, allowed: np.ndarray,
     start = (req.page - 1) * req.per_page
     items = []
     for s, sc in zip(docs[start:start + req.per_page].tolist(), scores[start:start + req.per_page].tolist(), strict=True):
-        words = catalog.matched_words(" ".join([used_query, *corrected.values()]), s)
-        reasons = [Reason("search", "bm25", "Matches " + ", ".join(f"'{w}'" for w in words) if words else "Matches your search",
-                          {"matched_terms": words, "query": used_query, "corrected": corrected or None})]
+        if s in similarity:
+            reasons = [Reason("search", "semantic", f"No product matches the words of '{req.q}'; this one is close in "
+                              "meaning", {"query": req.q, "similarity": round(similarity[s], 4)})]
+        else:
+            words = catalog.matched_words(" ".join([used_query, *corrected.values()]), s)
+            reasons = [Reason("search", "bm25", "Matches " + ", ".join(f"'{w}'" for w in words) if words else
+                              "Matches your search", {"matched_terms": words, "query": used_query,
+                                                      "corrected": corrected or None})]
         if s in interest:
             ev = interest[s]
             what = f"your interest in {ev.get('category') or ev.get('brand')}"

@@ -57,6 +57,14 @@ class ServiceOptions:
     """How often the registry is checked for promoted versions (0 = never)."""
     trending_cache_s: float = 0.2
     """Live popularity is re-read at most this often."""
+    semantic: bool = False
+    """Embed the catalogue with a text encoder: the ``semantic`` generator and the search fallback
+    for queries that match no word. The encoder is the live version of ``encoder`` in the registry
+    (``shopsage models finetune`` / ``promote``), else ``base_encoder``."""
+    encoder: str = "encoder"
+    """Registry name of the text encoder; a newly promoted version goes live without a restart."""
+    base_encoder: str | None = None
+    """A sentence-transformers directory used while no version is live (None: the packaged MiniLM)."""
 
 
 @dataclass
@@ -73,7 +81,10 @@ class Service:
         self.store = open_store(options.store_url)
         self.state: StateStore = open_state(options.state_url)
         self.registry = ModelRegistry(Path(options.home) / "models")
-        self.catalog = ServingCatalog()
+        self._write = threading.Lock()  # catalogue writes against an encoder swap
+        self.encoder_label: str | None = None  # the text encoder serving ("base" or a registry version)
+        self._encoders: tuple[str, str] | None = None  # (item encoder path, query encoder path)
+        self.catalog = ServingCatalog(self._engine() if options.semantic else None)
         self.history = StoredHistory()
         self.version = 0  # bumped by every catalogue change (cached masks)
         self._masks: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
@@ -90,6 +101,63 @@ class Service:
         self.gens = Generators(self.catalog, self.models, self._trending)
         self.started = False
 
+    # ------------------------------------------------------------------ text encoder
+    def _encoder_choice(self) -> tuple[str, str, str]:
+        """(item encoder path, query encoder path, label) of the live registry version, or the base."""
+        from shopsage.finetune.publish import item_encoder_path
+        from shopsage.text import default_model_path
+
+        live = self.registry.current(self.options.encoder)
+        if live is None:
+            base = self.options.base_encoder or default_model_path()
+            return base, base, "base"
+        return item_encoder_path(live), str(live.path), f"{self.options.encoder} {live.version}"
+
+    def _text_encoders(self, items: str, queries: str) -> tuple[Any, Any]:
+        from shopsage.text import EncoderConfig, TextEncoder
+
+        cache = str(Path(self.options.home) / "cache" / "embeddings")
+        item_enc = TextEncoder(EncoderConfig(model=items, cache_dir=cache, progress=False))
+        query_enc = item_enc if queries == items else TextEncoder(EncoderConfig(model=queries, cache_dir=cache,
+                                                                                progress=False))
+        return item_enc, query_enc
+
+    def _engine(self) -> Any:
+        from shopsage.search import SearchConfig, SearchEngine
+
+        items, queries, label = self._encoder_choice()
+        item_enc, query_enc = self._text_encoders(items, queries)
+        self._encoders, self.encoder_label = (items, queries), label
+        return SearchEngine(SearchConfig.model_validate({"mode": "lexical"}), item_enc, query_enc)
+
+    def refresh_encoder(self) -> bool:
+        """Serve the registry's live encoder if it changed: the item vectors are re-embedded (through the
+        embedding cache) only when the item encoder changed, and the engine swaps encoders and index at once."""
+        if not self.options.semantic:
+            return False
+        items, queries, label = self._encoder_choice()
+        if (items, queries) == self._encoders:
+            return False
+        engine = self.catalog.engine
+        current_items = engine.encoder
+        with self._write:
+            if self._encoders is not None and items == self._encoders[0] and current_items is not None:
+                item_enc, vector = current_items, engine.vector  # a query-tower version: the item vectors stay
+                query_enc = self._text_encoders(queries, queries)[0]
+            else:
+                from shopsage.search import VectorIndex, embedding_text
+
+                item_enc, query_enc = self._text_encoders(items, queries)
+                slots = np.flatnonzero(engine.catalog.live)
+                rows = [self.catalog.row(int(s)) for s in slots]
+                keep = [i for i, r in enumerate(rows) if r is not None]
+                vector = VectorIndex(item_enc.dim, engine.config.vector)
+                vector.add(slots[keep], item_enc.encode([embedding_text(rows[i]) for i in keep]))
+            engine.use_encoders(item_enc, query_enc, vector)
+            self._encoders, self.encoder_label = (items, queries), label
+        self.say(f"text encoder: {label}")
+        return True
+
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Service:
         # the change-log position first: a change announced while we read the store is re-read
@@ -97,7 +165,8 @@ class Service:
         rows = [r for _, r in self.store.items()]
         for i in range(0, len(rows), _INDEX_CHUNK):
             self.catalog.upsert(rows[i:i + _INDEX_CHUNK])
-            self.say(f"BM25 index: {min(i + _INDEX_CHUNK, len(rows)):,} / {len(rows):,} items")
+            what = "BM25 index" + (f" and item vectors ({self.encoder_label} encoder, cached)" if self.options.semantic else "")
+            self.say(f"{what}: {min(i + _INDEX_CHUNK, len(rows)):,} / {len(rows):,} items")
         self.catalog.engine.lexical.merge()
         self.history = load_history(self.store, self.catalog.slot)
         self.say(f"history: {len(self.history.users):,} users, {len(self.history.sessions):,} sessions, "
@@ -126,13 +195,15 @@ class Service:
                 changed = self.models.refresh()
                 if changed:
                     log.info("models reloaded: %s", ", ".join(changed))
+                if self.refresh_encoder():
+                    log.info("text encoder reloaded: %s", self.encoder_label)
             except Exception:  # noqa: BLE001 - keep serving the loaded versions
                 log.exception("model reload failed; the loaded versions stay live")
 
     def ready(self) -> dict[str, Any]:
         state_ok = self.state.ping()
         return {"ready": self.started and state_ok, "state": state_ok, "items": len(self.catalog),
-                "models": self.models.describe()}
+                "models": self.models.describe(), "text_encoder": self.encoder_label}
 
     # ------------------------------------------------------------------ catalogue
     def _refresh_stored_counts(self) -> None:
@@ -158,7 +229,8 @@ class Service:
         ids = list(dict.fromkeys(changed))
         rows = [r for _, r in self.store.items(ids)]
         if rows:
-            self.catalog.upsert(rows)
+            with self._write:
+                self.catalog.upsert(rows)
             gone = [r.ext_id for r in rows if not r.available]
             if gone:
                 self.catalog.visible[self.catalog.slots(gone)] = False
@@ -172,7 +244,8 @@ class Service:
 
     def upsert_items(self, rows: Sequence[ItemRow]) -> dict[str, int]:
         res = self.store.write_items(rows)
-        self.catalog.upsert(rows)
+        with self._write:
+            self.catalog.upsert(rows)
         self._announce([r.ext_id for r in rows])
         return {"inserted": res.inserted, "updated": res.updated, "unchanged": res.already_present}
 
@@ -192,7 +265,8 @@ class Service:
         if row is None:
             raise NotFoundError(f"item {ext_id!r} is not in the catalogue: nothing to delete")
         self.store.write_items([row._replace(available=False, updated_at=time.time())])
-        self.catalog.delete([ext_id])
+        with self._write:
+            self.catalog.delete([ext_id])
         self._announce([ext_id])
 
     def _announce(self, ids: list[str]) -> None:

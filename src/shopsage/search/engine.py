@@ -92,20 +92,49 @@ class SearchEngine:
         """``encoder`` embeds items (offline, float32 by default); ``query_encoder`` embeds queries
         (latency-bound: an int8 encoder of the same model is faster), ``encoder`` when left out."""
         self.config = config or SearchConfig()
-        self.query_encoder = query_encoder or encoder
-        if encoder is not None and self.query_encoder is not None and self.query_encoder.dim != encoder.dim:
-            raise ValidationError(f"the query encoder makes {self.query_encoder.dim}-d vectors, the item encoder "
-                                  f"{encoder.dim}-d: use two backends of the same model.")
         self.catalog = Catalog()
         self.lexical = LexicalIndex(self.config.lexical)
-        self.encoder = encoder
-        self.vector = VectorIndex(encoder.dim, self.config.vector) if encoder is not None else None
+        # (item encoder, query encoder, vector index): one tuple, replaced whole by use_encoders(), so a
+        # reader never pairs one encoder's query vector with another encoder's item vectors
+        self._dense: tuple[TextEncoder | None, TextEncoder | None, VectorIndex | None] = (None, None, None)
+        if encoder is not None:
+            self.use_encoders(encoder, query_encoder, VectorIndex(encoder.dim, self.config.vector))
         self.ranker: LearnedRanker | None = None
         self.features = FeatureExtractor(self.lexical, self.catalog)
         self.categories = CategoryPredictor(self.lexical.analyzer)
         self.autocomplete = Autocomplete()
         self.speller = SpellCorrector(self.lexical.surface)
         self._categories_stale = False
+
+    @property
+    def encoder(self) -> TextEncoder | None:
+        return self._dense[0]
+
+    @property
+    def query_encoder(self) -> TextEncoder | None:
+        return self._dense[1]
+
+    @property
+    def vector(self) -> VectorIndex | None:
+        return self._dense[2]
+
+    @vector.setter
+    def vector(self, index: VectorIndex | None) -> None:
+        self._dense = (self._dense[0], self._dense[1], index)
+
+    def semantic(self) -> tuple[TextEncoder, VectorIndex] | None:
+        """(query encoder, item vector index) read together, or None without an encoder."""
+        _, query_encoder, vector = self._dense
+        return None if query_encoder is None or vector is None else (query_encoder, vector)
+
+    def use_encoders(self, encoder: TextEncoder, query_encoder: TextEncoder | None, vector: VectorIndex) -> None:
+        """Serve with these encoders and this index of the catalogue's item vectors, all at once (a
+        promoted encoder goes live this way; ``vector`` must hold every live slot, made by ``encoder``)."""
+        query_encoder = query_encoder or encoder
+        if query_encoder.dim != encoder.dim or vector.dim != encoder.dim:
+            raise ValidationError(f"the query encoder makes {query_encoder.dim}-d vectors, the item encoder "
+                                  f"{encoder.dim}-d and the index holds {vector.dim}-d: use encoders of one model.")
+        self._dense = (encoder, query_encoder, vector)
 
     # ------------------------------------------------------------------ indexing
     def index(self, rows: Sequence[ItemRow], vectors: np.ndarray | None = None) -> np.ndarray:
@@ -145,10 +174,11 @@ class SearchEngine:
 
     # ------------------------------------------------------------------ candidates
     def _need_vectors(self) -> tuple[TextEncoder, VectorIndex]:
-        if self.query_encoder is None or self.vector is None:
+        _, query_encoder, vector = self._dense  # one read: a consistent pair while use_encoders() swaps
+        if query_encoder is None or vector is None:
             raise NotFittedError("this engine has no text encoder: build it with SearchEngine(config, encoder=TextEncoder()) "
                                  "to use the vector, hybrid and learned modes.")
-        return self.query_encoder, self.vector
+        return query_encoder, vector
 
     def _lexical_top(self, qterms: QueryTerms, n: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         docs, scores = self.lexical.score_terms(qterms)
