@@ -185,6 +185,8 @@ class Ready(BaseModel):
     state: bool
     items: int
     models: dict[str, Any]
+    text_encoder: str | None = Field(None, description="The text encoder serving ('base' or 'NAME vNNNN'); "
+                                     "null without --semantic.")
 
 
 class ErrorOut(BaseModel):

@@ -75,7 +75,7 @@ def demo(
     console.print(f"models trained: {', '.join(built) or 'none (already in the registry)'}")  # type: ignore[arg-type]
     store.close()  # type: ignore[attr-defined]
     if do_serve:
-        run_server(url, "memory://", "127.0.0.1", port, 1, home / dataset, None)
+        run_server(url, "memory://", "127.0.0.1", port, 1, home / dataset, None, semantic=True)
 
 if __name__ == "__main__":  # pragma: no cover
     app()
