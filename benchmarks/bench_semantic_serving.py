@@ -24,32 +24,19 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_serve import queries  # noqa: E402
+from bench_serve_load import timed  # noqa: E402
 from machine import describe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SHOPSAGE_DATA_DIR", ROOT / ".." / "shared" / "data"))
 NONSENSE = ["zorbly", "quaxing", "vrellish", "snibbet", "plimfrum", "waskle", "driblet", "kelpor", "mirnosh", "blopt"]
 NO_MATCH = [f"{a} {b}" for a in NONSENSE for b in NONSENSE if a != b]  # 90 queries no catalogue word matches
-
-
-def timed(call: Callable[[int], object], count: int, warmup: int = 0) -> dict[str, float]:
-    for i in range(warmup):  # untimed: first torch calls, allocator
-        call(i)
-    t = []
-    for i in range(count):
-        t0 = time.perf_counter()
-        call(i)
-        t.append(time.perf_counter() - t0)
-    ms = np.array(t) * 1000
-    return {"calls": count, "p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "p99_ms": round(float(np.percentile(ms, 99)), 2), "mean_ms": round(float(ms.mean()), 2)}
 
 
 def main() -> None:

@@ -37,7 +37,7 @@ import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_serve_load import Conn, closed_loop, open_loop, summary  # noqa: E402
+from bench_serve_load import Conn, closed_loop, open_loop, summary, timed  # noqa: E402
 from machine import describe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,16 +73,7 @@ def in_process(url: str, home: Path, us: list[str], qs: list[str], count: int) -
     try:
         for name, call in (("for_you", lambda i: svc.recommend("for_you", user=us[i % len(us)], n=10)),
                            ("search", lambda i: svc.search(SearchRequest(qs[i % len(qs)])))):
-            for i in range(50):
-                call(i)
-            t = []
-            for i in range(count):
-                t0 = time.perf_counter()
-                call(i)
-                t.append(time.perf_counter() - t0)
-            ms = np.array(t) * 1000
-            out[name] = {"calls": count, "p50_ms": round(float(np.percentile(ms, 50)), 2),
-                         "p99_ms": round(float(np.percentile(ms, 99)), 2), "mean_ms": round(float(ms.mean()), 2)}
+            out[name] = timed(call, count, warmup=50)
     finally:
         svc.close()
     return out

@@ -128,3 +128,18 @@ def summary(r: Result) -> dict[str, object]:
             "p99_ms": round(float(np.percentile(ms, 99)), 2), "max_ms": round(float(ms.max()), 2),
             "service_p99_ms": round(float(np.percentile(r.service_s * 1000, 99)), 2),
             "statuses": {str(k): v for k, v in sorted(r.statuses.items())}}
+
+
+def timed(call: Callable[[int], object], count: int, warmup: int = 0) -> dict[str, float]:
+    """In-process latency of ``call(i)`` for i < count, after ``warmup`` untimed calls (first torch
+    calls, caches): p50, p99 and mean in milliseconds."""
+    for i in range(warmup):
+        call(i)
+    t = []
+    for i in range(count):
+        t0 = time.perf_counter()
+        call(i)
+        t.append(time.perf_counter() - t0)
+    ms = np.array(t) * 1000
+    return {"calls": count, "p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2), "mean_ms": round(float(ms.mean()), 2)}
