@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from shopsage.data.rows import ItemRow
+from shopsage.data.schema import Event
 from shopsage.data.stores import open_store
 from shopsage.pipeline.search import SearchRequest
 from shopsage.pipeline.service import Service, ServiceOptions
@@ -71,6 +73,11 @@ def test_an_item_without_interactions_gets_neighbours_by_meaning(shop: tuple[str
         assert "semantic" in sources
         semantic = next(r for r in items[0]["reasons"] if r["source"] == "semantic")
         assert semantic["evidence"]["items"] == ["nitrile"] and "Nitrile" in semantic["text"]
+        # a shopper who has only viewed that item: no model knows it, the semantic fallback does
+        svc.ingest([Event(type="view", item="nitrile", user="u1", timestamp=time.time())])
+        mine = svc.recommend("for_you", user="u1", n=3)["items"]
+        assert mine[0]["id"] == "latex" and "nitrile" not in [it["id"] for it in mine]
+        assert any(r["source"] == "semantic" for r in mine[0]["reasons"])
     finally:
         svc.close()
 

@@ -87,7 +87,7 @@ DEFAULT_PIPELINES: dict[str, object] = {
             "candidates": [_g("similar_to_recent", model="itemknn", recent=5, n=100),
                            _g("model", model="ease", n=100),
                            _g("model", model="sasrec", n=100, weight=1.5)],
-            "fallbacks": [_g("trending", n=100)],
+            "fallbacks": [_g("semantic", recent=5, n=100), _g("trending", n=100)],
             "exclude": ["out_of_stock", "hidden", "purchased", "seen"],
         },
         "similar_items": {
@@ -106,7 +106,7 @@ DEFAULT_PIPELINES: dict[str, object] = {
             "candidates": [_g("model", model="sknn", history="session", n=100, weight=1.5),
                            _g("model", model="gru4rec", history="session", n=100),
                            _g("similar_to_recent", model="itemknn", history="session", recent=3, n=100)],
-            "fallbacks": [_g("trending", n=100)],
+            "fallbacks": [_g("semantic", history="session", recent=3, n=100), _g("trending", n=100)],
             "exclude": ["out_of_stock", "hidden", "seen"],
         },
         "trending": {
