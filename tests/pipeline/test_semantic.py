@@ -119,5 +119,6 @@ def test_a_promoted_encoder_goes_live_without_a_restart(shop: tuple[str, Path]) 
         assert svc.refresh_encoder() is False
         reg.rollback("encoder")
         assert svc.refresh_encoder() is True and svc.encoder_label == "encoder v0001"
+        assert engine.query_encoder is not engine.encoder  # back to the query-tower version
     finally:
         svc.close()

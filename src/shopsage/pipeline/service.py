@@ -143,7 +143,7 @@ class Service:
         with self._write:
             if self._encoders is not None and items == self._encoders[0] and current_items is not None:
                 item_enc, vector = current_items, engine.vector  # a query-tower version: the item vectors stay
-                query_enc = self._text_encoders(queries, queries)[0]
+                query_enc = item_enc if queries == items else self._text_encoders(queries, queries)[0]
             else:
                 from shopsage.search import VectorIndex, embedding_text
 
