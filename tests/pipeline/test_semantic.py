@@ -54,6 +54,7 @@ def test_a_query_matching_no_word_gets_the_items_nearest_in_meaning(shop: tuple[
         words = svc.search(SearchRequest("gloves"))  # a word match stays lexical, explained by its words
         assert [it["id"] for it in words["items"]] == ["latex"] and words["items"][0]["reasons"][0]["source"] == "bm25"
         assert svc.ready()["text_encoder"] == "base"
+        assert svc.search(SearchRequest("zorbly quaxing"))["total"] == 0  # nothing is close to gibberish
     finally:
         svc.close()
     plain = _service(*shop, semantic=False)
