@@ -55,6 +55,11 @@ def test_a_query_matching_no_word_gets_the_items_nearest_in_meaning(shop: tuple[
         assert [it["id"] for it in words["items"]] == ["latex"] and words["items"][0]["reasons"][0]["source"] == "bm25"
         assert svc.ready()["text_encoder"] == "base"
         assert svc.search(SearchRequest("zorbly quaxing"))["total"] == 0  # nothing is close to gibberish
+        shards = sorted((shop[1] / "cache" / "embeddings").rglob("keys-*.npy"))
+        svc.upsert_items([ItemRow("scope", "Handheld oscilloscope")])
+        assert sorted((shop[1] / "cache" / "embeddings").rglob("keys-*.npy")) == shards  # no shard per update
+        near = svc.recommend("similar_items", item="scope", n=2)["items"]
+        assert near[0]["id"] == "meter" and near[0]["reasons"][0]["source"] == "semantic"  # embedded at once
     finally:
         svc.close()
     plain = _service(*shop, semantic=False)

@@ -60,3 +60,15 @@ def test_model_id_tells_same_size_weights_apart(tmp_path) -> None:  # type: igno
         (d / "config.json").write_text("{}")
         (d / "adapter_model.safetensors").write_bytes(byte * 1000)
     assert _model_id(str(tmp_path / "a" / "model"), "torch", 128) != _model_id(str(tmp_path / "b" / "model"), "torch", 128)
+
+
+def test_small_puts_stay_in_memory_when_persist_min_is_set(tmp_path) -> None:
+    cache = EmbeddingCache(tmp_path, "m", 2)
+    cache.persist_min = 3
+    cache.put(text_keys(["one"]), np.ones((1, 2), np.float32))  # one updated item: no shard written
+    assert cache.get(text_keys(["one"]))[1].tolist() == [True]
+    assert not list(cache.dir.glob("keys-*.npy"))
+    assert EmbeddingCache(tmp_path, "m", 2).get(text_keys(["one"]))[1].tolist() == [False]
+    cache.put(text_keys(["a", "b", "c"]), np.full((3, 2), 2.0, np.float32))  # a bulk encoding persists
+    assert len(list(cache.dir.glob("keys-*.npy"))) == 1
+    assert EmbeddingCache(tmp_path, "m", 2).get(text_keys(["a", "b", "c"]))[1].all()

@@ -43,6 +43,7 @@ log = logging.getLogger("shopsage.service")
 ITEM_SCENARIOS = ("similar_items", "frequently_bought_together", "also_viewed")
 _NO_HISTORY = ("impression", "search")
 _INDEX_CHUNK = 5000
+_PERSIST_MIN = 64  # texts an encoding must add before the embedding cache writes a shard for them
 
 
 @dataclass
@@ -120,6 +121,9 @@ class Service:
         item_enc = TextEncoder(EncoderConfig(model=items, cache_dir=cache, progress=False))
         query_enc = item_enc if queries == items else TextEncoder(EncoderConfig(model=queries, cache_dir=cache,
                                                                                 progress=False))
+        for enc in {id(item_enc): item_enc, id(query_enc): query_enc}.values():
+            if enc.cache is not None:  # bulk embeddings persist; single updated or viewed items stay in memory
+                enc.cache.persist_min = _PERSIST_MIN
         return item_enc, query_enc
 
     def _engine(self) -> Any:

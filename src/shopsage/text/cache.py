@@ -53,6 +53,11 @@ class EmbeddingCache:
         self._index: dict[bytes, tuple[int, int]] = {}
         self._shards: dict[int, np.ndarray] = {}
         self._next = 0
+        self.persist_min = 1
+        """``put`` writes a shard only for at least this many new vectors; fewer stay in this process's
+        memory. A service embedding one updated item at a time sets it higher, so its cache folder
+        does not grow by a shard per request."""
+        self._memory: dict[bytes, np.ndarray] = {}
         self._scan()
 
     def _scan(self) -> None:
@@ -80,6 +85,11 @@ class EmbeddingCache:
             if hit is not None:
                 out[i] = self._vectors(hit[0])[hit[1]]
                 found[i] = True
+            elif self._memory:
+                kept = self._memory.get(k.tobytes())
+                if kept is not None:
+                    out[i] = kept
+                    found[i] = True
         return out, found
 
     def put(self, keys: np.ndarray, vectors: np.ndarray) -> None:
@@ -87,6 +97,10 @@ class EmbeddingCache:
         assert vectors.shape == (len(keys), self.dim), vectors.shape
         fresh = [i for i, k in enumerate(keys) if k.tobytes() not in self._index]
         if not fresh:
+            return
+        if len(fresh) < self.persist_min:
+            for i in fresh:
+                self._memory[keys[i].tobytes()] = np.array(vectors[i], dtype=np.float32)
             return
         keys = np.ascontiguousarray(keys[fresh])
         vectors = np.ascontiguousarray(vectors[fresh], dtype=np.float32)
