@@ -134,7 +134,8 @@ def _dev_set(held: PairSet, limit: int, seed: int) -> DevSet:
 
 
 def _gather(store: StoreReader, job: FineTuneJob) -> tuple[list[PairSet], dict[str, int]]:
-    sets, counts = [], {}
+    sets: list[PairSet] = []
+    counts: dict[str, int] = {}
     for source in dict.fromkeys(job.sources):
         if source == "search":
             got = pairs_from_search_events(store)

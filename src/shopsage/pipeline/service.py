@@ -145,18 +145,19 @@ class Service:
         engine = self.catalog.engine
         current_items = engine.encoder
         with self._write:
-            if self._encoders is not None and items == self._encoders[0] and current_items is not None:
-                item_enc, vector = current_items, engine.vector  # a query-tower version: the item vectors stay
+            current_vector = engine.vector
+            if (self._encoders is not None and items == self._encoders[0] and current_items is not None
+                    and current_vector is not None):  # a query-tower version: the item vectors stay
+                item_enc, vector = current_items, current_vector
                 query_enc = item_enc if queries == items else self._text_encoders(queries, queries)[0]
             else:
                 from shopsage.search import VectorIndex, embedding_text
 
                 item_enc, query_enc = self._text_encoders(items, queries)
-                slots = np.flatnonzero(engine.catalog.live)
-                rows = [self.catalog.row(int(s)) for s in slots]
-                keep = [i for i, r in enumerate(rows) if r is not None]
+                live = [(int(s), r) for s in np.flatnonzero(engine.catalog.live) if (r := self.catalog.row(int(s)))]
                 vector = VectorIndex(item_enc.dim, engine.config.vector)
-                vector.add(slots[keep], item_enc.encode([embedding_text(rows[i]) for i in keep]))
+                vector.add(np.array([s for s, _ in live], dtype=np.int64),
+                           item_enc.encode([embedding_text(r) for _, r in live]))
             engine.use_encoders(item_enc, query_enc, vector)
             self._encoders, self.encoder_label = (items, queries), label
         self.say(f"text encoder: {label}")
