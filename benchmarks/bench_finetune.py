@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
-from shopsage.finetune import FineTuneConfig, Pair, PairSet, fine_tune  # noqa: E402
+from shopsage.finetune import FineTuneConfig, Pair, PairSet, fine_tune, interleave  # noqa: E402
 from shopsage.finetune.publish import register_encoder  # noqa: E402
 from shopsage.registry import ModelRegistry  # noqa: E402
 from shopsage.search.bench_data import read_catalog, read_judgments, split_queries  # noqa: E402
@@ -89,13 +89,6 @@ def _encoder(path: str, base: str, threads: int) -> object:
     return TextEncoder(EncoderConfig(model=path, cache_dir=CACHE, progress=False, threads=threads))
 
 
-def _interleave(*lists: list[str]) -> list[str]:
-    out: list[str] = []
-    for group in zip(*lists, strict=False):
-        out += [x for x in group if x not in out]
-    return out
-
-
 def build_pairs(train_q: list[str], judgments: list[tuple[str, str, float]], texts: dict[str, str],
                 bm25: dict[str, list[str]], dense: dict[str, list[str]], hard: int, skip_top: int = 0) -> PairSet:
     by_q: dict[str, list[tuple[str, float]]] = defaultdict(list)
@@ -107,7 +100,7 @@ def build_pairs(train_q: list[str], judgments: list[tuple[str, str, float]], tex
         judged_neg = [i for i, g in sorted(by_q[q], key=lambda x: x[1]) if g <= 0.5]
         judged = {i for i, _ in by_q[q]}
         # the very best unjudged results are often relevant products nobody judged: skip them
-        mined = _interleave([i for i in bm25.get(q, [])[skip_top:] if i not in judged],
+        mined = interleave([i for i in bm25.get(q, [])[skip_top:] if i not in judged],
                             [i for i in dense.get(q, [])[skip_top:] if i not in judged])
         negatives = tuple((judged_neg + mined)[:hard])
         pairs += [Pair(q, i, negatives) for i in sorted(positives) if texts.get(i)]

@@ -5,6 +5,7 @@ from shopsage.finetune.pairs import (
     PairSet,
     cap_per_positive,
     history_text,
+    interleave,
     item_text,
     keep_near,
     mine_hard_negatives,
@@ -15,6 +16,6 @@ from shopsage.finetune.pairs import (
 )
 from shopsage.finetune.trainer import FineTuneConfig, FineTuneResult, fine_tune, load_finetuned
 
-__all__ = ["Pair", "PairSet", "cap_per_positive", "history_text", "item_text", "keep_near", "mine_hard_negatives",
+__all__ = ["Pair", "PairSet", "cap_per_positive", "history_text", "interleave", "item_text", "keep_near", "mine_hard_negatives",
            "pairs_from_histories", "pairs_from_judgments", "pairs_from_search_events", "pairs_from_sequences",
            "FineTuneConfig", "FineTuneResult", "fine_tune", "load_finetuned"]

@@ -10,7 +10,6 @@ so a shop looks at the dev figures before its search changes.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from shopsage.errors import ValidationError
 from shopsage.finetune.pairs import (
     PairSet,
     cap_per_positive,
+    interleave,
     item_text,
     keep_near,
     mine_hard_negatives,
@@ -35,6 +35,7 @@ from shopsage.finetune.pairs import (
 from shopsage.finetune.publish import register_encoder
 from shopsage.finetune.trainer import FineTuneConfig, FineTuneResult, fine_tune
 from shopsage.registry import ModelRegistry, ModelVersion
+from shopsage.types import PAD_ID, ScoredItems
 
 __all__ = ["FineTuneJob", "JobReport", "run_job", "split_anchors", "dev_ndcg"]
 
@@ -88,13 +89,14 @@ class JobReport:
 
 
 def split_anchors(pairs: PairSet, fraction: float, seed: int) -> tuple[PairSet, PairSet]:
-    """(training pairs, dev pairs): an anchor's pairs all land on one side, by a seeded hash of its text."""
-    def dev(anchor: str) -> bool:
-        digest = hashlib.sha1(f"{seed}:{anchor}".encode()).digest()
-        return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+    """(training pairs, dev pairs): an anchor's pairs all land on one side, by the seeded hash of its
+    text that splits the search benchmark's queries (``split_queries``)."""
+    from shopsage.search.bench_data import split_queries
 
-    fit = [p for p in pairs.pairs if not dev(p.anchor)]
-    held = [p for p in pairs.pairs if dev(p.anchor)]
+    _, dev = split_queries([p.anchor for p in pairs.pairs], fraction, seed)
+    held_out = set(dev)
+    fit = [p for p in pairs.pairs if p.anchor not in held_out]
+    held = [p for p in pairs.pairs if p.anchor in held_out]
     return (PairSet(fit, pairs.texts, pairs.kind, dict(pairs.sources)),
             PairSet(held, pairs.texts, pairs.kind, dict(pairs.sources)))
 
@@ -105,17 +107,12 @@ def dev_ndcg(anchor_vecs: np.ndarray, item_vecs: np.ndarray, item_ids: list[str]
     disc = 1.0 / np.log2(np.arange(2, k + 2))
     total = 0.0
     for start in range(0, len(dev.anchors), 512):
-        scores = anchor_vecs[start:start + 512] @ item_vecs.T
-        for b in range(scores.shape[0]):
-            own = dev.exclude[start + b]
-            if own is not None and own in pos:
-                scores[b, pos[own]] = -np.inf
-        top = np.argpartition(-scores, min(k, scores.shape[1] - 1), axis=1)[:, :k]
-        order = np.take_along_axis(scores, top, axis=1).argsort(axis=1)[:, ::-1]
-        top = np.take_along_axis(top, order, axis=1)
+        own = [np.array([pos[e]] if e is not None and e in pos else [], dtype=np.int64)
+               for e in dev.exclude[start:start + 512]]
+        top = ScoredItems.from_scores(anchor_vecs[start:start + 512] @ item_vecs.T, k, own).ids
         for b in range(top.shape[0]):
             wanted = dev.positives[start + b]
-            dcg = sum(disc[r] for r, i in enumerate(top[b]) if item_ids[i] in wanted)
+            dcg = sum(disc[r] for r, i in enumerate(top[b]) if i != PAD_ID and item_ids[i] in wanted)
             total += dcg / disc[:min(len(wanted), k)].sum()
     return total / max(1, len(dev.anchors))
 
@@ -178,25 +175,16 @@ def run_job(store: StoreReader, registry: ModelRegistry, name: str, job: FineTun
         vecs = zero.encode(anchors, progress=False)
         out = []
         for start in range(0, len(anchors), 512):
-            scores = vecs[start:start + 512] @ item_mat.T
-            for b, a in enumerate(anchors[start:start + 512]):
-                if a in by_text:
-                    scores[b, by_text[a]] = -np.inf
-            top = np.argsort(-scores, axis=1)[:, :depth]
-            out += [[ids[i] for i in row] for row in top]
+            chunk = anchors[start:start + 512]
+            own = [np.array([by_text[a]] if a in by_text else [], dtype=np.int64) for a in chunk]
+            top = ScoredItems.from_scores(vecs[start:start + 512] @ item_mat.T, depth, own).ids
+            out += [[ids[i] for i in row if i != PAD_ID] for row in top]
         return out
 
     def mixed(anchors: list[str]) -> list[list[str]]:  # BM25 and dense results, interleaved
         depth = job.skip_top + 20
         lexical = [[ids[i] for i in row if i >= 0] for row in lex.search(anchors, depth).ids]
-        out = []
-        for a, b in zip(lexical, dense(anchors, depth), strict=True):
-            merged: list[str] = []
-            for x in (x for pair in zip(a, b, strict=False) for x in pair):
-                if x not in merged:
-                    merged.append(x)
-            out.append(merged)
-        return out
+        return [interleave(a, b) for a, b in zip(lexical, dense(anchors, depth), strict=True)]
 
     parts = []
     for got in sets:

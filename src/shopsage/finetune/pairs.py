@@ -24,7 +24,8 @@ from shopsage.errors import ValidationError
 from shopsage.search.engine import embedding_text
 
 __all__ = ["Pair", "PairSet", "pairs_from_judgments", "pairs_from_search_events", "pairs_from_sequences",
-           "pairs_from_histories", "history_text", "mine_hard_negatives", "cap_per_positive", "keep_near", "item_text"]
+           "pairs_from_histories", "history_text", "mine_hard_negatives", "cap_per_positive", "keep_near", "interleave",
+           "item_text"]
 
 POSITIVE_EVENTS = ("click", "add_to_cart", "purchase")
 
@@ -198,6 +199,18 @@ def mine_hard_negatives(pairs: PairSet, retrieve: Callable[[list[str]], list[lis
     texts.update({i: catalog[i] for p in out for i in p.negatives})
     return PairSet(out, texts, pairs.kind, {**pairs.sources, "hard negatives": per_pair})
 
+
+def interleave(*ranked: Sequence[str]) -> list[str]:
+    """Several retrievers' results merged by turns (first of each, then second of each...), each item
+    once: hard negatives from BM25 and the vector index alike."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for group in zip(*ranked, strict=False):
+        for x in group:
+            if x not in seen:
+                seen.add(x)
+                out.append(x)
+    return out
 
 
 def keep_near(pairs: PairSet, retrieve: Callable[[list[str]], list[list[str]]], k: int) -> PairSet:

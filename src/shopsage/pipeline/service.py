@@ -121,7 +121,7 @@ class Service:
         item_enc = TextEncoder(EncoderConfig(model=items, cache_dir=cache, progress=False))
         query_enc = item_enc if queries == items else TextEncoder(EncoderConfig(model=queries, cache_dir=cache,
                                                                                 progress=False))
-        for enc in {id(item_enc): item_enc, id(query_enc): query_enc}.values():
+        for enc in (item_enc, query_enc):
             if enc.cache is not None:  # bulk embeddings persist; single updated or viewed items stay in memory
                 enc.cache.persist_min = _PERSIST_MIN
         return item_enc, query_enc

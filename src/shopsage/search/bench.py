@@ -228,9 +228,9 @@ def _compare_query_encoder(engine: SearchEngine, encoder: TextEncoder, train_q: 
                            train_j: Sequence[tuple[str, str, float]], table: JudgmentTable, n: int,
                            log: Callable[[str], None]) -> dict[str, dict[str, float]]:
     """Vector, hybrid and learned quality with the item encoder embedding the queries too (its own ranker)."""
-    saved, ranker = engine._dense, engine.ranker
-    assert engine.encoder is not None and engine.vector is not None
-    engine.use_encoders(engine.encoder, encoder, engine.vector)
+    items, queries, vector, ranker = engine.encoder, engine.query_encoder, engine.vector, engine.ranker
+    assert items is not None and vector is not None
+    engine.use_encoders(items, encoder, vector)
     try:
         qv_train = dict(zip(train_q, encoder.encode(list(train_q), progress=False), strict=True))
         qv_dev = encoder.encode(list(dev_q), progress=False)
@@ -239,7 +239,8 @@ def _compare_query_encoder(engine: SearchEngine, encoder: TextEncoder, train_q: 
         log(f"item encoder for queries: {out}")
         return out
     finally:
-        engine._dense, engine.ranker = saved, ranker
+        engine.use_encoders(items, queries, vector)
+        engine.ranker = ranker
 
 
 def _ann_recall(engine: SearchEngine, qvecs: np.ndarray) -> dict[str, float]:

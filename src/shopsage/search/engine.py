@@ -123,7 +123,8 @@ class SearchEngine:
         self._dense = (self._dense[0], self._dense[1], index)
 
     def semantic(self) -> tuple[TextEncoder, VectorIndex] | None:
-        """(query encoder, item vector index) read together, or None without an encoder."""
+        """(query encoder, item vector index) read together (one read: a consistent pair while
+        use_encoders() swaps), or None without an encoder."""
         _, query_encoder, vector = self._dense
         return None if query_encoder is None or vector is None else (query_encoder, vector)
 
@@ -174,11 +175,11 @@ class SearchEngine:
 
     # ------------------------------------------------------------------ candidates
     def _need_vectors(self) -> tuple[TextEncoder, VectorIndex]:
-        _, query_encoder, vector = self._dense  # one read: a consistent pair while use_encoders() swaps
-        if query_encoder is None or vector is None:
+        dense = self.semantic()
+        if dense is None:
             raise NotFittedError("this engine has no text encoder: build it with SearchEngine(config, encoder=TextEncoder()) "
                                  "to use the vector, hybrid and learned modes.")
-        return query_encoder, vector
+        return dense
 
     def _lexical_top(self, qterms: QueryTerms, n: int, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         docs, scores = self.lexical.score_terms(qterms)
