@@ -183,3 +183,25 @@ def test_wise_alphas_without_a_dev_metric_are_refused(tiny_model: str, tmp_path:
 
     with pytest.raises(ValidationError, match="pass evaluate="):
         fine_tune(tiny_model, _pairs(), FineTuneConfig(wise_alphas=[0.5], threads=1), tmp_path / "out", progress=False)
+
+
+def test_sigterm_stops_training_and_keeps_the_best_model_so_far(tiny_model: str, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    calls: list[float] = []
+
+    def evaluate(model: object) -> float:
+        if len(calls) == 2:  # the third evaluation (step 40): a scheduler stops the job
+            os.kill(os.getpid(), signal.SIGTERM)
+        calls.append(_mrr(model))
+        return calls[-1]
+
+    before = signal.getsignal(signal.SIGTERM)
+    cfg = FineTuneConfig(method="full", epochs=60, batch_size=12, learning_rate=5e-3, eval_every=20, patience=10,
+                         max_length=16, threads=1)
+    result = fine_tune(tiny_model, _pairs(), cfg, tmp_path / "out", evaluate=evaluate, progress=False)
+    assert result.interrupted and result.steps == 40, result
+    assert result.best_step in (0, 20) and result.best_metric == max(calls)
+    assert abs(_mrr(load_finetuned(tmp_path / "out")) - max(calls)) < 1e-4  # the best model up to then was saved
+    assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back
