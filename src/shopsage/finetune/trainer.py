@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -191,52 +192,50 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
     bar = _progress(progress, total_steps)
     model.train()
     interrupted = False
-    previous_handler = _stop_on_sigterm()
     try:
-        for epoch_batches in plan:
-            for batch in epoch_batches:
-                if step >= total_steps:
-                    break
-                t0 = time.perf_counter()
-                if config.tower == "query":
-                    assert item_vectors is not None
-                    loss = _query_tower_loss(model, pairs, batch, hard, item_vectors, config.scale, device)
-                else:
-                    loss = loss_fn(_features(model, pairs, batch, hard, device), None)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad()
-                train_time += time.perf_counter() - t0
-                step += 1
-                running.append(float(loss.item()))
-                if bar is not None:
-                    bar[0].update(bar[1], advance=1, description=f"fine-tune loss {np.mean(running[-20:]):.3f}")
-                if step % config.eval_every == 0 or step == total_steps:
-                    entry = {"step": step, "loss": float(np.mean(running[-config.eval_every:]))}
-                    if evaluate is not None and not wise:  # WiSE-FT trains to the end, then blends
-                        model.eval()
-                        entry["dev"] = evaluate(model)
-                        model.train()
-                        if best_metric is None or entry["dev"] > best_metric:
-                            best_metric, best_step, best_state, bad_evals = entry["dev"], step, _trainable_state(model), 0
-                        else:
-                            bad_evals += 1
-                    history.append(entry)
-                    if log is not None:
-                        log(f"step {step}/{total_steps}: " + ", ".join(f"{k} {v:.4f}" for k, v in entry.items() if k != "step")
-                            + f" ({time.perf_counter() - started:.0f}s)")
-                    if bad_evals >= config.patience:
+        with _sigterm_interrupts():
+            for epoch_batches in plan:
+                for batch in epoch_batches:
+                    if step >= total_steps:
                         break
-            if bad_evals >= config.patience or step >= total_steps:
-                break
+                    t0 = time.perf_counter()
+                    if config.tower == "query":
+                        assert item_vectors is not None
+                        loss = _query_tower_loss(model, pairs, batch, hard, item_vectors, config.scale, device)
+                    else:
+                        loss = loss_fn(_features(model, pairs, batch, hard, device), None)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+                    train_time += time.perf_counter() - t0
+                    step += 1
+                    running.append(float(loss.item()))
+                    if bar is not None:
+                        bar[0].update(bar[1], advance=1, description=f"fine-tune loss {np.mean(running[-20:]):.3f}")
+                    if step % config.eval_every == 0 or step == total_steps:
+                        entry = {"step": step, "loss": float(np.mean(running[-config.eval_every:]))}
+                        if evaluate is not None and not wise:  # WiSE-FT trains to the end, then blends
+                            model.eval()
+                            entry["dev"] = evaluate(model)
+                            model.train()
+                            if best_metric is None or entry["dev"] > best_metric:
+                                best_metric, best_step, best_state, bad_evals = entry["dev"], step, _trainable_state(model), 0
+                            else:
+                                bad_evals += 1
+                        history.append(entry)
+                        if log is not None:
+                            log(f"step {step}/{total_steps}: " + ", ".join(f"{k} {v:.4f}" for k, v in entry.items() if k != "step")
+                                + f" ({time.perf_counter() - started:.0f}s)")
+                        if bad_evals >= config.patience:
+                            break
+                if bad_evals >= config.patience or step >= total_steps:
+                    break
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep the best model so far instead of losing the run
         interrupted = True
         if log is not None:
             log(f"interrupted at step {step}: saving the best model so far (step {best_step})")
-    finally:
-        _restore_sigterm(previous_handler)
     if bar is not None:
         bar[0].stop()
     alpha: float | None = None
@@ -272,26 +271,25 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
     return result
 
 
-def _stop_on_sigterm() -> Any:
-    """Make SIGTERM (a scheduler or ``kill`` stopping a long run) interrupt training like Ctrl-C does.
-    Only the main thread may set signal handlers; elsewhere nothing changes."""
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM (a scheduler or ``kill`` stopping a long run) interrupts training like Ctrl-C does;
+    the caller's handler is back afterwards. Only the main thread may set handlers: elsewhere nothing changes."""
     import signal
     import threading
 
     if threading.current_thread() is not threading.main_thread():
-        return None
+        yield
+        return
 
     def _interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    return signal.signal(signal.SIGTERM, _interrupt)
-
-
-def _restore_sigterm(previous: Any) -> None:
-    import signal
-
-    if previous is not None:
-        signal.signal(signal.SIGTERM, previous)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:  # None: the previous handler was not set from Python, i.e. the default
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def _present_targets(model: Any, wanted: list[str]) -> list[str]:
