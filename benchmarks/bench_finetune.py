@@ -96,14 +96,14 @@ def build_pairs(train_q: list[str], judgments: list[tuple[str, str, float]], tex
         by_q[q].append((item, gain))
     pairs = []
     for q in train_q:
-        positives = {i for i, g in by_q[q] if g >= 1.0}
+        positives = {i: g for i, g in by_q[q] if g >= 1.0}  # the gain is the pair's weight
         judged_neg = [i for i, g in sorted(by_q[q], key=lambda x: x[1]) if g <= 0.5]
         judged = {i for i, _ in by_q[q]}
         # the very best unjudged results are often relevant products nobody judged: skip them
         mined = interleave([i for i in bm25.get(q, [])[skip_top:] if i not in judged],
                             [i for i in dense.get(q, [])[skip_top:] if i not in judged])
         negatives = tuple((judged_neg + mined)[:hard])
-        pairs += [Pair(q, i, negatives) for i in sorted(positives) if texts.get(i)]
+        pairs += [Pair(q, i, negatives, weight=positives[i]) for i in sorted(positives) if texts.get(i)]
     return PairSet(pairs, texts, "query-item", {"judgments": len(pairs), "hard negatives": hard, "skip_top": skip_top})
 
 
@@ -122,6 +122,8 @@ def main() -> None:
     ap.add_argument("--lr-lora", type=float, default=5e-4)
     ap.add_argument("--lr-full", type=float, default=5e-5)
     ap.add_argument("--patience", type=int, default=4)
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
+    ap.add_argument("--weighted", action="store_true", help="weigh each pair by its judgment's gain (1 to 2)")
     ap.add_argument("--name", default="encoder-homedepot")
     ap.add_argument("--base-model", default=None, help="a sentence-transformers directory to start from "
                     "(default: the packaged all-MiniLM-L6-v2)")
@@ -183,7 +185,8 @@ def main() -> None:
     for method in args.methods.split(","):
         cfg = FineTuneConfig(method=method, tower=args.tower, epochs=args.epochs, batch_size=args.batch_size,  # type: ignore[arg-type]
                              max_steps=args.max_steps, learning_rate=args.lr_lora if method == "lora" else args.lr_full,
-                             eval_every=args.eval_every, patience=args.patience, max_length=args.max_length, seed=0, threads=args.threads)
+                             eval_every=args.eval_every, patience=args.patience, max_length=args.max_length, seed=0, threads=args.threads,
+                             precision=args.precision, weighted=args.weighted)
         out = registry.new_version_dir(args.name)
         res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric, item_vectors=item_vectors,
                         log=lambda m, method=method: print(method, m, flush=True))
@@ -199,7 +202,8 @@ def main() -> None:
                            "trainable_params": res.trainable_params, "total_params": res.total_params,
                            "saved_mb": round(res.saved_bytes / 2**20, 2), "device": res.device,
                            "encode_catalogue_seconds": round(enc_s, 1), "version": out.name, "path": str(out),
-                           "history": res.history, "learning_rate": cfg.learning_rate}
+                           "history": res.history, "learning_rate": cfg.learning_rate, "precision": res.precision,
+                           "weighted": cfg.weighted}
         register_encoder(registry, args.name, out, base, pairs, res,
                          {k: quality[k] for k in ("ndcg@10", "recall@100")})
         print(method, {k: v for k, v in results[method].items() if k != "history"}, flush=True)

@@ -41,6 +41,7 @@ class Pair:
     positive: str  # external item id
     negatives: tuple[str, ...] = ()
     anchor_item: str | None = None  # for item -> item pairs: the anchor's own id
+    weight: float = 1.0  # how much the pair counts when training is weighted (say, a judgment's gain)
 
 
 @dataclass
@@ -58,7 +59,8 @@ class PairSet:
     def fingerprint(self) -> str:
         h = hashlib.sha256()
         for p in self.pairs:
-            h.update(f"{p.anchor}\x1f{p.positive}\x1f{','.join(p.negatives)}\n".encode())
+            w = "" if p.weight == 1.0 else f"\x1f{p.weight:g}"
+            h.update(f"{p.anchor}\x1f{p.positive}\x1f{','.join(p.negatives)}{w}\n".encode())
         return h.hexdigest()[:16]
 
     def positives_of(self) -> dict[str, set[str]]:
@@ -194,7 +196,7 @@ def mine_hard_negatives(pairs: PairSet, retrieve: Callable[[list[str]], list[lis
     for p in pairs.pairs:
         known = positives[p.anchor] | ({p.anchor_item} if p.anchor_item else set())
         negs = [i for i in ranked[p.anchor][skip_top:] if i not in known and catalog.get(i)][:per_pair]
-        out.append(Pair(p.anchor, p.positive, tuple(negs), p.anchor_item))
+        out.append(Pair(p.anchor, p.positive, tuple(negs), p.anchor_item, p.weight))
     texts = dict(pairs.texts)
     texts.update({i: catalog[i] for p in out for i in p.negatives})
     return PairSet(out, texts, pairs.kind, {**pairs.sources, "hard negatives": per_pair})
