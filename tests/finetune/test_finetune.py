@@ -205,3 +205,60 @@ def test_sigterm_stops_training_and_keeps_the_best_model_so_far(tiny_model: str,
     assert result.best_step in (0, 20) and result.best_metric == max(calls)
     assert abs(_mrr(load_finetuned(tmp_path / "out")) - max(calls)) < 1e-4  # the best model up to then was saved
     assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back
+
+
+def _loss_setup(tiny_model: str) -> tuple[object, PairSet, dict[str, np.ndarray], np.ndarray]:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(tiny_model, device="cpu")
+    rng = np.random.default_rng(1)
+    vecs = rng.normal(size=(3, 32)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    # q1 is paired with A and with B (its second pair is not in the batch); q2 with B; N is q2's hard negative
+    pairs = PairSet([Pair("q1", "A", ("N",), weight=2.0), Pair("q2", "B", ("N",), weight=1.0), Pair("q1", "B")],
+                    {"A": "a", "B": "b", "N": "n"}, "query-item")
+    items = dict(zip("ABN", vecs, strict=True))
+    q = model.encode(["q1", "q2"], normalize_embeddings=True)
+    return model, pairs, items, q
+
+
+def _ce(logits: np.ndarray, target: int) -> float:
+    logits = logits - logits.max()
+    return float(np.log(np.exp(logits).sum()) - logits[target])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_known_positive_of_the_anchor_is_never_its_negative(tiny_model: str, weighted: bool) -> None:
+    """Candidates A, B (the batch's positives) and N, N (hard negatives). B is q1's positive in a pair
+    outside the batch: for q1 it is masked, not pushed away; for q2 every other candidate counts."""
+    import torch
+
+    from shopsage.finetune.trainer import _batch_loss
+
+    model, pairs, items, q = _loss_setup(tiny_model)
+    cfg = FineTuneConfig(tower="query", scale=20.0, weighted=weighted)
+    with torch.no_grad():
+        loss = float(_batch_loss(model, pairs, [0, 1], 1, pairs.positives_of(), cfg, "cpu", items))
+    cands = np.stack([items["A"], items["B"], items["N"], items["N"]])
+    s = 20.0 * q @ cands.T
+    q1 = _ce(s[0, [0, 2, 3]], 0)  # B masked
+    q2 = _ce(s[1], 1)
+    expected = (2.0 * q1 + 1.0 * q2) / 3.0 if weighted else (q1 + q2) / 2
+    assert loss == pytest.approx(expected, rel=1e-4)
+    if not weighted:  # without the mask q1 would be pushed away from its own B: a larger loss
+        assert (_ce(s[0], 0) + q2) / 2 > loss
+
+
+def test_precision_auto_follows_the_processor_and_both_arithmetics_train(tiny_model: str, tmp_path: Path) -> None:
+    from shopsage.finetune.trainer import _use_bf16
+
+    assert _use_bf16("fp32", "cpu") is False and _use_bf16("bf16", "cpu") is True
+    flags = next((ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("flags")), "")
+    assert _use_bf16("auto", "cpu") == ("avx512_bf16" in flags.split() or "amx_bf16" in flags.split())
+    for precision in ("bf16", "fp32"):
+        cfg = FineTuneConfig(method="full", epochs=60, batch_size=12, learning_rate=5e-3, eval_every=20, patience=10,
+                             max_length=16, threads=1, precision=precision)
+        result = fine_tune(tiny_model, _pairs(), cfg, tmp_path / precision, evaluate=_mrr, progress=False)
+        assert result.precision == precision
+        assert result.best_metric is not None and result.baseline_metric is not None
+        assert result.best_metric > result.baseline_metric + 0.3, (precision, result.history)

@@ -51,7 +51,8 @@ def register_encoder(registry: ModelRegistry, name: str, out_dir: Path, base_mod
         item_encoder=base_model if cfg["tower"] == "query" else None, data_fingerprint=pairs.fingerprint(),
         data={"kind": pairs.kind, "pairs": len(pairs), "sources": pairs.sources},
         training={"steps": result.steps, "best_step": result.best_step, "train_seconds": result.train_seconds,
-                  "seconds": result.seconds, "device": result.device, "trainable_params": result.trainable_params,
+                  "seconds": result.seconds, "device": result.device, "precision": result.precision,
+                  "trainable_params": result.trainable_params,
                   "total_params": result.total_params, "saved_bytes": result.saved_bytes,
                   "dev_metric": result.best_metric, "dev_baseline": result.baseline_metric},
         metrics=metrics or {})
