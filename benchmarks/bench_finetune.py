@@ -26,12 +26,14 @@ import random
 import sys
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe  # noqa: E402
+from shopsage.data.rows import ItemRow  # noqa: E402
 from shopsage.finetune import FineTuneConfig, Pair, PairSet, fine_tune, interleave  # noqa: E402
 from shopsage.finetune.publish import register_encoder  # noqa: E402
 from shopsage.registry import ModelRegistry  # noqa: E402
@@ -107,6 +109,49 @@ def build_pairs(train_q: list[str], judgments: list[tuple[str, str, float]], tex
     return PairSet(pairs, texts, "query-item", {"judgments": len(pairs), "hard negatives": hard, "skip_top": skip_top})
 
 
+@dataclass
+class Protocol:
+    """The Home Depot fine-tuning protocol: catalogue, judgments and the three query sets."""
+
+    rows: list[ItemRow]
+    judgments: list[tuple[str, str, float]]
+    texts: dict[str, str]
+    ids: list[str]
+    gains: dict[str, dict[str, float]]
+    fit_q: list[str]  # training pairs come from these
+    es_q: list[str]  # 10% of the training queries, held out of the pairs: early stopping and model choice
+    dev_q: list[str]  # the search benchmark's dev queries, scored once at the end
+    es_items: list[str]  # the early-stopping catalogue: a 4,000-product sample plus every product judged for es_q
+
+
+def load_protocol() -> Protocol:
+    hd = DATA / "homedepot"
+    rows = read_catalog(hd / "product_titles.csv")
+    judgments = read_judgments(hd / "train.csv")
+    texts = {r.ext_id: embedding_text(r) for r in rows}
+    ids = [r.ext_id for r in rows]
+    train_q, dev_q = split_queries([q for q, _, _ in judgments], 0.2, 0)
+    rng = random.Random(0)
+    es_q = sorted(rng.sample(train_q, len(train_q) // 10))
+    fit_q = sorted(set(train_q) - set(es_q))
+    gains: dict[str, dict[str, float]] = defaultdict(dict)
+    for q, item, gain in judgments:  # read_judgments gives gain = relevance - 1 already
+        gains[q][item] = gain
+    es_items = sorted({i for q in es_q for i in gains[q]} | set(rng.sample(ids, min(4000, len(ids)))))
+    return Protocol(rows, judgments, texts, ids, gains, fit_q, es_q, dev_q, es_items)
+
+
+def early_stop_ndcg(model: object, proto: Protocol, item_vectors: np.ndarray | None = None) -> float:
+    """nDCG@10 of the early-stopping queries: over the whole catalogue's fixed ``item_vectors`` (query
+    tower), else over the early-stopping catalogue embedded by ``model`` itself."""
+    qv = model.encode(proto.es_q, batch_size=128, normalize_embeddings=True)  # type: ignore[attr-defined]
+    if item_vectors is not None:
+        return dense_quality(qv, item_vectors, proto.es_q, proto.ids, proto.gains)["ndcg@10"]
+    dv = model.encode([proto.texts[i] for i in proto.es_items], batch_size=128,  # type: ignore[attr-defined]
+                      normalize_embeddings=True)
+    return dense_quality(qv, dv, proto.es_q, proto.es_items, proto.gains)["ndcg@10"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--methods", default="lora,full")
@@ -130,21 +175,10 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "finetune-homedepot.json"))
     args = ap.parse_args()
 
-    hd = DATA / "homedepot"
-    rows = read_catalog(hd / "product_titles.csv")
-    judgments = read_judgments(hd / "train.csv")
-    texts = {r.ext_id: embedding_text(r) for r in rows}
-    ids = [r.ext_id for r in rows]
-    train_q, dev_q = split_queries([q for q, _, _ in judgments], 0.2, 0)
-    rng = random.Random(0)
-    es_q = sorted(rng.sample(train_q, len(train_q) // 10))
-    fit_q = sorted(set(train_q) - set(es_q))
-    gains: dict[str, dict[str, float]] = defaultdict(dict)
-    for q, item, gain in judgments:  # read_judgments gives gain = relevance - 1 already
-        gains[q][item] = gain
-
     base = args.base_model or default_model_path()
     zero = _encoder(base, base, args.threads)
+    proto = load_protocol()
+    texts, ids, gains, fit_q, es_q, dev_q = proto.texts, proto.ids, proto.gains, proto.fit_q, proto.es_q, proto.dev_q
     t0 = time.perf_counter()
     dv0 = zero.encode([texts[i] for i in ids])
     enc_s = time.perf_counter() - t0
@@ -154,26 +188,19 @@ def main() -> None:
     from shopsage.search import LexicalIndex, item_fields
 
     lex = LexicalIndex()
-    lex.add(np.arange(len(rows)), [item_fields(r) for r in rows])
+    lex.add(np.arange(len(proto.rows)), [item_fields(r) for r in proto.rows])
     bm25 = {q: [ids[i] for i in lex.search([q], 20 + args.skip_top).ids[0] if i >= 0] for q in fit_q}
     qv_fit = zero.encode(fit_q, progress=False)
     dense = {}
     for start in range(0, len(fit_q), 256):
         top = np.argsort(-(qv_fit[start:start + 256] @ dv0.T), axis=1)[:, :20 + args.skip_top]
         dense.update({q: [ids[i] for i in top[b]] for b, q in enumerate(fit_q[start:start + 256])})
-    pairs = build_pairs(fit_q, judgments, texts, bm25, dense, args.hard, args.skip_top)
-    print(f"{len(rows)} products; {len(fit_q)} training queries -> {len(pairs)} pairs; "
+    pairs = build_pairs(fit_q, proto.judgments, texts, bm25, dense, args.hard, args.skip_top)
+    print(f"{len(proto.rows)} products; {len(fit_q)} training queries -> {len(pairs)} pairs; "
           f"{len(es_q)} early-stopping queries; {len(dev_q)} dev queries", flush=True)
 
-    es_items = sorted({i for q in es_q for i in gains[q]} | set(rng.sample(ids, min(4000, len(ids)))))
-    es_texts = [texts[i] for i in es_items]
-
     def early_stop_metric(model: object) -> float:
-        qv = model.encode(es_q, batch_size=128, normalize_embeddings=True)  # type: ignore[attr-defined]
-        if args.tower == "query":
-            return dense_quality(qv, dv0, es_q, ids, gains)["ndcg@10"]
-        dv = model.encode(es_texts, batch_size=128, normalize_embeddings=True)  # type: ignore[attr-defined]
-        return dense_quality(qv, dv, es_q, es_items, gains)["ndcg@10"]
+        return early_stop_ndcg(model, proto, dv0 if args.tower == "query" else None)
 
     results: dict[str, object] = {
         "machine": describe(), "tower": args.tower, "pairs": len(pairs), "fit_queries": len(fit_q),
