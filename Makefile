@@ -14,13 +14,13 @@ export TRANSFORMERS_OFFLINE := 1
 
 setup: $(STAMP)
 
-# Reinstall whenever pyproject.toml changed since the last install.
-$(STAMP): pyproject.toml
+# Reinstall whenever pyproject.toml or constraints.txt changed since the last install.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first: its CPU wheel lies on disk; anything else would pull a CUDA build.
 	$(PIP) install --quiet torch==2.13.0 2>&1 | sed '/is ignored: it is neither/d'
 	$(PY) -c "import torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"
-	$(PIP) install --quiet -e ".[test]" 2>&1 | sed '/is ignored: it is neither/d'
+	$(PIP) install --quiet -c constraints.txt -e ".[test]" 2>&1 | sed '/is ignored: it is neither/d'
 	$(PY) -c "import shopsage, pytest, hypothesis"
 	touch $(STAMP)
 
