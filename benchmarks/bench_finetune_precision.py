@@ -14,22 +14,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_finetune import ROOT, load_protocol  # noqa: E402
 from machine import describe  # noqa: E402
 from shopsage.finetune import FineTuneConfig, Pair, PairSet  # noqa: E402
 from shopsage.finetune.trainer import _batch_loss, _use_bf16  # noqa: E402
-from shopsage.search.bench_data import read_catalog, read_judgments  # noqa: E402
-from shopsage.search.engine import embedding_text  # noqa: E402
 from shopsage.text import default_model_path  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("SHOPSAGE_DATA_DIR", ROOT / ".." / "shared" / "data"))
 
 
 def main() -> None:
@@ -46,11 +41,11 @@ def main() -> None:
     from sentence_transformers import SentenceTransformer
 
     torch.set_num_threads(args.threads)
-    hd = DATA / "homedepot"
-    texts = {r.ext_id: embedding_text(r) for r in read_catalog(hd / "product_titles.csv")}
+    proto = load_protocol()
+    texts = proto.texts
     seen: set[str] = set()
     rows = []
-    for q, item, gain in read_judgments(hd / "train.csv"):
+    for q, item, gain in proto.judgments:
         if gain >= 1.0 and q not in seen and item not in seen and item in texts:
             seen.update((q, item))
             rows.append((q, item))

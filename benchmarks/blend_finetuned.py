@@ -21,13 +21,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_finetune import CACHE, dense_quality, early_stop_ndcg, load_protocol  # noqa: E402
+from bench_finetune import CACHE, ROOT, dense_quality, early_stop_ndcg, load_protocol  # noqa: E402
 from machine import describe  # noqa: E402
-from shopsage.finetune.trainer import _blend  # noqa: E402
+from shopsage.finetune.trainer import _blend, _trainable_state  # noqa: E402
 from shopsage.registry import ModelRegistry  # noqa: E402
 from shopsage.text import EncoderConfig, TextEncoder  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
@@ -51,9 +49,8 @@ def main() -> None:
     base_dir = info["base_model"]
     proto = load_protocol()
     model = SentenceTransformer(str(tuned_dir), device="cpu")
-    tuned = {n: p.detach().clone() for n, p in model.named_parameters()}
-    base = dict(SentenceTransformer(str(base_dir), device="cpu").named_parameters())
-    base = {n: p.detach().clone() for n, p in base.items()}
+    tuned = _trainable_state(model)  # a full model: every weight
+    base = _trainable_state(SentenceTransformer(str(base_dir), device="cpu"))
     model.eval()
     scores = []
     for a in sorted(float(x) for x in args.alphas.split(",")):

@@ -2,9 +2,9 @@
 
 The loss is the softmax of sentence-transformers' ``MultipleNegativesRankingLoss`` (every other
 positive in the batch, plus the pair's hard negatives, is a negative; cosine times ``scale``), with
-two additions: a candidate that is a known positive of the anchor (another pair of the same query
-in the batch, or a hard negative of another pair that this anchor is paired with) is masked out
-rather than pushed away, and with ``weighted`` each pair counts by its ``weight`` (a judgment's
+two additions: a candidate that is a known positive of the anchor (the positive or hard negative
+of another pair in the batch that this anchor is paired with outside the batch, or a borrowed
+negative) is masked out rather than pushed away, and with ``weighted`` each pair counts by its ``weight`` (a judgment's
 gain). With ``tower="query"`` only the anchor
 (query) side is trained: item vectors stay those of the item encoder (given as ``item_vectors``),
 the same in-batch + hard-negative softmax is computed against them, a step costs one short forward
