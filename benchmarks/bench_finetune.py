@@ -169,6 +169,8 @@ def main() -> None:
     ap.add_argument("--patience", type=int, default=4)
     ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     ap.add_argument("--weighted", action="store_true", help="weigh each pair by its judgment's gain (1 to 2)")
+    ap.add_argument("--symmetric", action="store_true", help="add the item -> anchor softmax (MNSRL)")
+    ap.add_argument("--scale", type=float, default=20.0, help="inverse temperature of the softmax")
     ap.add_argument("--name", default="encoder-homedepot")
     ap.add_argument("--base-model", default=None, help="a sentence-transformers directory to start from "
                     "(default: the packaged all-MiniLM-L6-v2)")
@@ -213,7 +215,8 @@ def main() -> None:
         cfg = FineTuneConfig(method=method, tower=args.tower, epochs=args.epochs, batch_size=args.batch_size,  # type: ignore[arg-type]
                              max_steps=args.max_steps, learning_rate=args.lr_lora if method == "lora" else args.lr_full,
                              eval_every=args.eval_every, patience=args.patience, max_length=args.max_length, seed=0, threads=args.threads,
-                             precision=args.precision, weighted=args.weighted)
+                             precision=args.precision, weighted=args.weighted,
+                             symmetric=args.symmetric, scale=args.scale)
         out = registry.new_version_dir(args.name)
         res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric, item_vectors=item_vectors,
                         log=lambda m, method=method: print(method, m, flush=True))
@@ -230,7 +233,8 @@ def main() -> None:
                            "saved_mb": round(res.saved_bytes / 2**20, 2), "device": res.device,
                            "encode_catalogue_seconds": round(enc_s, 1), "version": out.name, "path": str(out),
                            "history": res.history, "learning_rate": cfg.learning_rate, "precision": res.precision,
-                           "weighted": cfg.weighted}
+                           "weighted": cfg.weighted,
+                           "symmetric": cfg.symmetric, "scale": cfg.scale}
         register_encoder(registry, args.name, out, base, pairs, res,
                          {k: quality[k] for k in ("ndcg@10", "recall@100")})
         print(method, {k: v for k, v in results[method].items() if k != "history"}, flush=True)

@@ -249,6 +249,30 @@ def test_a_known_positive_of_the_anchor_is_never_its_negative(tiny_model: str, w
         assert (_ce(s[0], 0) + q2) / 2 > loss
 
 
+def test_symmetric_loss_adds_each_positive_picking_its_anchor(tiny_model: str) -> None:
+    """The reverse softmax: column A picks q1 among q1, q2; column B would pick q2, but q1 is also paired
+    with B (outside the batch), so q1 is masked there and B's reverse term is ~0. Each pair's loss is
+    the mean of its two directions."""
+    import torch
+
+    from shopsage.finetune.trainer import _batch_loss
+
+    model, pairs, items, q = _loss_setup(tiny_model)
+    cfg = FineTuneConfig(tower="query", scale=20.0, symmetric=True)
+    with torch.no_grad():
+        loss = float(_batch_loss(model, pairs, [0, 1], 1, pairs.positives_of(), cfg, "cpu", items))
+    cands = np.stack([items["A"], items["B"], items["N"], items["N"]])
+    s = 20.0 * q @ cands.T
+    forward = [_ce(s[0, [0, 2, 3]], 0), _ce(s[1], 1)]
+    reverse = [_ce(s[:, 0], 0), 0.0]
+    assert _ce(s[[1], 1], 0) == pytest.approx(0.0, abs=1e-9)
+    expected = np.mean([(f + r) / 2 for f, r in zip(forward, reverse, strict=True)])
+    assert loss == pytest.approx(expected, rel=1e-4)
+    plain = float(_batch_loss(model, pairs, [0, 1], 1, pairs.positives_of(),
+                              FineTuneConfig(tower="query", scale=20.0), "cpu", items).detach())
+    assert plain == pytest.approx(np.mean(forward), rel=1e-4) and plain != pytest.approx(loss, rel=1e-3)
+
+
 def test_precision_auto_follows_the_processor_and_both_arithmetics_train(tiny_model: str, tmp_path: Path) -> None:
     from shopsage.finetune.trainer import _use_bf16
 

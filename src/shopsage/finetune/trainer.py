@@ -2,10 +2,11 @@
 
 The loss is the softmax of sentence-transformers' ``MultipleNegativesRankingLoss`` (every other
 positive in the batch, plus the pair's hard negatives, is a negative; cosine times ``scale``), with
-two additions: a candidate that is a known positive of the anchor (the positive or hard negative
+three additions: a candidate that is a known positive of the anchor (the positive or hard negative
 of another pair in the batch that this anchor is paired with outside the batch, or a borrowed
-negative) is masked out rather than pushed away, and with ``weighted`` each pair counts by its ``weight`` (a judgment's
-gain). With ``tower="query"`` only the anchor
+negative) is masked out rather than pushed away; with ``weighted`` each pair counts by its
+``weight`` (a judgment's gain); with ``symmetric`` each positive item must also pick its anchor
+among the batch's anchors. With ``tower="query"`` only the anchor
 (query) side is trained: item vectors stay those of the item encoder (given as ``item_vectors``),
 the same in-batch + hard-negative softmax is computed against them, a step costs one short forward
 and backward pass, and promoting the model needs no re-embedding of the catalogue. ``precision``
@@ -67,6 +68,9 @@ class FineTuneConfig(BaseModel):
         "fp32, or auto: bf16 where the processor computes it natively (AVX512-BF16 / AMX CPUs, bf16 GPUs).")
     weighted: bool = Field(False, description="Weigh each pair's loss by its weight (say, the judgment's gain), "
                            "so exact matches pull harder than partial ones.")
+    symmetric: bool = Field(False, description="Add the reverse softmax, each positive item against the batch's "
+                            "anchors, and average the two (sentence-transformers' "
+                            "MultipleNegativesSymmetricRankingLoss); costs no extra forward pass.")
     wise_alphas: list[float] = Field(
         default_factory=list, description="WiSE-FT (Wortsman et al., 2022): train to the end without early "
         "stopping, then try the weights (1-a)*base + a*tuned for each a in (0, 1] and keep the best on dev "
@@ -358,7 +362,10 @@ def _batch_loss(model: Any, pairs: PairSet, batch: list[int], hard: int, known: 
     other = torch.tensor([[c in known[r.anchor] for c in cands] for r in rows], device=device)
     other &= ~torch.eye(len(rows), len(cands), dtype=torch.bool, device=device)
     logits = logits.masked_fill(other, -1e4)  # a known positive is never a negative
-    losses = torch.nn.functional.cross_entropy(logits, torch.arange(len(rows), device=device), reduction="none")
+    target = torch.arange(len(rows), device=device)
+    losses = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+    if config.symmetric:  # each positive item picks its own anchor among the batch's anchors
+        losses = (losses + torch.nn.functional.cross_entropy(logits[:, :len(rows)].T, target, reduction="none")) / 2
     if not config.weighted:
         return losses.mean()
     w = torch.tensor([r.weight for r in rows], dtype=losses.dtype, device=device)
