@@ -169,8 +169,12 @@ def main() -> None:
     ap.add_argument("--patience", type=int, default=4)
     ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"])
     ap.add_argument("--weighted", action="store_true", help="weigh each pair by its judgment's gain (1 to 2)")
-    ap.add_argument("--symmetric", action="store_true", help="add the item -> anchor softmax (MNSRL)")
+    ap.add_argument("--symmetric", action="store_true", help="add the item -> anchor softmax (MNSRL; the product's "
+                    "default, off here so that the earlier runs' commands reproduce)")
     ap.add_argument("--scale", type=float, default=20.0, help="inverse temperature of the softmax")
+    ap.add_argument("--train-all", action="store_true",
+                    help="train on every training query, the early-stopping ones too, without early stopping "
+                    "(the last step is kept): the final model of a configuration chosen by an early-stopped run")
     ap.add_argument("--name", default="encoder-homedepot")
     ap.add_argument("--base-model", default=None, help="a sentence-transformers directory to start from "
                     "(default: the packaged all-MiniLM-L6-v2)")
@@ -181,6 +185,8 @@ def main() -> None:
     zero = _encoder(base, base, args.threads)
     proto = load_protocol()
     texts, ids, gains, fit_q, es_q, dev_q = proto.texts, proto.ids, proto.gains, proto.fit_q, proto.es_q, proto.dev_q
+    if args.train_all:
+        fit_q = sorted(fit_q + es_q)
     t0 = time.perf_counter()
     dv0 = zero.encode([texts[i] for i in ids])
     enc_s = time.perf_counter() - t0
@@ -206,7 +212,7 @@ def main() -> None:
 
     results: dict[str, object] = {
         "machine": describe(), "tower": args.tower, "pairs": len(pairs), "fit_queries": len(fit_q),
-        "early_stop_queries": len(es_q), "dev_queries": len(dev_q), "argv": sys.argv[1:],
+        "early_stop_queries": 0 if args.train_all else len(es_q), "dev_queries": len(dev_q), "argv": sys.argv[1:],
         "zero-shot": {**dense_quality(zero.encode(dev_q, progress=False), dv0, dev_q, ids, gains),
                       "encode_catalogue_seconds": round(enc_s, 1)}}
     print("zero-shot", results["zero-shot"], flush=True)
@@ -218,7 +224,8 @@ def main() -> None:
                              precision=args.precision, weighted=args.weighted,
                              symmetric=args.symmetric, scale=args.scale)
         out = registry.new_version_dir(args.name)
-        res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric, item_vectors=item_vectors,
+        res = fine_tune(base, pairs, cfg, out, evaluate=None if args.train_all else early_stop_metric,
+                        item_vectors=item_vectors,
                         log=lambda m, method=method: print(method, m, flush=True))
         print(method, "trained:", {k: v for k, v in res.__dict__.items() if k != "history"}, flush=True)
         tuned = _encoder(str(out), base, args.threads)

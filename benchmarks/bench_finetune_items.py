@@ -173,6 +173,8 @@ def main() -> None:
     ap.add_argument("--eval-every", type=int, default=50)
     ap.add_argument("--lr-lora", type=float, default=5e-4)
     ap.add_argument("--lr-full", type=float, default=5e-5)
+    ap.add_argument("--symmetric", action="store_true", help="add the item -> anchor softmax (MNSRL; the product's "
+                    "default, off here so that the earlier runs' commands reproduce)")
     ap.add_argument("--wise", default="",
                     help="WiSE-FT: comma-separated alphas; train to --max-steps, then keep the best blend "
                          "(1-a)*zero-shot + a*tuned weights on validation")
@@ -295,6 +297,7 @@ def main() -> None:
                              batch_size=args.batch_size, max_steps=args.max_steps, epochs=args.epochs,
                              learning_rate=args.lr_lora if method == "lora" else args.lr_full, eval_every=args.eval_every,
                              patience=3, max_length=args.max_length, seed=0, threads=args.threads,
+                             symmetric=args.symmetric,
                              wise_alphas=[float(a) for a in args.wise.split(",") if a])
         out = registry.new_version_dir("encoder-scientific-items")
         res = fine_tune(base, pairs, cfg, out, evaluate=early_stop_metric, item_vectors=zv, log=lambda m, method=method: print(method, m, flush=True))

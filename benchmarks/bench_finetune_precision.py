@@ -62,7 +62,7 @@ def main() -> None:
     for b in range(args.rounds + 1):
         batch = list(range(b * args.batch_size, (b + 1) * args.batch_size))
         for precision in ("fp32", "bf16") if b % 2 == 0 else ("bf16", "fp32"):
-            cfg = FineTuneConfig(method="full", tower="both", precision=precision)  # type: ignore[arg-type]
+            cfg = FineTuneConfig(method="full", tower="both", precision=precision, symmetric=False)  # type: ignore[arg-type]
             t0 = time.perf_counter()
             with torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
                 loss = _batch_loss(model, pairs, batch, args.hard, known, cfg, "cpu", None)

@@ -112,6 +112,8 @@ def finetune(
     threads: int = typer.Option(2, "--threads"),
     precision: str = typer.Option("auto", "--precision", help="auto (bf16 autocast where the processor computes "
                                   "bf16 natively: 1.5x faster steps on such CPUs), bf16 or fp32."),
+    symmetric: bool = typer.Option(True, "--symmetric/--one-way", help="Symmetric loss: each product must also "
+                                   "pick its query among the batch's queries (better on Home Depot), or one-way MNRL."),
     base_model: Path = typer.Option(None, "--base-model", help="A sentence-transformers directory "
                                     "(default: the packaged all-MiniLM-L6-v2)."),
     store: str = typer.Option(None, "--store", help=STORE_HELP.replace("re-embedded", "read")),
@@ -133,7 +135,7 @@ def finetune(
         training = FineTuneConfig(method=method, tower=tower, epochs=epochs, max_steps=max_steps,  # type: ignore[arg-type]
                                   batch_size=batch_size, eval_every=eval_every, max_length=max_length, threads=threads,
                                   learning_rate=learning_rate or (5e-4 if method == "lora" else 5e-5),
-                                  wise_alphas=alphas, precision=precision)
+                                  wise_alphas=alphas, precision=precision, symmetric=symmetric)
         job = FineTuneJob(sources=[s.strip() for s in sources.split(",") if s.strip()],  # type: ignore[misc]
                           near=near, hard_negatives=hard, min_grade=min_grade, dev_fraction=dev_fraction,
                           training=training)

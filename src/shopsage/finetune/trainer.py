@@ -68,9 +68,10 @@ class FineTuneConfig(BaseModel):
         "fp32, or auto: bf16 where the processor computes it natively (AVX512-BF16 / AMX CPUs, bf16 GPUs).")
     weighted: bool = Field(False, description="Weigh each pair's loss by its weight (say, the judgment's gain), "
                            "so exact matches pull harder than partial ones.")
-    symmetric: bool = Field(False, description="Add the reverse softmax, each positive item against the batch's "
+    symmetric: bool = Field(True, description="Add the reverse softmax, each positive item against the batch's "
                             "anchors, and average the two (sentence-transformers' "
-                            "MultipleNegativesSymmetricRankingLoss); costs no extra forward pass.")
+                            "MultipleNegativesSymmetricRankingLoss); costs no extra forward pass and ranked "
+                            "better at every evaluation on Home Depot (docs/benchmarks.md). False: one-way MNRL.")
     wise_alphas: list[float] = Field(
         default_factory=list, description="WiSE-FT (Wortsman et al., 2022): train to the end without early "
         "stopping, then try the weights (1-a)*base + a*tuned for each a in (0, 1] and keep the best on dev "
