@@ -175,6 +175,9 @@ def main() -> None:
     ap.add_argument("--train-all", action="store_true",
                     help="train on every training query, the early-stopping ones too, without early stopping "
                     "(the last step is kept): the final model of a configuration chosen by an early-stopped run")
+    ap.add_argument("--average-from", type=float, default=None,
+                    help="share of the steps after which the running mean of the weights (SWA) is what each "
+                    "evaluation scores and early stopping may keep (the raw weights' score is logged as dev_raw)")
     ap.add_argument("--name", default="encoder-homedepot")
     ap.add_argument("--base-model", default=None, help="a sentence-transformers directory to start from "
                     "(default: the packaged all-MiniLM-L6-v2)")
@@ -222,7 +225,7 @@ def main() -> None:
                              max_steps=args.max_steps, learning_rate=args.lr_lora if method == "lora" else args.lr_full,
                              eval_every=args.eval_every, patience=args.patience, max_length=args.max_length, seed=0, threads=args.threads,
                              precision=args.precision, weighted=args.weighted,
-                             symmetric=args.symmetric, scale=args.scale)
+                             symmetric=args.symmetric, scale=args.scale, average_from=args.average_from)
         out = registry.new_version_dir(args.name)
         res = fine_tune(base, pairs, cfg, out, evaluate=None if args.train_all else early_stop_metric,
                         item_vectors=item_vectors,
@@ -241,7 +244,7 @@ def main() -> None:
                            "encode_catalogue_seconds": round(enc_s, 1), "version": out.name, "path": str(out),
                            "history": res.history, "learning_rate": cfg.learning_rate, "precision": res.precision,
                            "weighted": cfg.weighted,
-                           "symmetric": cfg.symmetric, "scale": cfg.scale}
+                           "symmetric": cfg.symmetric, "scale": cfg.scale, "average_from": cfg.average_from}
         register_encoder(registry, args.name, out, base, pairs, res,
                          {k: quality[k] for k in ("ndcg@10", "recall@100")})
         print(method, {k: v for k, v in results[method].items() if k != "history"}, flush=True)

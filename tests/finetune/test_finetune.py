@@ -185,6 +185,45 @@ def test_wise_alphas_without_a_dev_metric_are_refused(tiny_model: str, tmp_path:
         fine_tune(tiny_model, _pairs(), FineTuneConfig(wise_alphas=[0.5], threads=1), tmp_path / "out", progress=False)
 
 
+def test_weight_average_is_the_mean_of_the_steps_after_its_start_and_swaps_back() -> None:
+    import torch
+
+    from shopsage.finetune.trainer import _Average
+
+    layer = torch.nn.Linear(3, 2)
+    layer.bias.requires_grad_(False)  # only trained weights are averaged
+    avg = _Average(layer, start=2)
+    seen = []
+    for step in range(1, 6):
+        with torch.no_grad():
+            layer.weight.fill_(float(step))
+        avg.update(step)
+        seen.append(step)
+    assert avg.count == 3 and set(avg.mean) == {"weight"}
+    torch.testing.assert_close(avg.mean["weight"], torch.full((2, 3), 4.0))  # mean of steps 3, 4, 5
+    with avg.swapped_in():
+        torch.testing.assert_close(layer.weight.detach(), torch.full((2, 3), 4.0))
+    torch.testing.assert_close(layer.weight.detach(), torch.full((2, 3), 5.0))  # the trained weights are back
+
+
+def test_weight_averaging_scores_the_mean_and_saves_what_early_stopping_kept(tiny_model: str, tmp_path: Path) -> None:
+    cfg = FineTuneConfig(method="full", epochs=60, batch_size=12, learning_rate=5e-3, eval_every=10, patience=10,
+                         max_length=16, threads=1, average_from=0.5)
+    result = fine_tune(tiny_model, _pairs(), cfg, tmp_path / "out", evaluate=_mrr, progress=False)
+    late = [h for h in result.history if h["step"] > 30]
+    assert late and all(h["averaged"] == h["step"] - 30 for h in late), result.history
+    assert all("dev_raw" not in h for h in result.history if 0 < h["step"] <= 30)
+    assert any(abs(h["dev"] - h["dev_raw"]) > 1e-6 for h in late)  # the mean is another model than the raw weights
+    assert result.best_metric == max(h["dev"] for h in result.history)
+    assert result.best_metric > result.baseline_metric + 0.2
+    assert abs(_mrr(load_finetuned(tmp_path / "out")) - result.best_metric) < 1e-4  # the model kept is saved
+
+
+def test_weight_averaging_and_wise_blends_are_not_combined() -> None:
+    with pytest.raises(ValueError, match="set one of them"):
+        FineTuneConfig(average_from=0.5, wise_alphas=[0.5])
+
+
 def test_sigterm_stops_training_and_keeps_the_best_model_so_far(tiny_model: str, tmp_path: Path) -> None:
     import os
     import signal

@@ -112,13 +112,14 @@ def test_cli_finetune_then_list(tiny_model: str, tmp_path: Path) -> None:
                                    "--sources", "search,sequences", "--method", "full", "--tower", "query",
                                    "--epochs", "2", "--batch-size", "8", "--lr", "1e-3", "--max-length", "16",
                                    "--threads", "1", "--eval-every", "2", "--dev-fraction", "0.25", "--hard", "1",
-                                   "--near", "5", "--precision", "fp32", "--one-way", "--cache", str(tmp_path / "cache"),
+                                   "--near", "5", "--precision", "fp32", "--one-way", "--average-from", "0.5", "--cache", str(tmp_path / "cache"),
                                    *common])
     assert res.exit_code == 0, res.output
     assert "enc v0001" in res.output and "dev nDCG@10" in res.output
     (version,) = ModelRegistry(tmp_path / "models").versions("enc")
     assert version.version == "v0001" and version.manifest["data"]["sources"]["near"] == 5
     assert version.manifest["config"]["symmetric"] is False and FineTuneConfig().symmetric is True
+    assert version.manifest["config"]["average_from"] == 0.5
     assert set(version.manifest["metrics"]) == {"dev_ndcg@10", "dev_ndcg@10_zero_shot", "dev_anchors"}
     bad = CliRunner().invoke(app, ["models", "finetune", "enc", "--store", url, "--method", "adapters", *common])
     assert bad.exit_code == 2 and "invalid fine-tuning settings" in bad.output and "method" in bad.output
@@ -126,3 +127,6 @@ def test_cli_finetune_then_list(tiny_model: str, tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "precision" in bad.output and "'fp16'" in bad.output
     bad = CliRunner().invoke(app, ["models", "finetune", "enc", "--store", url, "--wise", "0.5,x", *common])
     assert bad.exit_code == 2 and "--wise takes comma-separated numbers" in bad.output
+    bad = CliRunner().invoke(app, ["models", "finetune", "enc", "--store", url, "--wise", "0.5", "--average-from", "0.5",
+                                   *common])
+    assert bad.exit_code == 2 and "average_from and wise_alphas both choose the final weights" in bad.output

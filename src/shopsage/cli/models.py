@@ -105,6 +105,9 @@ def finetune(
                              "NEAR nearest items by text."),
     wise: str = typer.Option("", "--wise", help="WiSE-FT: comma list of blend weights in (0, 1] to try after "
                              "training (e.g. 0.3,0.5,0.7,1.0); empty: early stopping."),
+    average_from: float = typer.Option(None, "--average-from", help="Weight averaging (SWA): from this share of the "
+                                       "steps on, evaluations score the running mean of the weights, and early "
+                                       "stopping may keep it (e.g. 0.25)."),
     min_grade: float = typer.Option(2.0, "--min-grade"),
     dev_fraction: float = typer.Option(0.1, "--dev-fraction", help="Share of anchors held out to judge the model."),
     eval_every: int = typer.Option(100, "--eval-every"),
@@ -135,13 +138,15 @@ def finetune(
         training = FineTuneConfig(method=method, tower=tower, epochs=epochs, max_steps=max_steps,  # type: ignore[arg-type]
                                   batch_size=batch_size, eval_every=eval_every, max_length=max_length, threads=threads,
                                   learning_rate=learning_rate or (5e-4 if method == "lora" else 5e-5),
-                                  wise_alphas=alphas, precision=precision, symmetric=symmetric)
+                                  wise_alphas=alphas, precision=precision, symmetric=symmetric,
+                                  average_from=average_from)
         job = FineTuneJob(sources=[s.strip() for s in sources.split(",") if s.strip()],  # type: ignore[misc]
                           near=near, hard_negatives=hard, min_grade=min_grade, dev_fraction=dev_fraction,
                           training=training)
     except ConfigInvalid as exc:
         fail("invalid fine-tuning settings: " + "; ".join(
-            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']} (got {e.get('input')!r})" for e in exc.errors()))
+            (f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']} (got {e.get('input')!r})" if e["loc"]
+             else e["msg"]) for e in exc.errors()))
     except ValueError as exc:
         fail(f"--wise takes comma-separated numbers in (0, 1], e.g. 0.3,0.5,1.0: {exc}")
     reg = _registry(ctx, root)

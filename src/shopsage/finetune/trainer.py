@@ -12,7 +12,8 @@ the same in-batch + hard-negative softmax is computed against them, a step costs
 and backward pass, and promoting the model needs no re-embedding of the catalogue. ``precision``
 "auto" trains under bfloat16 autocast where the processor computes it natively (CPUs with
 AVX512-BF16 or AMX, recent GPUs): 1.5x faster steps on the 2-core CPU, same losses
-(docs/benchmarks.md). The loop is ours rather than
+(docs/benchmarks.md). With ``average_from`` the evaluations after that share of the steps score
+the running mean of the weights (SWA) rather than the last step's. The loop is ours rather than
 ``SentenceTransformerTrainer`` because early stopping must use the shop's own retrieval metric
 (dev nDCG@10 over the whole catalogue), and the trainer would add the ``datasets`` dependency.
 A GPU is used automatically when present.
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shopsage.errors import ModelError, ValidationError
 from shopsage.finetune.pairs import PairSet
@@ -76,6 +77,11 @@ class FineTuneConfig(BaseModel):
         default_factory=list, description="WiSE-FT (Wortsman et al., 2022): train to the end without early "
         "stopping, then try the weights (1-a)*base + a*tuned for each a in (0, 1] and keep the best on dev "
         "(the base model when none beats it). Empty: early stopping picks a step instead.")
+    average_from: float | None = Field(
+        None, ge=0, lt=1, description="Weight averaging (SWA, Izmailov et al., 2018): from this share of the steps "
+        "on, keep the running mean of the trained weights, updated every step; each evaluation from then on "
+        "scores the mean (the raw weights, logged as dev_raw, keep training) and early stopping may keep it. "
+        "None: no averaging.")
 
     @field_validator("wise_alphas")
     @classmethod
@@ -84,6 +90,12 @@ class FineTuneConfig(BaseModel):
         if bad:
             raise ValueError(f"wise_alphas must lie in (0, 1] (1 = the tuned weights as trained), got {bad}")
         return sorted(set(v))
+
+    @model_validator(mode="after")
+    def _one_way_to_pick_weights(self) -> FineTuneConfig:
+        if self.average_from is not None and self.wise_alphas:
+            raise ValueError("average_from and wise_alphas both choose the final weights: set one of them")
+        return self
 
 
 @dataclass
@@ -203,6 +215,7 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
     if baseline is not None:
         history.append({"step": 0, "dev": baseline})
     step, running = 0, []
+    average = _Average(model, int(config.average_from * total_steps)) if config.average_from is not None else None
     bar = _progress(progress, total_steps)
     model.train()
     interrupted = False
@@ -220,8 +233,10 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
                     optimizer.step()
                     scheduler.step()
                     optimizer.zero_grad()
-                    train_time += time.perf_counter() - t0
                     step += 1
+                    if average is not None:
+                        average.update(step)
+                    train_time += time.perf_counter() - t0
                     running.append(float(loss.item()))
                     if bar is not None:
                         bar[0].update(bar[1], advance=1, description=f"fine-tune loss {np.mean(running[-20:]):.3f}")
@@ -229,10 +244,17 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
                         entry = {"step": step, "loss": float(np.mean(running[-config.eval_every:]))}
                         if evaluate is not None and not wise:  # WiSE-FT trains to the end, then blends
                             model.eval()
-                            entry["dev"] = evaluate(model)
+                            if average is not None and average.count:
+                                entry["dev_raw"] = evaluate(model)
+                                with average.swapped_in():
+                                    entry["dev"], entry["averaged"] = evaluate(model), average.count
+                                    state = _trainable_state(model) if best_metric is None or entry["dev"] > best_metric else None
+                            else:
+                                entry["dev"] = evaluate(model)
+                                state = _trainable_state(model) if best_metric is None or entry["dev"] > best_metric else None
                             model.train()
-                            if best_metric is None or entry["dev"] > best_metric:
-                                best_metric, best_step, best_state, bad_evals = entry["dev"], step, _trainable_state(model), 0
+                            if state is not None:
+                                best_metric, best_step, best_state, bad_evals = entry["dev"], step, state, 0
                             else:
                                 bad_evals += 1
                         history.append(entry)
@@ -266,7 +288,7 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
             if best_metric is None or metric > best_metric:
                 best_metric, best_step, alpha, best_state = metric, step, a, blended
     elif evaluate is None:
-        best_step, best_state = step, _trainable_state(model)
+        best_step, best_state = step, average.state() if average is not None and average.count else _trainable_state(model)
     model.load_state_dict(best_state, strict=False)
     model.eval()
     out_dir = Path(out_dir)
@@ -280,6 +302,38 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
     (out_dir / "training.json").write_text(json.dumps({**result.__dict__, "base_model": base_model}, indent=2))
     _plot(history, out_dir / "training_curves.png")
     return result
+
+
+class _Average:
+    """The running mean of the trained weights over every step after ``start`` (SWA)."""
+
+    def __init__(self, model: Any, start: int) -> None:
+        self.model, self.start, self.count = model, start, 0
+        self.mean: dict[str, Any] = {}
+
+    def update(self, step: int) -> None:
+        if step <= self.start:
+            return
+        self.count += 1
+        for n, p in self.model.named_parameters():
+            if p.requires_grad:
+                if self.count == 1:
+                    self.mean[n] = p.detach().clone()
+                else:
+                    self.mean[n] += (p.detach() - self.mean[n]) / self.count
+
+    def state(self) -> dict[str, Any]:
+        return {n: t.clone() for n, t in self.mean.items()}
+
+    @contextmanager
+    def swapped_in(self) -> Iterator[None]:
+        """The mean in the model's weights for the block, the trained weights back afterwards."""
+        raw = _trainable_state(self.model)
+        self.model.load_state_dict(self.mean, strict=False)
+        try:
+            yield
+        finally:
+            self.model.load_state_dict(raw, strict=False)
 
 
 @contextmanager
