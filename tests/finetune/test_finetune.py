@@ -207,16 +207,22 @@ def test_weight_average_is_the_mean_of_the_steps_after_its_start_and_swaps_back(
 
 
 def test_weight_averaging_scores_the_mean_and_saves_what_early_stopping_kept(tiny_model: str, tmp_path: Path) -> None:
+    def margin(model: object) -> float:  # continuous, unlike a rank metric that saturates on 12 pairs
+        q = model.encode(WORDS, normalize_embeddings=True)  # type: ignore[attr-defined]
+        d = model.encode(PARTNERS, normalize_embeddings=True)  # type: ignore[attr-defined]
+        sims = q @ d.T
+        return float(np.mean(np.diag(sims)) - np.mean(sims))
+
     cfg = FineTuneConfig(method="full", epochs=60, batch_size=12, learning_rate=5e-3, eval_every=10, patience=10,
                          max_length=16, threads=1, average_from=0.5)
-    result = fine_tune(tiny_model, _pairs(), cfg, tmp_path / "out", evaluate=_mrr, progress=False)
+    result = fine_tune(tiny_model, _pairs(), cfg, tmp_path / "out", evaluate=margin, progress=False)
     late = [h for h in result.history if h["step"] > 30]
     assert late and all(h["averaged"] == h["step"] - 30 for h in late), result.history
     assert all("dev_raw" not in h for h in result.history if 0 < h["step"] <= 30)
-    assert any(abs(h["dev"] - h["dev_raw"]) > 1e-6 for h in late)  # the mean is another model than the raw weights
+    assert all(abs(h["dev"] - h["dev_raw"]) > 1e-6 for h in late)  # the mean is another model than the raw weights
     assert result.best_metric == max(h["dev"] for h in result.history)
-    assert result.best_metric > result.baseline_metric + 0.2
-    assert abs(_mrr(load_finetuned(tmp_path / "out")) - result.best_metric) < 1e-4  # the model kept is saved
+    assert result.best_metric > result.baseline_metric + 0.1, result.history
+    assert abs(margin(load_finetuned(tmp_path / "out")) - result.best_metric) < 1e-4  # the model kept is saved
 
 
 def test_weight_averaging_and_wise_blends_are_not_combined() -> None:
