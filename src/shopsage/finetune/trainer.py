@@ -247,14 +247,15 @@ def fine_tune(base_model: str, pairs: PairSet, config: FineTuneConfig, out_dir: 
                             if average is not None and average.count:
                                 entry["dev_raw"] = evaluate(model)
                                 with average.swapped_in():
-                                    entry["dev"], entry["averaged"] = evaluate(model), average.count
-                                    state = _trainable_state(model) if best_metric is None or entry["dev"] > best_metric else None
+                                    entry["dev"] = evaluate(model)
+                                entry["averaged"] = average.count
                             else:
                                 entry["dev"] = evaluate(model)
-                                state = _trainable_state(model) if best_metric is None or entry["dev"] > best_metric else None
                             model.train()
-                            if state is not None:
-                                best_metric, best_step, best_state, bad_evals = entry["dev"], step, state, 0
+                            if best_metric is None or entry["dev"] > best_metric:  # the mean, once it is what was scored
+                                best_state = (average.state() if average is not None and "averaged" in entry
+                                              else _trainable_state(model))
+                                best_metric, best_step, bad_evals = entry["dev"], step, 0
                             else:
                                 bad_evals += 1
                         history.append(entry)
@@ -309,18 +310,18 @@ class _Average:
 
     def __init__(self, model: Any, start: int) -> None:
         self.model, self.start, self.count = model, start, 0
+        self.trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         self.mean: dict[str, Any] = {}
 
     def update(self, step: int) -> None:
         if step <= self.start:
             return
         self.count += 1
-        for n, p in self.model.named_parameters():
-            if p.requires_grad:
-                if self.count == 1:
-                    self.mean[n] = p.detach().clone()
-                else:
-                    self.mean[n] += (p.detach() - self.mean[n]) / self.count
+        for n, p in self.trained:
+            if self.count == 1:
+                self.mean[n] = p.detach().clone()
+            else:
+                self.mean[n] += (p.detach() - self.mean[n]) / self.count
 
     def state(self) -> dict[str, Any]:
         return {n: t.clone() for n, t in self.mean.items()}
