@@ -9,7 +9,9 @@ negatives per pair: products judged 1.5 or below for that query, then, alternate
 zero-shot vector index's best products not judged for it. Early stopping uses 10% of the *training*
 queries (seeded) held out of the pairs; the dev queries are scored once, at the end, over the whole
 54,667-product catalogue: nDCG@10 (gain = relevance - 1, unjudged = 0) and Recall@100 (products
-with relevance >= 2; queries with none left out), exact cosine search.
+with relevance >= 2; queries with none left out), exact cosine search; each model twice: the dev
+queries as typed, and as the search engine's query encoder reads them (``corrected_queries``:
+spelling-corrected against the catalogue's and the training queries' words).
 
 ``--tower query`` trains the query encoder only, against the zero-shot item vectors (the catalogue
 keeps its embeddings); ``--tower both`` trains one encoder for both sides (the catalogue is
@@ -37,6 +39,7 @@ from shopsage.data.rows import ItemRow  # noqa: E402
 from shopsage.finetune import FineTuneConfig, Pair, PairSet, fine_tune, interleave  # noqa: E402
 from shopsage.finetune.publish import register_encoder  # noqa: E402
 from shopsage.registry import ModelRegistry  # noqa: E402
+from shopsage.search import SearchConfig, SearchEngine  # noqa: E402
 from shopsage.search.bench_data import read_catalog, read_judgments, split_queries  # noqa: E402
 from shopsage.search.engine import embedding_text  # noqa: E402
 from shopsage.text import EncoderConfig, TextEncoder, default_model_path  # noqa: E402
@@ -141,6 +144,16 @@ def load_protocol() -> Protocol:
     return Protocol(rows, judgments, texts, ids, gains, fit_q, es_q, dev_q, es_items)
 
 
+def spelling_engine(proto: Protocol) -> SearchEngine:
+    """A lexical engine over the catalogue that has seen the training queries (never the dev ones):
+    its ``dense_text`` is the query as the search engine's query encoder reads it
+    (``SearchConfig.dense_spelling``, spelling-corrected)."""
+    engine = SearchEngine(SearchConfig(dense_spelling=True))
+    engine.index(proto.rows)
+    engine.add_past_queries(proto.fit_q + proto.es_q)
+    return engine
+
+
 def early_stop_ndcg(model: object, proto: Protocol, item_vectors: np.ndarray | None = None) -> float:
     """nDCG@10 of the early-stopping queries: over the whole catalogue's fixed ``item_vectors`` (query
     tower), else over the early-stopping catalogue embedded by ``model`` itself."""
@@ -213,11 +226,13 @@ def main() -> None:
     def early_stop_metric(model: object) -> float:
         return early_stop_ndcg(model, proto, dv0 if args.tower == "query" else None)
 
+    dev_fixed = [spelling_engine(proto).dense_text(q) for q in dev_q]
     results: dict[str, object] = {
         "machine": describe(), "tower": args.tower, "pairs": len(pairs), "fit_queries": len(fit_q),
         "early_stop_queries": 0 if args.train_all else len(es_q), "dev_queries": len(dev_q), "argv": sys.argv[1:],
         "zero-shot": {**dense_quality(zero.encode(dev_q, progress=False), dv0, dev_q, ids, gains),
-                      "encode_catalogue_seconds": round(enc_s, 1)}}
+                      "encode_catalogue_seconds": round(enc_s, 1),
+                      "corrected_queries": dense_quality(zero.encode(dev_fixed, progress=False), dv0, dev_q, ids, gains)}}
     print("zero-shot", results["zero-shot"], flush=True)
     registry = ModelRegistry(ROOT / "var" / "models")
     for method in args.methods.split(","):
@@ -236,6 +251,7 @@ def main() -> None:
         dv = dv0 if args.tower == "query" else tuned.encode([texts[i] for i in ids])
         enc_s = time.perf_counter() - t0
         quality = dense_quality(tuned.encode(dev_q, progress=False), dv, dev_q, ids, gains)
+        quality["corrected_queries"] = dense_quality(tuned.encode(dev_fixed, progress=False), dv, dev_q, ids, gains)
         results[method] = {**quality, "train_seconds": res.train_seconds, "train_minutes": round(res.train_seconds / 60, 2),
                            "seconds_with_evaluation": res.seconds, "steps": res.steps, "best_step": res.best_step,
                            "early_stop_ndcg": res.best_metric, "early_stop_baseline": res.baseline_metric,

@@ -148,3 +148,21 @@ def test_save_and_load_answer_the_same(engine: SearchEngine, tmp_path) -> None:
     assert back.catalog.vocabulary() == engine.catalog.vocabulary()
     assert back.autocomplete.complete("gar") == engine.autocomplete.complete("gar")
     assert back.query("hose", mode="lexical", flt=SearchFilter(price_max=40)).items == ["sku-3"]
+
+
+def test_the_query_encoder_reads_the_spelling_corrected_query(engine: SearchEngine) -> None:
+    typo = "cordles dril"  # neither word is in the catalogue: the word-hash encoder finds no shared word
+    assert engine.dense_text(typo) == "cordless drill"
+    assert engine.dense_text("garden hose") == "garden hose"  # known words stay as typed
+    fixed = engine.search([typo], 1, "vector")
+    assert engine.catalog.external(fixed.row(0)[0]) == ["sku-5"]
+    np.testing.assert_allclose(engine.query_vectors([typo])[0], HashEncoder().encode_query("cordless drill"))
+    np.testing.assert_allclose(fixed.row(0)[1][0], engine.search(["cordless drill"], 1, "vector").row(0)[1][0])
+    hybrid = engine.search([typo], 1, "hybrid")
+    assert engine.catalog.external(hybrid.row(0)[0]) == ["sku-5"]
+
+    engine.config.dense_spelling = False
+    assert engine.dense_text(typo) == typo
+    np.testing.assert_allclose(engine.query_vectors([typo])[0], HashEncoder().encode_query(typo))
+    raw = engine.search([typo], 1, "vector")
+    assert raw.row(0)[1][0] < fixed.row(0)[1][0]  # the typed words share no word with the drill's title

@@ -92,7 +92,8 @@ def run_search(req: SearchRequest, catalog: ServingCatalog, allowed: np.ndarray,
     dense = catalog.engine.semantic() if len(docs) == 0 else None
     if dense is not None:  # no word matched, even corrected: the items nearest in meaning, by the live encoder
         query_encoder, vector = dense
-        found, sims = vector.search(query_encoder.encode_query(req.q), SEMANTIC_RESULTS, keep).row(0)
+        found, sims = vector.search(query_encoder.encode_query(catalog.engine.dense_text(req.q)), SEMANTIC_RESULTS,
+                                   keep).row(0)
         close = sims >= cfg.scenario("search").semantic_min_similarity  # gibberish finds nothing close
         found, sims = found[close], sims[close]
         if len(found):

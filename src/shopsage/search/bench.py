@@ -162,8 +162,8 @@ def run_search_bench(cfg: BenchConfig) -> dict[str, Any]:
 
     engine.catalog.set_popularity(dict(Counter(ext for _, ext, _ in train_j)))
     engine.add_past_queries(train_q)
-    qvec_train = dict(zip(train_q, qencoder.encode(train_q, progress=False), strict=True))
-    qvec_dev = qencoder.encode(dev_q, progress=False)
+    qvec_train = dict(zip(train_q, engine.query_vectors(train_q), strict=True))
+    qvec_dev = engine.query_vectors(dev_q)
     table = _judgment_table(dev_q, eval_j, engine)
 
     t0 = time.perf_counter()
@@ -232,8 +232,8 @@ def _compare_query_encoder(engine: SearchEngine, encoder: TextEncoder, train_q: 
     assert items is not None and vector is not None
     engine.use_encoders(items, encoder, vector)
     try:
-        qv_train = dict(zip(train_q, encoder.encode(list(train_q), progress=False), strict=True))
-        qv_dev = encoder.encode(list(dev_q), progress=False)
+        qv_train = dict(zip(train_q, engine.query_vectors(train_q), strict=True))
+        qv_dev = engine.query_vectors(dev_q)
         engine.fit_ranker(train_j, qv_train, leave_query_out_popularity=True)
         out = {mode: _quality(engine.search(dev_q, n, mode, qvecs=qv_dev).ids, table) for mode in ("vector", "hybrid", "learned")}
         log(f"item encoder for queries: {out}")
@@ -256,7 +256,7 @@ def _int8_check(cfg: BenchConfig, rows: Sequence[ItemRow], vecs: np.ndarray, dev
                 table: JudgmentTable, engine: SearchEngine, timed: Sequence[str]) -> dict[str, float]:
     enc8 = TextEncoder(EncoderConfig(model=cfg.encoder_model, cache_dir=cfg.cache_dir, backend="torch-int8"))
     v8 = enc8.encode([embedding_text(r) for r in rows])
-    q8 = enc8.encode(list(dev_q), progress=False)
+    q8 = enc8.encode([engine.dense_text(q) for q in dev_q], progress=False)
     cos = float(np.mean(np.sum(v8 * vecs, axis=1)))
     scores = q8 @ v8.T
     ids = ScoredItems.from_scores(scores, 100).ids

@@ -59,6 +59,11 @@ class SearchConfig(BaseModel):
     """Rank offset of reciprocal rank fusion."""
     lexical_weight: float = Field(0.5, ge=0, le=1)
     """Weight of the lexical list in fusion (the vector list gets ``1 - lexical_weight``)."""
+    dense_spelling: bool = True
+    """The query encoder reads the spelling-corrected query (words neither the catalogue nor past
+    queries know, rewritten by the engine's :class:`SpellCorrector`); the lexical side keeps its own
+    typo tolerance. A subword encoder splits a misspelt word into unrelated pieces, so a typo costs
+    the vector side more than the lexical one."""
 
 
 def embedding_text(row: ItemRow) -> str:
@@ -128,6 +133,18 @@ class SearchEngine:
         _, query_encoder, vector = self._dense
         return None if query_encoder is None or vector is None else (query_encoder, vector)
 
+    def dense_text(self, query: str) -> str:
+        """What the query encoder reads of ``query`` (see ``SearchConfig.dense_spelling``)."""
+        if not self.config.dense_spelling:
+            return query
+        self.lexical.refresh()  # the corrector's vocabulary is the lexical index's surface words
+        return self.speller.correct(query)
+
+    def query_vectors(self, queries: Sequence[str]) -> np.ndarray:
+        """``(B, D)`` query embeddings as ``search`` computes them, for callers that batch them up front."""
+        encoder, _ = self._need_vectors()
+        return encoder.encode([self.dense_text(q) for q in queries], progress=False)
+
     def use_encoders(self, encoder: TextEncoder, query_encoder: TextEncoder | None, vector: VectorIndex) -> None:
         """Serve with these encoders and this index of the catalogue's item vectors, all at once (a
         promoted encoder goes live this way; ``vector`` must hold every live slot, made by ``encoder``)."""
@@ -196,7 +213,7 @@ class SearchEngine:
         qterms = self.lexical.query_terms(query)
         lex_ids, lex_scores = self._lexical_top(qterms, k, mask)
         if qvec is None:
-            qvec = encoder.encode_query(query)
+            qvec = encoder.encode_query(self.dense_text(query))
         vec = vector.search(qvec[None, :], k, mask)
         vec_ids, _ = vec.row(0)
         ids = np.union1d(lex_ids, vec_ids).astype(np.int64)
@@ -220,7 +237,7 @@ class SearchEngine:
             return self.lexical.search(queries, n, self.catalog.live if mask is None else mask)
         encoder, vector = self._need_vectors()
         if mode == "vector":
-            q = qvecs if qvecs is not None else np.stack([encoder.encode_query(t) for t in queries])
+            q = qvecs if qvecs is not None else np.stack([encoder.encode_query(self.dense_text(t)) for t in queries])
             return vector.search(q, n, mask)
         rows = []
         for b, text in enumerate(queries):

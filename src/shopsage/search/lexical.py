@@ -185,6 +185,10 @@ class LexicalIndex:
         if len(self._segments) > self.config.max_segments:
             self.merge()
 
+    def refresh(self) -> None:
+        """Apply pending additions, so that the statistics and the spelling vocabulary (``surface``) are current."""
+        self._flush()
+
     def merge(self) -> None:
         """Merge every segment into one, dropping postings of updated and deleted items."""
         self._flush()
