@@ -50,8 +50,8 @@ CACHE = str(ROOT / "var" / "cache" / "embeddings")
 
 
 def dense_quality(qv: np.ndarray, dv: np.ndarray, queries: list[str], ids: list[str],
-                  gains: dict[str, dict[str, float]]) -> dict[str, float]:
-    """nDCG@10 and Recall@100 of exact cosine retrieval over ``dv``."""
+                  gains: dict[str, dict[str, float]], per_query: bool = False) -> dict[str, object]:
+    """nDCG@10 and Recall@100 of exact cosine retrieval over ``dv`` (``per_query``: each query's nDCG@10 too)."""
     pos = {e: i for i, e in enumerate(ids)}
     ndcgs, recalls = [], []
     disc = 1.0 / np.log2(np.arange(2, 12))
@@ -70,7 +70,10 @@ def dense_quality(qv: np.ndarray, dv: np.ndarray, queries: list[str], ids: list[
             relevant = {e for e, x in g.items() if x >= 1.0 and e in pos}
             if relevant:
                 recalls.append(len(relevant & set(ranked)) / len(relevant))
-    return {"ndcg@10": float(np.mean(ndcgs)), "recall@100": float(np.mean(recalls)), "queries": len(queries)}
+    out: dict[str, object] = {"ndcg@10": float(np.mean(ndcgs)), "recall@100": float(np.mean(recalls)), "queries": len(queries)}
+    if per_query:
+        out["ndcg@10 per query"] = ndcgs
+    return out
 
 
 class _GpuEncoder:
@@ -159,10 +162,10 @@ def early_stop_ndcg(model: object, proto: Protocol, item_vectors: np.ndarray | N
     tower), else over the early-stopping catalogue embedded by ``model`` itself."""
     qv = model.encode(proto.es_q, batch_size=128, normalize_embeddings=True)  # type: ignore[attr-defined]
     if item_vectors is not None:
-        return dense_quality(qv, item_vectors, proto.es_q, proto.ids, proto.gains)["ndcg@10"]
+        return float(dense_quality(qv, item_vectors, proto.es_q, proto.ids, proto.gains)["ndcg@10"])  # type: ignore[arg-type]
     dv = model.encode([proto.texts[i] for i in proto.es_items], batch_size=128,  # type: ignore[attr-defined]
                       normalize_embeddings=True)
-    return dense_quality(qv, dv, proto.es_q, proto.es_items, proto.gains)["ndcg@10"]
+    return float(dense_quality(qv, dv, proto.es_q, proto.es_items, proto.gains)["ndcg@10"])  # type: ignore[arg-type]
 
 
 def main() -> None:
