@@ -28,7 +28,7 @@ import random
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +98,8 @@ def _encoder(path: str, base: str, threads: int) -> object:
 
 
 def build_pairs(train_q: list[str], judgments: list[tuple[str, str, float]], texts: dict[str, str],
-                bm25: dict[str, list[str]], dense: dict[str, list[str]], hard: int, skip_top: int = 0) -> PairSet:
+                bm25: dict[str, list[str]], dense: dict[str, list[str]], hard: int, skip_top: int = 0,
+                anchor_text: dict[str, str] | None = None) -> PairSet:
     by_q: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for q, item, gain in judgments:  # gain = relevance - 1
         by_q[q].append((item, gain))
@@ -111,7 +112,8 @@ def build_pairs(train_q: list[str], judgments: list[tuple[str, str, float]], tex
         mined = interleave([i for i in bm25.get(q, [])[skip_top:] if i not in judged],
                             [i for i in dense.get(q, [])[skip_top:] if i not in judged])
         negatives = tuple((judged_neg + mined)[:hard])
-        pairs += [Pair(q, i, negatives, weight=positives[i]) for i in sorted(positives) if texts.get(i)]
+        anchor = (anchor_text or {}).get(q, q)  # the query as the encoder will read it (--correct-queries)
+        pairs += [Pair(anchor, i, negatives, weight=positives[i]) for i in sorted(positives) if texts.get(i)]
     return PairSet(pairs, texts, "query-item", {"judgments": len(pairs), "hard negatives": hard, "skip_top": skip_top})
 
 
@@ -128,6 +130,7 @@ class Protocol:
     es_q: list[str]  # 10% of the training queries, held out of the pairs: early stopping and model choice
     dev_q: list[str]  # the search benchmark's dev queries, scored once at the end
     es_items: list[str]  # the early-stopping catalogue: a 4,000-product sample plus every product judged for es_q
+    es_text: dict[str, str] = field(default_factory=dict)  # what the encoder reads of an es_q query (--correct-queries)
 
 
 def load_protocol() -> Protocol:
@@ -157,10 +160,24 @@ def spelling_engine(proto: Protocol) -> SearchEngine:
     return engine
 
 
+def corrected_training_queries(proto: Protocol) -> dict[str, str]:
+    """Each training query as the search engine's query encoder would read it had it arrived after
+    all the *other* training queries: corrected against the catalogue's words and the words another
+    training query also uses (a word only this query uses is one the corrector would not know)."""
+    from collections import Counter
+
+    train_q = proto.fit_q + proto.es_q
+    uses = Counter(w for q in train_q for w in {w for w in q.casefold().split() if w.isalpha() and len(w) >= 3})
+    engine = SearchEngine(SearchConfig(dense_spelling=True))
+    engine.index(proto.rows)
+    engine.add_past_queries([w for w, n in uses.items() if n >= 2])
+    return {q: engine.dense_text(q) for q in train_q}
+
+
 def early_stop_ndcg(model: object, proto: Protocol, item_vectors: np.ndarray | None = None) -> float:
     """nDCG@10 of the early-stopping queries: over the whole catalogue's fixed ``item_vectors`` (query
     tower), else over the early-stopping catalogue embedded by ``model`` itself."""
-    qv = model.encode(proto.es_q, batch_size=128, normalize_embeddings=True)  # type: ignore[attr-defined]
+    qv = model.encode([proto.es_text.get(q, q) for q in proto.es_q], batch_size=128, normalize_embeddings=True)  # type: ignore[attr-defined]
     if item_vectors is not None:
         return float(dense_quality(qv, item_vectors, proto.es_q, proto.ids, proto.gains)["ndcg@10"])  # type: ignore[arg-type]
     dv = model.encode([proto.texts[i] for i in proto.es_items], batch_size=128,  # type: ignore[attr-defined]
@@ -194,6 +211,9 @@ def main() -> None:
     ap.add_argument("--average-from", type=float, default=None,
                     help="share of the steps after which the running mean of the weights (SWA) is what each "
                     "evaluation scores and early stopping may keep (the raw weights' score is logged as dev_raw)")
+    ap.add_argument("--correct-queries", action="store_true",
+                    help="train and early-stop on the training queries as the engine's query encoder reads them "
+                    "(spelling-corrected, each against the catalogue and the other training queries' words)")
     ap.add_argument("--name", default="encoder-homedepot")
     ap.add_argument("--base-model", default=None, help="a sentence-transformers directory to start from "
                     "(default: the packaged all-MiniLM-L6-v2)")
@@ -222,7 +242,12 @@ def main() -> None:
     for start in range(0, len(fit_q), 256):
         top = np.argsort(-(qv_fit[start:start + 256] @ dv0.T), axis=1)[:, :20 + args.skip_top]
         dense.update({q: [ids[i] for i in top[b]] for b, q in enumerate(fit_q[start:start + 256])})
-    pairs = build_pairs(fit_q, proto.judgments, texts, bm25, dense, args.hard, args.skip_top)
+    anchor_text = corrected_training_queries(proto) if args.correct_queries else None
+    if anchor_text:
+        proto.es_text = {q: anchor_text[q] for q in es_q}
+        print(f"--correct-queries: {sum(a != q for q, a in anchor_text.items())} of {len(anchor_text)} training "
+              "queries corrected", flush=True)
+    pairs = build_pairs(fit_q, proto.judgments, texts, bm25, dense, args.hard, args.skip_top, anchor_text)
     print(f"{len(proto.rows)} products; {len(fit_q)} training queries -> {len(pairs)} pairs; "
           f"{len(es_q)} early-stopping queries; {len(dev_q)} dev queries", flush=True)
 
