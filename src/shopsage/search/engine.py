@@ -3,7 +3,8 @@
 Modes (``SearchConfig.mode`` or per call):
 
 - ``lexical``: BM25F with typo tolerance.
-- ``vector``: cosine between the query and item embeddings.
+- ``vector``: cosine between the query and item embeddings (the encoder reads the spelling-corrected
+  query, ``SearchConfig.dense_spelling``).
 - ``hybrid``: the top ``candidates`` of both, fused by reciprocal rank or weighted scores.
 - ``learned``: the same candidate pool re-ranked by the LambdaMART model.
 
