@@ -254,7 +254,8 @@ def main() -> None:
     def early_stop_metric(model: object) -> float:
         return early_stop_ndcg(model, proto, dv0 if args.tower == "query" else None)
 
-    dev_fixed = [spelling_engine(proto).dense_text(q) for q in dev_q]
+    speller = spelling_engine(proto)  # one engine: building it indexes the whole catalogue
+    dev_fixed = [speller.dense_text(q) for q in dev_q]
     results: dict[str, object] = {
         "machine": describe(), "tower": args.tower, "pairs": len(pairs), "fit_queries": len(fit_q),
         "early_stop_queries": 0 if args.train_all else len(es_q), "dev_queries": len(dev_q), "argv": sys.argv[1:],
