@@ -99,7 +99,9 @@ def _encoder(path: str, base: str, threads: int) -> object:
 
 def build_pairs(train_q: list[str], judgments: list[tuple[str, str, float]], texts: dict[str, str],
                 bm25: dict[str, list[str]], dense: dict[str, list[str]], hard: int, skip_top: int = 0,
-                anchor_text: dict[str, str] | None = None) -> PairSet:
+                anchor_text: dict[str, str] | None = None, pool: set[str] | None = None) -> PairSet:
+    """``pool``: mined negatives only among these products (--known-negatives: the products judged for
+    some training query), so a product the training logs never showed is never a negative."""
     by_q: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for q, item, gain in judgments:  # gain = relevance - 1
         by_q[q].append((item, gain))
@@ -109,8 +111,8 @@ def build_pairs(train_q: list[str], judgments: list[tuple[str, str, float]], tex
         judged_neg = [i for i, g in sorted(by_q[q], key=lambda x: x[1]) if g <= 0.5]
         judged = {i for i, _ in by_q[q]}
         # the very best unjudged results are often relevant products nobody judged: skip them
-        mined = interleave([i for i in bm25.get(q, [])[skip_top:] if i not in judged],
-                            [i for i in dense.get(q, [])[skip_top:] if i not in judged])
+        mined = interleave([i for i in bm25.get(q, [])[skip_top:] if i not in judged and (pool is None or i in pool)],
+                            [i for i in dense.get(q, [])[skip_top:] if i not in judged and (pool is None or i in pool)])
         negatives = tuple((judged_neg + mined)[:hard])
         anchor = (anchor_text or {}).get(q, q)  # the query as the encoder will read it (--correct-queries)
         pairs += [Pair(anchor, i, negatives, weight=positives[i]) for i in sorted(positives) if texts.get(i)]
@@ -214,6 +216,10 @@ def main() -> None:
     ap.add_argument("--correct-queries", action="store_true",
                     help="train and early-stop on the training queries as the engine's query encoder reads them "
                     "(spelling-corrected, each against the catalogue and the other training queries' words)")
+    ap.add_argument("--known-negatives", action="store_true",
+                    help="mine negatives only among products judged for some training query (a product the "
+                         "training logs never showed is never pushed away from the queries)")
+    ap.add_argument("--mine-depth", type=int, default=20, help="mined candidates per query below --skip-top")
     ap.add_argument("--name", default="encoder-homedepot")
     ap.add_argument("--base-model", default=None, help="a sentence-transformers directory to start from "
                     "(default: the packaged all-MiniLM-L6-v2)")
@@ -236,18 +242,27 @@ def main() -> None:
 
     lex = LexicalIndex()
     lex.add(np.arange(len(proto.rows)), [item_fields(r) for r in proto.rows])
-    bm25 = {q: [ids[i] for i in lex.search([q], 20 + args.skip_top).ids[0] if i >= 0] for q in fit_q}
+    bm25 = {q: [ids[i] for i in lex.search([q], args.mine_depth + args.skip_top).ids[0] if i >= 0] for q in fit_q}
     qv_fit = zero.encode(fit_q, progress=False)
     dense = {}
     for start in range(0, len(fit_q), 256):
-        top = np.argsort(-(qv_fit[start:start + 256] @ dv0.T), axis=1)[:, :20 + args.skip_top]
+        top = np.argsort(-(qv_fit[start:start + 256] @ dv0.T), axis=1)[:, :args.mine_depth + args.skip_top]
         dense.update({q: [ids[i] for i in top[b]] for b, q in enumerate(fit_q[start:start + 256])})
     anchor_text = corrected_training_queries(proto) if args.correct_queries else None
     if anchor_text:
         proto.es_text = {q: anchor_text[q] for q in es_q}
         print(f"--correct-queries: {sum(a != q for q, a in anchor_text.items())} of {len(anchor_text)} training "
               "queries corrected", flush=True)
-    pairs = build_pairs(fit_q, proto.judgments, texts, bm25, dense, args.hard, args.skip_top, anchor_text)
+    pool = None
+    if args.known_negatives:
+        fit = set(fit_q)
+        pool = {i for q, i, _ in proto.judgments if q in fit}
+        dev = set(dev_q)
+        dev_rel = [i for q, i, g in proto.judgments if q in dev and g >= 1.0]
+        print(f"--known-negatives: mined negatives among the {len(pool)} products judged for a training query; "
+              f"{sum(i in pool for i in dev_rel) / len(dev_rel):.1%} of the dev queries' relevant products are among "
+              "them", flush=True)
+    pairs = build_pairs(fit_q, proto.judgments, texts, bm25, dense, args.hard, args.skip_top, anchor_text, pool)
     print(f"{len(proto.rows)} products; {len(fit_q)} training queries -> {len(pairs)} pairs; "
           f"{len(es_q)} early-stopping queries; {len(dev_q)} dev queries", flush=True)
 
