@@ -220,6 +220,7 @@ def main() -> None:
                     help="mine negatives only among products judged for some training query (a product the "
                          "training logs never showed is never pushed away from the queries)")
     ap.add_argument("--mine-depth", type=int, default=20, help="mined candidates per query below --skip-top")
+    ap.add_argument("--seed", type=int, default=0, help="training seed: batch order and dropout (the split is fixed)")
     ap.add_argument("--name", default="encoder-homedepot")
     ap.add_argument("--base-model", default=None, help="a sentence-transformers directory to start from "
                     "(default: the packaged all-MiniLM-L6-v2)")
@@ -282,7 +283,7 @@ def main() -> None:
     for method in args.methods.split(","):
         cfg = FineTuneConfig(method=method, tower=args.tower, epochs=args.epochs, batch_size=args.batch_size,  # type: ignore[arg-type]
                              max_steps=args.max_steps, learning_rate=args.lr_lora if method == "lora" else args.lr_full,
-                             eval_every=args.eval_every, patience=args.patience, max_length=args.max_length, seed=0, threads=args.threads,
+                             eval_every=args.eval_every, patience=args.patience, max_length=args.max_length, seed=args.seed, threads=args.threads,
                              precision=args.precision, weighted=args.weighted,
                              symmetric=args.symmetric, scale=args.scale, average_from=args.average_from)
         out = registry.new_version_dir(args.name)
