@@ -76,6 +76,15 @@ def dense_quality(qv: np.ndarray, dv: np.ndarray, queries: list[str], ids: list[
     return out
 
 
+def dev_quality(encoder: object, dv: np.ndarray, proto: Protocol, fixed_dev: list[str]) -> dict[str, object]:
+    """Dense dev figures with the queries as typed, and (``corrected_queries``) as the engine's
+    corrector rewrites them (``fixed_dev``, in ``proto.dev_q``'s order)."""
+    def score(queries: list[str]) -> dict[str, object]:
+        return dense_quality(encoder.encode(queries, progress=False), dv, proto.dev_q, proto.ids, proto.gains)  # type: ignore[attr-defined]
+
+    return {**score(proto.dev_q), "corrected_queries": score(fixed_dev)}
+
+
 class _GpuEncoder:
     """The fine-tuned model itself on the GPU (the serving encoder, TextEncoder, runs on the CPU)."""
 
@@ -97,6 +106,12 @@ def _encoder(path: str, base: str, threads: int) -> object:
     return TextEncoder(EncoderConfig(model=path, cache_dir=CACHE, progress=False, threads=threads))
 
 
+def _minable(ranked: list[str], skip_top: int, judged: set[str], pool: set[str] | None) -> list[str]:
+    """A retriever's results below ``skip_top`` that may be a negative: not judged for the query, and in
+    ``pool`` when there is one."""
+    return [i for i in ranked[skip_top:] if i not in judged and (pool is None or i in pool)]
+
+
 def build_pairs(train_q: list[str], judgments: list[tuple[str, str, float]], texts: dict[str, str],
                 bm25: dict[str, list[str]], dense: dict[str, list[str]], hard: int, skip_top: int = 0,
                 anchor_text: dict[str, str] | None = None, pool: set[str] | None = None) -> PairSet:
@@ -111,8 +126,8 @@ def build_pairs(train_q: list[str], judgments: list[tuple[str, str, float]], tex
         judged_neg = [i for i, g in sorted(by_q[q], key=lambda x: x[1]) if g <= 0.5]
         judged = {i for i, _ in by_q[q]}
         # the very best unjudged results are often relevant products nobody judged: skip them
-        mined = interleave([i for i in bm25.get(q, [])[skip_top:] if i not in judged and (pool is None or i in pool)],
-                            [i for i in dense.get(q, [])[skip_top:] if i not in judged and (pool is None or i in pool)])
+        mined = interleave(_minable(bm25.get(q, []), skip_top, judged, pool),
+                            _minable(dense.get(q, []), skip_top, judged, pool))
         negatives = tuple((judged_neg + mined)[:hard])
         anchor = (anchor_text or {}).get(q, q)  # the query as the encoder will read it (--correct-queries)
         pairs += [Pair(anchor, i, negatives, weight=positives[i]) for i in sorted(positives) if texts.get(i)]
@@ -230,7 +245,7 @@ def main() -> None:
     base = args.base_model or default_model_path()
     zero = _encoder(base, base, args.threads)
     proto = load_protocol()
-    texts, ids, gains, fit_q, es_q, dev_q = proto.texts, proto.ids, proto.gains, proto.fit_q, proto.es_q, proto.dev_q
+    texts, ids, fit_q, es_q, dev_q = proto.texts, proto.ids, proto.fit_q, proto.es_q, proto.dev_q
     if args.train_all:
         fit_q = sorted(fit_q + es_q)
     t0 = time.perf_counter()
@@ -275,9 +290,7 @@ def main() -> None:
     results: dict[str, object] = {
         "machine": describe(), "tower": args.tower, "pairs": len(pairs), "fit_queries": len(fit_q),
         "early_stop_queries": 0 if args.train_all else len(es_q), "dev_queries": len(dev_q), "argv": sys.argv[1:],
-        "zero-shot": {**dense_quality(zero.encode(dev_q, progress=False), dv0, dev_q, ids, gains),
-                      "encode_catalogue_seconds": round(enc_s, 1),
-                      "corrected_queries": dense_quality(zero.encode(dev_fixed, progress=False), dv0, dev_q, ids, gains)}}
+        "zero-shot": {**dev_quality(zero, dv0, proto, dev_fixed), "encode_catalogue_seconds": round(enc_s, 1)}}
     print("zero-shot", results["zero-shot"], flush=True)
     registry = ModelRegistry(ROOT / "var" / "models")
     for method in args.methods.split(","):
@@ -295,8 +308,7 @@ def main() -> None:
         t0 = time.perf_counter()
         dv = dv0 if args.tower == "query" else tuned.encode([texts[i] for i in ids])
         enc_s = time.perf_counter() - t0
-        quality = dense_quality(tuned.encode(dev_q, progress=False), dv, dev_q, ids, gains)
-        quality["corrected_queries"] = dense_quality(tuned.encode(dev_fixed, progress=False), dv, dev_q, ids, gains)
+        quality = dev_quality(tuned, dv, proto, dev_fixed)
         results[method] = {**quality, "train_seconds": res.train_seconds, "train_minutes": round(res.train_seconds / 60, 2),
                            "seconds_with_evaluation": res.seconds, "steps": res.steps, "best_step": res.best_step,
                            "early_stop_ndcg": res.best_metric, "early_stop_baseline": res.baseline_metric,

@@ -27,7 +27,7 @@ from bench_finetune import (  # noqa: E402
     CACHE,
     ROOT,
     corrected_training_queries,
-    dense_quality,
+    dev_quality,
     early_stop_ndcg,
     load_protocol,
     spelling_engine,
@@ -65,40 +65,39 @@ def main() -> None:
         proto.es_text = {q: fixed[q] for q in proto.es_q}
 
     models = [SentenceTransformer(str(d), device="cpu") for d in dirs]
-    result: dict[str, object] = {"machine": describe(), "argv": sys.argv[1:], "ingredients": []}
+    ingredients = []
     for d, m in zip(dirs, models, strict=True):
         m.eval()
-        result["ingredients"].append({"version": str(d), "early_stop_ndcg": early_stop_ndcg(m, proto)})  # type: ignore[union-attr]
-        print(result["ingredients"][-1], flush=True)  # type: ignore[index]
+        ingredients.append({"version": str(d), "early_stop_ndcg": early_stop_ndcg(m, proto)})
+        print(ingredients[-1], flush=True)
     states = [m.state_dict() for m in models]
     soup = models[0]
     soup.load_state_dict({k: (sum(s[k].float() for s in states) / len(states)).to(v.dtype) if v.is_floating_point() else v
                           for k, v in states[0].items()})
     del models[1:], states
-    result["soup_early_stop_ndcg"] = early_stop_ndcg(soup, proto)
-    best = max(i["early_stop_ndcg"] for i in result["ingredients"])  # type: ignore[union-attr]
-    result["kept"] = result["soup_early_stop_ndcg"] > best  # type: ignore[operator]
-    print(f"soup: early-stopping nDCG@10 {result['soup_early_stop_ndcg']:.4f} (best ingredient {best:.4f})", flush=True)
+    soup_score = early_stop_ndcg(soup, proto)
+    best = max(i["early_stop_ndcg"] for i in ingredients)
+    kept = soup_score > best
+    print(f"soup: early-stopping nDCG@10 {soup_score:.4f} (best ingredient {best:.4f})", flush=True)
 
     registry = ModelRegistry(ROOT / "var" / "models")
-    scratch = tempfile.TemporaryDirectory()  # a soup the proxy does not keep takes no version number
-    out = registry.new_version_dir(args.name) if result["kept"] else Path(scratch.name)
-    soup.save(str(out))
-    if result["kept"]:
-        (out / "training.json").write_text(json.dumps({**infos[0], "soup_of": [str(d) for d in dirs]}, indent=2))
-        registry.register(args.name, out, "text-encoder", infos[0]["config"], base_model=infos[0]["base_model"],
-                          method="full", tower=infos[0]["config"]["tower"], soup_of=[str(d) for d in dirs],
-                          metrics={"early_stop_ndcg@10": result["soup_early_stop_ndcg"]})
-    enc = TextEncoder(EncoderConfig(model=str(out), cache_dir=CACHE, progress=False, threads=args.threads))
-    t0 = time.perf_counter()
-    dv = enc.encode([proto.texts[i] for i in proto.ids])
-    result["encode_catalogue_seconds"] = round(time.perf_counter() - t0, 1)
-    speller = spelling_engine(proto)
-    fixed_dev = [speller.dense_text(q) for q in proto.dev_q]
-    result["dev"] = dense_quality(enc.encode(proto.dev_q, progress=False), dv, proto.dev_q, proto.ids, proto.gains)
-    result["dev"]["corrected_queries"] = dense_quality(enc.encode(fixed_dev, progress=False), dv, proto.dev_q,  # type: ignore[index]
-                                                       proto.ids, proto.gains)
-    result["version"] = str(out) if result["kept"] else None
+    with tempfile.TemporaryDirectory() as scratch:  # a soup the proxy does not keep takes no version number
+        out = registry.new_version_dir(args.name) if kept else Path(scratch)
+        soup.save(str(out))
+        if kept:
+            (out / "training.json").write_text(json.dumps({**infos[0], "soup_of": [str(d) for d in dirs]}, indent=2))
+            registry.register(args.name, out, "text-encoder", infos[0]["config"], base_model=infos[0]["base_model"],
+                              method="full", tower=infos[0]["config"]["tower"], soup_of=[str(d) for d in dirs],
+                              metrics={"early_stop_ndcg@10": soup_score})
+        enc = TextEncoder(EncoderConfig(model=str(out), cache_dir=CACHE, progress=False, threads=args.threads))
+        t0 = time.perf_counter()
+        dv = enc.encode([proto.texts[i] for i in proto.ids])
+        encode_s = round(time.perf_counter() - t0, 1)
+        speller = spelling_engine(proto)
+        dev = dev_quality(enc, dv, proto, [speller.dense_text(q) for q in proto.dev_q])
+    result = {"machine": describe(), "argv": sys.argv[1:], "ingredients": ingredients,
+              "soup_early_stop_ndcg": soup_score, "kept": kept, "encode_catalogue_seconds": encode_s, "dev": dev,
+              "version": str(out) if kept else None}
     Path(args.out).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
 
