@@ -49,7 +49,7 @@ MODELS = ("pop", "itemknn", "ease", "fbt", "sknn")
 def prepare(tmp: Path) -> tuple[str, list[str], list[str], list[str]]:
     from shopsage.data.importers import get_importer, run_import
     from shopsage.data.stores import open_store
-    from shopsage.pipeline.build import build_missing
+    from shopsage.serving.build import build_missing
     from shopsage.registry import ModelRegistry
 
     url = f"sqlite:///{tmp / 'scientific.db'}"
@@ -65,8 +65,8 @@ def prepare(tmp: Path) -> tuple[str, list[str], list[str], list[str]]:
 
 def in_process(url: str, home: Path, us: list[str], qs: list[str], count: int) -> dict[str, object]:
     """The pipelines' own time (no HTTP): for_you and search called directly on a started Service."""
-    from shopsage.pipeline.search import SearchRequest
-    from shopsage.pipeline.service import Service, ServiceOptions
+    from shopsage.serving.search import SearchRequest
+    from shopsage.serving.service import Service, ServiceOptions
 
     svc = Service(ServiceOptions(store_url=url, home=home, reload_interval_s=0, build_on_start=False)).start()
     out: dict[str, object] = {}

@@ -10,7 +10,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from shopsage.api import Keys, create_app
-from shopsage.pipeline.service import Service, ServiceOptions
+from shopsage.serving.service import Service, ServiceOptions
 from shopsage.testing.shop import make_shop
 
 _DIR = Path(tempfile.mkdtemp(prefix="shopsage-fuzz-"))

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shopsage.api import Keys, create_app
-from shopsage.pipeline.service import Service, ServiceOptions
+from shopsage.serving.service import Service, ServiceOptions
 from shopsage.testing.shop import make_shop
 
 

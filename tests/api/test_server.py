@@ -71,8 +71,8 @@ def test_promotion_reloads_without_dropping_requests(one_worker: Any, shop_url: 
     import threading
 
     from shopsage.data.stores import open_store
-    from shopsage.pipeline.build import register_recommender, training_data
-    from shopsage.pipeline.models import recommender_class
+    from shopsage.serving.build import register_recommender, training_data
+    from shopsage.serving.models import recommender_class
     from shopsage.registry import ModelRegistry
 
     srv = one_worker

@@ -1,4 +1,4 @@
-"""The HTTP API (FastAPI): thin routers over :class:`shopsage.pipeline.service.Service`."""
+"""The HTTP API (FastAPI): thin routers over :class:`shopsage.serving.service.Service`."""
 
 from shopsage.api.app import app_from_env, create_app
 from shopsage.api.security import Keys

@@ -1,6 +1,6 @@
 """The FastAPI application: routers, the error handler, keys, size limits, metrics.
 
-``create_app(service)`` serves a started or unstarted :class:`~shopsage.pipeline.service.Service`
+``create_app(service)`` serves a started or unstarted :class:`~shopsage.serving.service.Service`
 (started in the lifespan when needed). ``app_from_env()`` is the factory uvicorn workers call:
 it reads the service options from ``SHOPSAGE_SERVE_*`` variables set by ``shopsage serve``.
 """
@@ -21,7 +21,7 @@ from shopsage import __version__
 from shopsage.api.errors import install_error_handlers
 from shopsage.api.routers import events, items, ops, recommendations, search, users
 from shopsage.api.security import AccessLog, BodyLimit, Keys
-from shopsage.pipeline.service import Service, ServiceOptions
+from shopsage.serving.service import Service, ServiceOptions
 from shopsage.settings import get_settings
 
 __all__ = ["create_app", "app_from_env", "Metrics", "OPTIONS_ENV", "MAX_BODY_BYTES"]

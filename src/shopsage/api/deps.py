@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from shopsage.errors import StoreError
-from shopsage.pipeline.service import Service
+from shopsage.serving.service import Service
 
 __all__ = ["service"]
 

@@ -56,7 +56,7 @@ def demo(
     port: int = typer.Option(8000, "--port", min=1, max=65535),
 ) -> None:
     """Import a real data set (Amazon Scientific by default) into var/, train the available models, serve it."""
-    from shopsage.pipeline.build import build_missing
+    from shopsage.serving.build import build_missing
     from shopsage.registry import ModelRegistry
 
     sets = {shop: (fmt, folder) for shop, fmt, folder in DEMO_SETS}

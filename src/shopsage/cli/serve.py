@@ -34,8 +34,8 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
     from shopsage.api.app import OPTIONS_ENV, create_app
     from shopsage.api.security import LOOPBACK, Keys
     from shopsage.data.stores import open_store
-    from shopsage.pipeline.build import BUILD_ON_START, build_missing
-    from shopsage.pipeline.service import Service, ServiceOptions
+    from shopsage.serving.build import BUILD_ON_START, build_missing
+    from shopsage.serving.service import Service, ServiceOptions
     from shopsage.registry import ModelRegistry
 
     settings = get_settings()

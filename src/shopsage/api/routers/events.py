@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Header, Request
 from shopsage.api.deps import service
 from shopsage.api.schemas import MAX_BATCH, ErrorOut, EventBatch, EventIn, IngestResult
 from shopsage.api.security import require_write
-from shopsage.pipeline.service import Service
+from shopsage.serving.service import Service
 
 router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(require_write)])
 

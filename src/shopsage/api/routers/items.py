@@ -10,7 +10,7 @@ from shopsage.api.deps import service
 from shopsage.api.schemas import MAX_BATCH, ErrorOut, ItemIn, ItemPatch, ItemView, UpsertResult, item_row
 from shopsage.api.security import require_read, require_write
 from shopsage.errors import ValidationError
-from shopsage.pipeline.service import Service
+from shopsage.serving.service import Service
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
 

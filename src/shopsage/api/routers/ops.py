@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from shopsage.api.deps import service
 from shopsage.api.schemas import Health, Ready
 from shopsage.api.security import require_write
-from shopsage.pipeline.service import Service
+from shopsage.serving.service import Service
 
 router = APIRouter(tags=["operations"])
 

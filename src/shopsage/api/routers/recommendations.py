@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from shopsage.api.deps import service
 from shopsage.api.schemas import ErrorOut, RecResponse
 from shopsage.api.security import require_read
-from shopsage.pipeline.service import Service
+from shopsage.serving.service import Service
 
 router = APIRouter(prefix="/v1", tags=["recommendations"], dependencies=[Depends(require_read)])
 

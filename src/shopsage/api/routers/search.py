@@ -10,8 +10,8 @@ from shopsage.api.deps import service
 from shopsage.api.schemas import ErrorOut, SearchOut
 from shopsage.api.security import require_read
 from shopsage.errors import ValidationError
-from shopsage.pipeline.search import SearchRequest, Sort
-from shopsage.pipeline.service import Service
+from shopsage.serving.search import SearchRequest, Sort
+from shopsage.serving.service import Service
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[Depends(require_read)])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path
 from shopsage.api.deps import service
 from shopsage.api.schemas import ErrorOut, ProfileOut
 from shopsage.api.security import require_read
-from shopsage.pipeline.service import Service
+from shopsage.serving.service import Service
 
 router = APIRouter(prefix="/v1/users", tags=["users"], dependencies=[Depends(require_read)])
 

@@ -14,8 +14,8 @@ import numpy as np
 from shopsage.data.splits import sequences_from_interactions
 from shopsage.data.stores.base import TYPE_CODES, StoreReader
 from shopsage.errors import ModelError
-from shopsage.pipeline.history import SKIP_TYPES, owner_groups
-from shopsage.pipeline.models import ITEMS_FILE, MODEL_DIR, recommender_class
+from shopsage.serving.history import SKIP_TYPES, owner_groups
+from shopsage.serving.models import ITEMS_FILE, MODEL_DIR, recommender_class
 from shopsage.recommend.base import Recommender, TrainData
 from shopsage.registry import ModelRegistry, ModelVersion
 from shopsage.vocab import Vocabulary

@@ -7,8 +7,8 @@ import time
 import numpy as np
 
 from shopsage.data.schema import Event
-from shopsage.pipeline.search import SearchRequest
-from shopsage.pipeline.service import Service
+from shopsage.serving.search import SearchRequest
+from shopsage.serving.service import Service
 from shopsage.testing.shop import item_ids
 
 
@@ -126,8 +126,8 @@ def test_next_in_session_reflects_an_event_at_once(svc: Service) -> None:
 def test_model_explanations_name_the_largest_contribution(svc: Service) -> None:
     import pytest
 
-    from shopsage.pipeline.build import register_recommender, training_data
-    from shopsage.pipeline.models import recommender_class
+    from shopsage.serving.build import register_recommender, training_data
+    from shopsage.serving.models import recommender_class
 
     cls = recommender_class("ease")
     if cls is None:

@@ -93,7 +93,7 @@ def load_version(name: str, path: Path, version: str, slot_of: Callable[[str], i
         ids = store_items() if store_items is not None else []
         if len(ids) != model.n_items:
             raise ArtifactError(f"{path} has no {ITEMS_FILE} and its {model.n_items} items are not the store's "
-                                f"{len(ids)}: register it with shopsage.pipeline.build.register_recommender")
+                                f"{len(ids)}: register it with shopsage.serving.build.register_recommender")
         vocab = Vocabulary(ids)
     to_slot = np.array([s if (s := slot_of(e)) is not None else -1 for e in vocab.ids], dtype=np.int64)
     from_slot = np.full(max(capacity, int(to_slot.max(initial=-1)) + 1), -1, dtype=np.int64)

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from shopsage.pipeline.catalog import ServingCatalog
-from shopsage.pipeline.config import PipelinesConfig, ScenarioConfig
-from shopsage.pipeline.generators import CandidateList, Generators, Shopper
-from shopsage.pipeline.reasons import Reason
+from shopsage.serving.catalog import ServingCatalog
+from shopsage.serving.config import PipelinesConfig, ScenarioConfig
+from shopsage.serving.generators import CandidateList, Generators, Shopper
+from shopsage.serving.reasons import Reason
 from shopsage.policy import Rule, apply_rules, category_cap, mmr
 
 __all__ = ["Ranked", "run_scenario", "rule_reason"]

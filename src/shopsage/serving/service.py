@@ -24,14 +24,14 @@ from shopsage.data.rows import EventRow, ItemRow, RowKey
 from shopsage.data.schema import Event
 from shopsage.data.stores import open_store
 from shopsage.errors import NotFoundError, ValidationError
-from shopsage.pipeline.build import build_missing
-from shopsage.pipeline.catalog import ServingCatalog
-from shopsage.pipeline.config import SCENARIOS, load_pipelines
-from shopsage.pipeline.generators import Generators, Shopper
-from shopsage.pipeline.history import StoredHistory, load_history
-from shopsage.pipeline.models import ModelSet
-from shopsage.pipeline.scenario import run_scenario
-from shopsage.pipeline.search import SearchRequest, run_search
+from shopsage.serving.build import build_missing
+from shopsage.serving.catalog import ServingCatalog
+from shopsage.serving.config import SCENARIOS, load_pipelines
+from shopsage.serving.generators import Generators, Shopper
+from shopsage.serving.history import StoredHistory, load_history
+from shopsage.serving.models import ModelSet
+from shopsage.serving.scenario import run_scenario
+from shopsage.serving.search import SearchRequest, run_search
 from shopsage.profiles import build_profile
 from shopsage.registry import ModelRegistry
 from shopsage.state import StateStore, Touch, open_state

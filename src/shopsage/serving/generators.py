@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shopsage.pipeline.catalog import ServingCatalog
-from shopsage.pipeline.config import GeneratorConfig
-from shopsage.pipeline.models import LoadedModel, ModelSet
-from shopsage.pipeline.reasons import Reason
+from shopsage.serving.catalog import ServingCatalog
+from shopsage.serving.config import GeneratorConfig
+from shopsage.serving.models import LoadedModel, ModelSet
+from shopsage.serving.reasons import Reason
 from shopsage.search import embedding_text
 
 __all__ = ["Shopper", "CandidateList", "Generators"]
@@ -77,7 +77,7 @@ def _keep(slots: np.ndarray, scores: np.ndarray, allowed: np.ndarray) -> tuple[n
 
 
 class Generators:
-    """The generator kinds of :class:`~shopsage.pipeline.config.GeneratorConfig`, over one catalogue."""
+    """The generator kinds of :class:`~shopsage.serving.config.GeneratorConfig`, over one catalogue."""
 
     def __init__(self, catalog: ServingCatalog, models: ModelSet, trending: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
         self.catalog = catalog

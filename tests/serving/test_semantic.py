@@ -15,8 +15,8 @@ import pytest
 from shopsage.data.rows import ItemRow
 from shopsage.data.schema import Event
 from shopsage.data.stores import open_store
-from shopsage.pipeline.search import SearchRequest
-from shopsage.pipeline.service import Service, ServiceOptions
+from shopsage.serving.search import SearchRequest
+from shopsage.serving.service import Service, ServiceOptions
 from shopsage.registry import ModelRegistry
 from shopsage.text import default_model_path
 

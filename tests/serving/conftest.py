@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from shopsage.pipeline.service import Service, ServiceOptions
+from shopsage.serving.service import Service, ServiceOptions
 from shopsage.testing.shop import make_shop
 
 

@@ -11,11 +11,11 @@ import pytest
 
 from shopsage.data.schema import Event
 from shopsage.errors import ConfigError, NotFoundError, ValidationError
-from shopsage.pipeline.build import register_recommender, training_data
-from shopsage.pipeline.config import load_pipelines
-from shopsage.pipeline.models import recommender_class
-from shopsage.pipeline.search import SearchRequest
-from shopsage.pipeline.service import Service
+from shopsage.serving.build import register_recommender, training_data
+from shopsage.serving.config import load_pipelines
+from shopsage.serving.models import recommender_class
+from shopsage.serving.search import SearchRequest
+from shopsage.serving.service import Service
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -170,7 +170,7 @@ def test_items_known_only_from_events_are_never_shown(make_service: Callable[...
 def test_a_model_registered_without_its_item_list_maps_by_store_order(svc: Service) -> None:
     import shutil
 
-    from shopsage.pipeline.models import ITEMS_FILE, MODEL_DIR
+    from shopsage.serving.models import ITEMS_FILE, MODEL_DIR
 
     cls = recommender_class("itemknn")
     assert cls is not None

@@ -14,10 +14,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from shopsage.pipeline.catalog import ServingCatalog
-from shopsage.pipeline.config import PipelinesConfig
-from shopsage.pipeline.reasons import Reason
-from shopsage.pipeline.scenario import rule_reason
+from shopsage.serving.catalog import ServingCatalog
+from shopsage.serving.config import PipelinesConfig
+from shopsage.serving.reasons import Reason
+from shopsage.serving.scenario import rule_reason
 from shopsage.policy import apply_rules
 from shopsage.profiles import Profile
 from shopsage.search import SearchFilter
