@@ -20,6 +20,7 @@ __all__ = [
     "NotFittedError",
     "ArtifactError",
     "CapacityError",
+    "NotBetterError",
     "HTTP_STATUS",
     "describe_problems",
 ]
@@ -86,11 +87,16 @@ class CapacityError(ModelError):
     """The requested computation exceeds a configured size limit."""
 
 
+class NotBetterError(ShopSageError):
+    """A model version was not promoted: it does not beat the live one on the asked metric."""
+
+
 HTTP_STATUS: dict[type[ShopSageError], int] = {
     ValidationError: 422,
     ConfigError: 400,
     NotFoundError: 404,
     CapacityError: 413,
+    NotBetterError: 409,
     NotFittedError: 503,
     StoreError: 503,
 }

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from shopsage.artifacts import atomic_write_text, read_manifest, write_manifest
-from shopsage.errors import ArtifactError, NotFoundError, ValidationError
+from shopsage.errors import ArtifactError, NotBetterError, NotFoundError, ValidationError
 
 __all__ = ["ModelRegistry", "ModelVersion"]
 
@@ -115,6 +115,29 @@ class ModelRegistry:
             state["current"] = version
             self._write_state(name, state)
         return ModelVersion(name, version, target.path, target.manifest, True)
+
+    def promote_if_better(self, name: str, version: str, metric: str) -> ModelVersion:
+        """Promote ``version`` only when its held-out ``metric`` beats the live version's, both measured
+        on the same held-out tail (same ``test_fingerprint``); otherwise refuse and say why."""
+        target = self.get(name, version)
+        value = target.manifest.get("metrics", {}).get(metric)
+        if value is None:
+            known = ", ".join(sorted(target.manifest.get("metrics", {}))) or "none"
+            raise ValidationError(f"{name} {version} has no held-out {metric!r} (its metrics: {known}); train it with "
+                                  "shopsage models train (with its held-out tail) or promote without --if-better")
+        live = self.current(name)
+        if live is None or live.version == version:
+            return self.promote(name, version)
+        live_value = live.manifest.get("metrics", {}).get(metric)
+        if live_value is not None and live.manifest.get("test_fingerprint") != target.manifest.get("test_fingerprint"):
+            raise ValidationError(f"{name} {version} and the live {live.version} were scored on different held-out tails "
+                                  f"(test fingerprints {target.manifest.get('test_fingerprint')} and "
+                                  f"{live.manifest.get('test_fingerprint')}): their {metric} cannot be compared. Retrain "
+                                  "the challenger on the live version's data, or promote without --if-better.")
+        if live_value is not None and not float(value) > float(live_value):
+            raise NotBetterError(f"{name} {version} is not better than the live {live.version}: {metric} "
+                                 f"{float(value):.4f} <= {float(live_value):.4f}; the live version stays")
+        return self.promote(name, version)
 
     def previous(self, name: str) -> str | None:
         """The version a :meth:`rollback` would return to (``None`` when there is none)."""

@@ -92,7 +92,7 @@ def test_promotion_reloads_without_dropping_requests(one_worker: Any, shop_url: 
     store.close()
     cls = recommender_class("itemknn")
     assert cls is not None
-    new = register_recommender(ModelRegistry(srv.home / "models"), cls(neighbors=3).fit(data), vocab)
+    new = register_recommender(ModelRegistry(srv.home / "models"), cls(neighbors=3).fit(data), vocab, promote=True)
     deadline = time.monotonic() + 30
     loaded = before
     while loaded != new.version and time.monotonic() < deadline:

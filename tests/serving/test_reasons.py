@@ -133,7 +133,7 @@ def test_model_explanations_name_the_largest_contribution(svc: Service) -> None:
     if cls is None:
         pytest.skip("the ease recommender is not installed")
     vocab, data = training_data(svc.store)
-    register_recommender(svc.registry, cls().fit(data), vocab)
+    register_recommender(svc.registry, cls().fit(data), vocab, promote=True)
     svc.models.refresh()
     m = svc.models.get("ease")
     assert m is not None

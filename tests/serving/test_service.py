@@ -102,7 +102,7 @@ def test_a_promoted_model_is_loaded_without_a_restart(svc: Service) -> None:
     before = svc.models.get("itemknn")
     assert before is not None
     vocab, data = training_data(svc.store)
-    register_recommender(svc.registry, cls(neighbors=2).fit(data), vocab)
+    register_recommender(svc.registry, cls(neighbors=2).fit(data), vocab, promote=True)
     assert svc.recommend("for_you", user="u1", n=3)["items"]  # old version still answers
     assert svc.models.refresh() == ["itemknn"]
     after = svc.models.get("itemknn")
@@ -121,7 +121,7 @@ def test_dense_item_item_weights_are_served_in_c_order(svc: Service) -> None:
     vocab, data = training_data(svc.store)
     model = cls().fit(data)
     model.weights = np.asfortranarray(model.weights)  # type: ignore[attr-defined]
-    register_recommender(svc.registry, model, vocab)
+    register_recommender(svc.registry, model, vocab, promote=True)
     svc.models.names = sorted({*svc.models.names, "ease"})
     svc.models.refresh()
     loaded = svc.models.get("ease")

@@ -1,4 +1,4 @@
-"""``shopsage models list|promote|rollback``: the model registry."""
+"""``shopsage models train|list|promote|rollback|finetune``: train for serving, and the model registry."""
 
 from __future__ import annotations
 
@@ -16,13 +16,17 @@ __all__ = ["models_app"]
 models_app = typer.Typer(help="Trained models: list versions, promote one, roll back.", no_args_is_help=True)
 
 
-def _registry(ctx: typer.Context, root: Path | None) -> ModelRegistry:
+def _registry(ctx: typer.Context, root: Path | None, home: Path | None = None) -> ModelRegistry:
     from shopsage.cli.data_commands import config_of
 
-    return ModelRegistry(root if root is not None else config_of(ctx).paths.home / "models")
+    if root is not None:
+        return ModelRegistry(root)
+    return ModelRegistry((home if home is not None else config_of(ctx).paths.home) / "models")
 
 
-ROOT_HELP = "Registry folder (default: <home>/models, home from the config or $SHOPSAGE_HOME)."
+ROOT_HELP = "Registry folder (default: <home>/models)."
+HOME_HELP = "ShopSage home: its models/ folder is the registry (default: the config's paths.home or $SHOPSAGE_HOME)."
+SHOWN_METRICS = ("ndcg@10", "hr@10", "hr@20", "mrr@20", "recall@100")
 ENGINE_HELP = ("Search engine root (a folder with CURRENT): re-embed the catalogue with the promoted encoder and "
                "swap the vector index atomically. Without it only the registry's live pointer moves.")
 STORE_HELP = "Store URL whose items are re-embedded (default: the configured store)."
@@ -45,23 +49,131 @@ def _swap_engine(ctx: typer.Context, name: str, version: str | None, engine: Pat
         run_or_fail(lambda: promote_encoder(reg, name, version, engine, rows, cache_dir, log))
 
 
+def _metrics_text(manifest: dict[str, object]) -> str:
+    metrics = manifest.get("metrics") or {}
+    assert isinstance(metrics, dict)
+    if not metrics:
+        return "-" if manifest.get("holdout") is False else ""
+    shown = [k for k in SHOWN_METRICS if k in metrics] or sorted(metrics)[:4]
+    return ", ".join(f"{k} {float(metrics[k]):.4f}" for k in shown)
+
+
+def _when(ts: object) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(float(ts)).strftime("%Y-%m-%d %H:%M") if isinstance(ts, (int, float)) else ""
+
+
+TRAIN_NAMES = "pop, itemknn, ease, als, bpr, fbt, sknn, sasrec, gru4rec, ranker (the search ranker), blend-session, blend-user"
+
+
+@models_app.command("train")
+def train(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help=f"What to train: {TRAIN_NAMES}."),
+    store: str = typer.Option(None, "--store", help="Store URL to learn from (default: the configured store)."),
+    home: Path = typer.Option(None, "--home", help=HOME_HELP),
+    params: str = typer.Option(None, "--params", help="JSON of hyperparameters, e.g. '{\"reg\": 500}'; for a blend, "
+                               "per part plus \"parts\": '{\"parts\": [\"sasrec\", \"sknn\"], \"sasrec\": {\"epochs\": 30}}'."),
+    tune: int = typer.Option(0, "--tune", min=0, help="Optuna trials on the validation cases before the final fit."),
+    holdout: bool = typer.Option(True, "--holdout/--no-holdout", help="Hold out the store's tail (leave-one-out, "
+                                 "session prefixes or judged queries) and record the figures on it; --no-holdout "
+                                 "trains on everything and records none."),
+    protocol: str = typer.Option(None, "--protocol", help="leave-one-out, temporal, session-prefix (default: the one "
+                                 "that fits the data)."),
+    promote: bool = typer.Option(False, "--promote", help="Make the new version live at once."),
+    if_better: str = typer.Option(None, "--if-better", metavar="METRIC", help="With --promote: only when it beats "
+                                  "the live version on this held-out metric."),
+    seed: int = typer.Option(0, "--seed"),
+    max_test_cases: int = typer.Option(None, "--max-test-cases", help="Score a seeded sample of the tail (faster)."),
+) -> None:
+    """Train NAME on the store, score it on the store's held-out tail, register the version (manifest: figures)."""
+    from shopsage.cli.data_commands import default_store
+    from shopsage.data.stores import open_store
+    from shopsage.errors import ConfigError
+    from shopsage.training import BLENDS, train_blend, train_recommender
+
+    def parsed() -> dict[str, object]:
+        if not params:
+            return {}
+        try:
+            value = json.loads(params)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--params is not JSON ({exc}); example: '{{\"reg\": 500}}'") from None
+        if not isinstance(value, dict):
+            raise ConfigError("--params must be a JSON object of hyperparameters, e.g. '{\"reg\": 500}'")
+        return value
+
+    config: dict[str, object] = run_or_fail(parsed)  # type: ignore[assignment]
+    reg = _registry(ctx, None, home)
+    db = run_or_fail(lambda: open_store(store or default_store(ctx)))
+    say = console.print
+
+    def run() -> object:
+        if name == "ranker":
+            from shopsage.search.training import train_ranker_version
+
+            return train_ranker_version(db, reg, config, say)
+        if name in BLENDS or name.startswith("blend-"):
+            parts = config.pop("parts", None)
+            return train_blend(db, reg, name, parts=parts, params=config, holdout=holdout,  # type: ignore[arg-type]
+                               protocol=protocol, seed=seed, max_test_cases=max_test_cases, say=say)
+        return train_recommender(db, reg, name, params=config, tune=tune, holdout=holdout, protocol=protocol,
+                                 seed=seed, max_test_cases=max_test_cases, say=say)
+
+    try:
+        version = run_or_fail(run)
+    finally:
+        db.close()  # type: ignore[attr-defined]
+    v = version  # type: ignore[assignment]
+    console.print(f"{name} {v.version} registered in {reg.root}: {_metrics_text(v.manifest) or 'no held-out figures'}")  # type: ignore[attr-defined]
+    if promote:
+        live = run_or_fail(lambda: reg.promote_if_better(name, v.version, if_better) if if_better  # type: ignore[attr-defined]
+                           else reg.promote(name, v.version))  # type: ignore[attr-defined]
+        console.print(f"{name}: {live.version} is live")  # type: ignore[attr-defined]
+    else:
+        console.print(f"make it live: shopsage models promote {name} {v.version} --if-better "  # type: ignore[attr-defined]
+                      f"{'mrr@20' if str(v.manifest.get('protocol', '')).startswith('session') else 'ndcg@10'}")  # type: ignore[attr-defined]
+
+
 @models_app.command("list")
 def list_models(ctx: typer.Context, name: str = typer.Argument(None, help="Only this model."),
-                root: Path = typer.Option(None, "--root", help=ROOT_HELP)) -> None:
-    """Every version of every model, with its method, data fingerprint and metrics."""
-    reg = _registry(ctx, root)
-    table = Table("model", "version", "live", "kind", "method", "data", "metrics")
+                root: Path = typer.Option(None, "--root", help=ROOT_HELP),
+                home: Path = typer.Option(None, "--home", help=HOME_HELP),
+                as_json: bool = typer.Option(False, "--json", help="Print the manifests' figures as JSON.")) -> None:
+    """Every version of every model: live or not, kind, held-out protocol and figures, data fingerprint."""
+    reg = _registry(ctx, root, home)
+    rows = []
     for model in [name] if name else reg.names():
         for v in run_or_fail(lambda model=model: reg.versions(model)):  # type: ignore[union-attr]
-            cfg = v.manifest.get("config", {})
-            table.add_row(v.name, v.version, "*" if v.current else "", v.manifest.get("kind", ""),
-                          str(cfg.get("method", "")), str(v.manifest.get("data_fingerprint", "")),
-                          json.dumps(v.manifest.get("metrics", {}), sort_keys=True))
+            rows.append(v)
+    if as_json:
+        console.print_json(json.dumps([{"name": v.name, "version": v.version, "live": v.current,
+                                        "kind": v.manifest.get("kind"), "protocol": v.manifest.get("protocol"),
+                                        "metrics": v.manifest.get("metrics", {}),
+                                        "data_fingerprint": v.manifest.get("data_fingerprint")} for v in rows]))
+        return
+    table = Table("model", "version", "live", "kind", "held-out tail", "metrics", "data", "trained")
+    for v in rows:
+        m = v.manifest
+        protocol = str(m.get("protocol") or ("none" if m.get("holdout") is False else ""))
+        n_test = (m.get("data") or {}).get("n_test_cases") if isinstance(m.get("data"), dict) else None
+        if n_test:
+            protocol += f" ({n_test:,} cases)"
+        table.add_row(v.name, v.version, "*" if v.current else "", str(m.get("kind", "")), protocol,
+                      _metrics_text(m), str(m.get("data_fingerprint", "")), _when(m.get("created_at")))
+    if not rows:
+        console.print(f"no models in {reg.root} (train one: shopsage models train NAME --store URL)")
+        return
     console.print(table)
 
 
 @models_app.command("promote")
 def promote(ctx: typer.Context, name: str, version: str, root: Path = typer.Option(None, "--root", help=ROOT_HELP),
+            home: Path = typer.Option(None, "--home", help=HOME_HELP),
+            if_better: str = typer.Option(None, "--if-better", metavar="METRIC",
+                                          help="Refuse unless VERSION beats the live version on this held-out metric "
+                                          "(e.g. ndcg@10), both scored on the same held-out tail."),
             engine: Path = typer.Option(None, "--engine", help=ENGINE_HELP),
             store: str = typer.Option(None, "--store", help=STORE_HELP),
             cache: Path = typer.Option(None, "--cache", help="Embedding cache folder (default: <home>/cache/embeddings).")) -> None:
@@ -69,12 +181,17 @@ def promote(ctx: typer.Context, name: str, version: str, root: Path = typer.Opti
     if engine is not None:
         _swap_engine(ctx, name, version, engine, store, cache, root)
         return
-    v = run_or_fail(lambda: _registry(ctx, root).promote(name, version))
+    reg = _registry(ctx, root, home)
+    if if_better:
+        v = run_or_fail(lambda: reg.promote_if_better(name, version, if_better))
+    else:
+        v = run_or_fail(lambda: reg.promote(name, version))
     console.print(f"{name}: {v.version} is live")  # type: ignore[attr-defined]
 
 
 @models_app.command("rollback")
 def rollback(ctx: typer.Context, name: str, root: Path = typer.Option(None, "--root", help=ROOT_HELP),
+             home: Path = typer.Option(None, "--home", help=HOME_HELP),
              engine: Path = typer.Option(None, "--engine", help=ENGINE_HELP),
              store: str = typer.Option(None, "--store", help=STORE_HELP),
              cache: Path = typer.Option(None, "--cache", help="Embedding cache folder (default: <home>/cache/embeddings).")) -> None:
@@ -82,7 +199,7 @@ def rollback(ctx: typer.Context, name: str, root: Path = typer.Option(None, "--r
     if engine is not None:
         _swap_engine(ctx, name, None, engine, store, cache, root)
         return
-    v = run_or_fail(lambda: _registry(ctx, root).rollback(name))
+    v = run_or_fail(lambda: _registry(ctx, root, home).rollback(name))
     console.print(f"{name}: back to {v.version}")  # type: ignore[attr-defined]
 
 

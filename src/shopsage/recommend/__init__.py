@@ -31,13 +31,13 @@ _MODEL_PATHS: dict[str, str] = {
     "sknn": "shopsage.recommend.sknn:SKNN",
     "sasrec": "shopsage.recommend.sequential.sasrec:SASRec",
     "gru4rec": "shopsage.recommend.sequential.gru4rec:GRU4Rec",
+    "recent": "shopsage.recommend.recent:RecentItems",
 }
 
 # Components that are recommenders but not stand-alone CLI models (they need other parts to build).
 _COMPONENT_PATHS: dict[str, str] = {
     "hybrid": "shopsage.recommend.hybrid:Hybrid",
     "content": "shopsage.recommend.content:ContentScorer",
-    "recent": "shopsage.recommend.recent:RecentItems",
 }
 
 

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from shopsage.data.splits import sequences_from_interactions
-from shopsage.data.stores.base import TYPE_CODES, Interactions, StoreReader
+from shopsage.data.stores.base import TYPE_CODES, StoreReader
+from shopsage.training.data import SKIP_TYPES, owner_groups, store_interactions
 
 __all__ = ["StoredHistory", "SKIP_TYPES", "load_history", "owner_groups"]
 
-SKIP_TYPES = ("impression", "search")
-"""Event types that are not interactions with an item (they never enter histories)."""
 
 _TYPE_NAMES = {c: t for t, c in TYPE_CODES.items()}
 
@@ -44,23 +43,11 @@ class StoredHistory:
         return _TYPE_NAMES.get(int(code), "view")
 
 
-def owner_groups(inter: Interactions) -> np.ndarray:
-    """One group per user; events without a user are grouped by session after the users."""
-    top = int(inter.user.max(initial=-1)) + 1
-    return np.where(inter.user >= 0, inter.user, np.where(inter.session >= 0, top + inter.session, -1))
-
-
-def _interactions(store: StoreReader) -> Interactions:
-    inter = store.interactions()
-    keep = inter.item >= 0
-    for t in SKIP_TYPES:
-        keep &= inter.type != TYPE_CODES[t]
-    return inter.select(keep)
 
 
 def load_history(store: StoreReader, slot_of: Callable[[str], int | None]) -> StoredHistory:
     """Every user's and session's stored interactions, as catalogue slots."""
-    inter = _interactions(store)
+    inter = store_interactions(store)
     item_ext = {rid: ext for ext, rid in store.item_ids().items()}
     uniq, inv = np.unique(inter.item, return_inverse=True)
     lut = np.array([s if (s := slot_of(item_ext.get(int(r), ""))) is not None else -1 for r in uniq], dtype=np.int64)

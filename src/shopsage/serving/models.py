@@ -9,7 +9,6 @@ reference assignment: no request sees half a model, none is dropped).
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import Callable
@@ -19,38 +18,34 @@ from typing import Any
 
 import numpy as np
 
+from shopsage.artifacts import read_manifest
 from shopsage.errors import ArtifactError, ModelError, ShopSageError
 from shopsage.recommend.base import Recommender
 from shopsage.registry import ModelRegistry
+from shopsage.training.recommenders import ITEMS_FILE, MODEL_DIR
 from shopsage.vocab import Vocabulary
 
-__all__ = ["LoadedModel", "ModelSet", "recommender_class", "MODEL_DIR", "ITEMS_FILE"]
+__all__ = ["LoadedModel", "ModelSet", "recommender_class", "model_kind", "manifest_event_types", "MODEL_DIR", "ITEMS_FILE"]
 
 log = logging.getLogger("shopsage.models")
 
-MODEL_DIR = "model"
-ITEMS_FILE = "items.txt"
 
 
 def recommender_class(name: str) -> type[Recommender] | None:
-    """The recommender class registered as ``name``, or None when that model is not installed."""
-    from shopsage import recommend
+    """The recommender class of model kind ``name``, or None when that model is not installed."""
+    from shopsage.recommend import model_class
 
-    model_class = getattr(recommend, "model_class", None)
-    if model_class is not None:
-        try:
-            cls: type[Recommender] = model_class(name)
-            return cls
-        except (ShopSageError, KeyError, ValueError, TypeError, ImportError):
-            return None
     try:
-        module = importlib.import_module(f"shopsage.recommend.{name}")
-    except ImportError:
+        return model_class(name)
+    except (ShopSageError, ImportError):
         return None
-    for value in vars(module).values():
-        if isinstance(value, type) and issubclass(value, Recommender) and getattr(value, "name", None) == name:
-            return value
-    return None
+
+
+def model_kind(manifest: dict[str, Any], name: str) -> str:
+    """The model class name a registry version holds (``recommender/sasrec`` -> ``sasrec``); a blend
+    registered as ``blend-session`` holds a ``hybrid``."""
+    kind = str(manifest.get("kind", ""))
+    return kind.split("/", 1)[1] if kind.startswith("recommender/") else name
 
 
 @dataclass(frozen=True)
@@ -62,6 +57,9 @@ class LoadedModel:
     model: Recommender
     to_slot: np.ndarray  # (n_model_items,) int64: catalogue slot of each model id, -1 when absent
     from_slot: np.ndarray  # (catalogue capacity at load,) int64: model id of each slot, -1 when absent
+    event_types: dict[str, int] | None = None
+    """Training interactions per event type, from the version's manifest; None when it does not say
+    (reasons then name no event type)."""
 
     def model_ids(self, slots: list[int]) -> np.ndarray:
         s = np.asarray(slots, dtype=np.int64)
@@ -76,14 +74,36 @@ class LoadedModel:
     def explains(self) -> bool:
         return callable(getattr(self.model, "explain", None))
 
+    @property
+    def trained_on(self) -> tuple[str, ...] | None:
+        """The event types the model learned from (sorted), or None when the manifest does not say."""
+        if self.event_types is None:
+            return None
+        return tuple(sorted(t for t, c in self.event_types.items() if c > 0))
+
+
+def manifest_event_types(manifest: dict[str, Any]) -> dict[str, int] | None:
+    """A manifest's ``event_types`` (event type -> training interactions), or None when it has none
+    or an unreadable one."""
+    raw = manifest.get("event_types")
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return {str(t): int(c) for t, c in raw.items()}
+    except (TypeError, ValueError):
+        return None
+
 
 def load_version(name: str, path: Path, version: str, slot_of: Callable[[str], int | None], capacity: int,
-                 store_items: Callable[[], list[str]] | None = None) -> LoadedModel:
+                 store_items: Callable[[], list[str]] | None = None,
+                 event_types: dict[str, int] | None = None) -> LoadedModel:
     """Load a registry version; without ``items.txt`` the model's ids are taken to be the store's
-    items in row order (the vocabulary of :mod:`shopsage.data.splits`) when the counts agree."""
-    cls = recommender_class(name)
+    items in row order (the vocabulary of :mod:`shopsage.data.splits`) when the counts agree.
+    ``event_types`` is what the version's manifest says it was trained on."""
+    kind = model_kind(read_manifest(path), name)
+    cls = recommender_class(kind)
     if cls is None:
-        raise ModelError(f"model {name!r} is in the registry but not installed in this ShopSage")
+        raise ModelError(f"model {name!r} ({kind}) is in the registry but not installed in this ShopSage")
     model_dir = path / MODEL_DIR if (path / MODEL_DIR).is_dir() else path
     model = cls.load(model_dir)
     items_file = path / ITEMS_FILE
@@ -99,7 +119,7 @@ def load_version(name: str, path: Path, version: str, slot_of: Callable[[str], i
     from_slot = np.full(max(capacity, int(to_slot.max(initial=-1)) + 1), -1, dtype=np.int64)
     ok = to_slot >= 0
     from_slot[to_slot[ok]] = np.flatnonzero(ok)
-    return LoadedModel(name, version, model, to_slot, from_slot)
+    return LoadedModel(name, version, model, to_slot, from_slot, event_types)
 
 
 class ModelSet:
@@ -138,7 +158,8 @@ class ModelSet:
                 if cur is None or (have is not None and have.version == cur.version):
                     continue
                 try:
-                    loaded = load_version(name, cur.path, cur.version, self._slot_of, self._capacity(), self._store_items)
+                    loaded = load_version(name, cur.path, cur.version, self._slot_of, self._capacity(), self._store_items,
+                                          manifest_event_types(cur.manifest))
                 except Exception as exc:  # noqa: BLE001 - a broken version is reported; the loaded one keeps serving
                     self.errors[name] = f"{cur.version}: {exc}"
                     log.warning("model %s %s not loaded: %s", name, cur.version, exc)
