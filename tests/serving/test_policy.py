@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from shopsage.policy import Rule, apply_rules, category_cap, mmr
+from shopsage.policy import Rule, apply_rules, category_cap, mmr, place_pins
 from shopsage.profiles import ItemInfo, build_profile
 
 
@@ -82,3 +82,45 @@ def test_profile_weights_types_and_bands_prices() -> None:
     assert p.top_categories[0] == ("Lab", 5.0) and ("Pipettes", 4.0) in p.top_categories
     assert p.top_brands == [("Acme", 4.0), ("Glassco", 1.0)]
     assert p.price_band is not None and p.price_band["median"] == 10.0 and p.price_band["max"] == 20.0
+
+
+def test_boost_factor_must_promote() -> None:
+    with pytest.raises(ValidationError, match="use a factor > 1"):
+        Rule(name="x", action="boost", items=["i0"], factor=0.5)
+
+
+def test_a_pin_overrides_boost_and_bury_and_keeps_its_first_position() -> None:
+    rules = [Rule(name="p", action="pin", items=["i4"], position=0), Rule(name="q", action="pin", items=["i2", "i4"], position=0),
+             Rule(name="y", action="bury", categories=["C"])]
+    out = apply_rules(np.array([0, 1, 2, 3, 4, 5]), np.linspace(1.0, 0.5, 6).astype(np.float32), rules, "for_you", Facts())
+    assert out.slots.tolist() == [4, 2, 0, 1, 3, 5]  # i4 keeps rule p's position 0; i2 moves to the next free one
+    assert [(p.slot, p.position, p.rule.name) for p in out.pins] == [(4, 0, "p"), (2, 1, "q")]
+    assert [r.name for r in out.touched[4]] == ["p"]  # the bury on C does not touch a pinned item
+    assert [r.name for r in out.touched[5]] == ["y"] and out.ranked.tolist() == [0, 1, 3, 5]
+    assert out.buried.tolist() == [False, False, False, True]
+
+
+def test_place_pins_past_the_end_follow_the_other_items() -> None:
+    from shopsage.policy import Pin
+
+    r = Rule(name="p", action="pin", items=["i9"])
+    assert place_pins([1, 2, 3], [Pin(9, 1, r)]) == [1, 9, 2, 3]
+    assert place_pins([1, 2], [Pin(9, 5, r), Pin(8, 0, r)]) == [8, 1, 2, 9]
+    assert place_pins([1, 2, 3], [Pin(9, 1, r)], n=2) == [1, 9]
+
+
+def test_diversity_never_lifts_a_buried_item_over_an_unburied_one() -> None:
+    cats = ["A", "A", "A", "B"]
+
+    def sim(i: int, j: int) -> float:
+        return 1.0 if cats[i] == cats[j] else 0.0
+
+    tiers = [0, 0, 0, 1]  # item 3 (the only B) is buried
+    assert mmr(np.array([1.0, 0.9, 0.8, 0.95]), sim, 4, lam=0.3) == [0, 3, 1, 2]  # without tiers B comes second
+    assert mmr(np.array([1.0, 0.9, 0.8, 0.95]), sim, 4, lam=0.3, tiers=tiers) == [0, 1, 2, 3]
+    kept, skipped = category_cap(cats, 3, 1, tiers)
+    assert kept == [0, 1, 2] and skipped == []  # capped A items of tier 0 fill before the buried B
+    kept, skipped = category_cap(["A", "A", "B", "B", "C"], 5, 1, [0, 0, 0, 1, 1])
+    assert kept == [0, 2, 1, 4, 3] and skipped == []
+    with pytest.raises(ValueError, match="one tier per candidate"):
+        category_cap(cats, 3, 1, [0])

@@ -3,7 +3,9 @@
 A :class:`Rule` matches items by id, category (any level of the path, case-insensitive) or brand,
 and either multiplies their score (``boost`` with ``factor > 1``; ``bury`` moves them after every
 unburied item) or ``pin`` s them at a fixed position. :func:`apply_rules` returns the new order
-and, per item, which rules touched it, so the caller can explain every change.
+and, per item, which rules touched it, so the caller can explain every change; it also keeps the
+unpinned items with their buried flags and the pins apart, so that a later stage (diversity)
+reorders only within what the rules allow and places the pins last.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["ItemFacts", "Rule", "RuleOutcome", "apply_rules"]
+__all__ = ["ItemFacts", "Pin", "Rule", "RuleOutcome", "apply_rules", "place_pins"]
 
 
 class ItemFacts(Protocol):
@@ -48,6 +50,9 @@ class Rule(BaseModel):
             raise ValueError(f"rule {self.name!r} matches nothing: give items, categories or brands")
         if self.action == "pin" and not self.items:
             raise ValueError(f"pin rule {self.name!r} needs items (a pin names the items it places)")
+        if self.action == "boost" and self.factor <= 1:
+            raise ValueError(f"boost rule {self.name!r} has factor {self.factor:g}: a boost multiplies scores by more "
+                             "than 1; use a factor > 1, or action = \"bury\" to place items lower")
         return self
 
     def matches(self, slot: int, facts: ItemFacts) -> bool:
@@ -67,58 +72,115 @@ class Rule(BaseModel):
         return not self.scenarios or scenario in self.scenarios
 
 
+@dataclass(frozen=True)
+class Pin:
+    """An item a pin rule places: ``position`` is its 0-based target (the rule's position, moved to
+    the first free one when an earlier rule or item holds it)."""
+
+    slot: int
+    position: int
+    rule: Rule
+
+
 @dataclass
 class RuleOutcome:
-    slots: np.ndarray  # (m,) int64, the new order
+    slots: np.ndarray  # (m,) int64, the new order with the pins placed
     scores: np.ndarray  # (m,) float32
     touched: dict[int, list[Rule]] = field(default_factory=dict)  # slot -> rules that changed it
+    ranked: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # (k,) the unpinned items in order
+    ranked_scores: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # (k,)
+    buried: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (k,) buried flags of ``ranked``
+    pins: list[Pin] = field(default_factory=list)
 
 
 def apply_rules(slots: np.ndarray, scores: np.ndarray, rules: Sequence[Rule], scenario: str, facts: ItemFacts,
                 pinnable: np.ndarray | None = None) -> RuleOutcome:
-    """Boost and bury ``slots`` (ranked best first), then pin; ``pinnable`` (bool over slots) says
-    which pinned items may be inserted when the list does not hold them (live, in stock, allowed)."""
-    slots = np.asarray(slots, dtype=np.int64).copy()
-    scores = np.asarray(scores, dtype=np.float32).copy()
+    """Pin, then boost and bury the other ``slots`` (ranked best first).
+
+    ``pinnable`` (bool over slots) says which pinned items may be inserted when the list does not
+    hold them (live, in stock, allowed). An item keeps the first pin that places it; a pin
+    overrides boost and bury (they do not move it, so they do not touch it). ``ranked`` holds the
+    unpinned items, unburied ones by score then buried ones by score, so a caller that reorders
+    them (diversity) can keep the tiers and place the pins after (:func:`place_pins`); ``slots``
+    is ``ranked`` with the pins placed."""
+    slots = np.asarray(slots, dtype=np.int64)
+    scores = np.asarray(scores, dtype=np.float32)
     active = [r for r in rules if r.applies_to(scenario)]
     touched: dict[int, list[Rule]] = {}
-    buried = np.zeros(len(slots), dtype=bool)
+    pins = _resolve_pins([r for r in active if r.action == "pin"], slots.tolist(), facts, pinnable)
+    for p in pins:
+        touched[p.slot] = [p.rule]
+    keep = ~np.isin(slots, [p.slot for p in pins])
+    rest, rest_scores = slots[keep], scores[keep].copy()
+    buried = np.zeros(len(rest), dtype=bool)
     for r in active:
         if r.action == "pin":
             continue
-        for i, s in enumerate(slots.tolist()):
+        for i, s in enumerate(rest.tolist()):
             if r.matches(s, facts):
                 touched.setdefault(s, []).append(r)
                 if r.action == "boost":
-                    scores[i] = scores[i] * r.factor if scores[i] > 0 else scores[i] / r.factor
+                    rest_scores[i] = rest_scores[i] * r.factor if rest_scores[i] > 0 else rest_scores[i] / r.factor
                 else:
                     buried[i] = True
-    order = np.lexsort((np.arange(len(slots)), -scores, buried))  # unburied first, then by score
-    slots, scores = slots[order], scores[order]
-    for r in (r for r in active if r.action == "pin"):
-        slots, scores = _pin(slots, scores, r, facts, pinnable, touched)
-    return RuleOutcome(slots, scores, touched)
+    order = np.lexsort((np.arange(len(rest)), -rest_scores, buried))  # unburied first, then by score
+    rest, rest_scores, buried = rest[order], rest_scores[order], buried[order]
+    score_of = dict(zip(rest.tolist(), rest_scores.tolist(), strict=True))
+    top = float(rest_scores.max()) if len(rest_scores) else 1.0
+    given = dict(zip(slots.tolist(), scores.tolist(), strict=True))
+    score_of.update({p.slot: given.get(p.slot, top) for p in pins})  # an inserted pin scores as the top item
+    placed = place_pins(rest.tolist(), pins)
+    return RuleOutcome(np.asarray(placed, dtype=np.int64), np.asarray([score_of[s] for s in placed], dtype=np.float32),
+                       touched, rest, rest_scores, buried, pins)
 
 
-def _pin(slots: np.ndarray, scores: np.ndarray, rule: Rule, facts: ItemFacts, pinnable: np.ndarray | None,
-         touched: dict[int, list[Rule]]) -> tuple[np.ndarray, np.ndarray]:
-    present = {facts.ext(s): i for i, s in enumerate(slots.tolist())}
-    lst, sc = slots.tolist(), scores.tolist()
-    pos = rule.position
-    for ext in rule.items:
-        if ext in present:
-            i = lst.index(slots[present[ext]])
-            s, v = lst.pop(i), sc.pop(i)
-        else:
-            s = _slot_of(ext, facts)
-            if s is None or (pinnable is not None and not pinnable[s]):
+def place_pins(order: Sequence[int], pins: Sequence[Pin], n: int | None = None) -> list[int]:
+    """``order`` with each pinned slot at its position; pins whose position lies beyond the other
+    items follow them, in position order; at most ``n`` items."""
+    at = {p.position: p.slot for p in pins}
+    total = len(order) + len(pins) if n is None else min(n, len(order) + len(pins))
+    out: list[int] = []
+    rest = iter(order)
+    placed: set[int] = set()
+    while len(out) < total:
+        pos = len(out)
+        if pos in at:
+            out.append(at[pos])
+            placed.add(pos)
+            continue
+        nxt = next(rest, None)
+        if nxt is None:
+            break
+        out.append(nxt)
+    out += [at[pos] for pos in sorted(at) if pos not in placed][: total - len(out)]
+    return out
+
+
+def _resolve_pins(rules: Sequence[Rule], present: list[int], facts: ItemFacts, pinnable: np.ndarray | None) -> list[Pin]:
+    """Every item the pin ``rules`` place, in rule order: an item listed by several rules keeps the
+    first; a position already taken moves the pin to the next free one."""
+    by_ext = {facts.ext(s): s for s in present}
+    pins: list[Pin] = []
+    taken: set[int] = set()
+    done: set[int] = set()
+    for rule in rules:
+        k = 0
+        for ext in rule.items:
+            s = by_ext.get(ext)
+            if s is None:
+                s = _slot_of(ext, facts)
+                if s is None or (pinnable is not None and not (0 <= s < len(pinnable) and pinnable[s])):
+                    continue
+            if s in done:
                 continue
-            v = float(sc[0]) if sc else 1.0
-        lst.insert(min(pos, len(lst)), s)
-        sc.insert(min(pos, len(sc)), v)
-        touched.setdefault(s, []).append(rule)
-        pos += 1
-    return np.asarray(lst, dtype=np.int64), np.asarray(sc, dtype=np.float32)
+            pos = rule.position + k
+            while pos in taken:
+                pos += 1
+            pins.append(Pin(s, pos, rule))
+            taken.add(pos)
+            done.add(s)
+            k += 1
+    return pins
 
 
 def _slot_of(ext: str, facts: ItemFacts) -> int | None:
