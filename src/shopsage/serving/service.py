@@ -27,7 +27,7 @@ from shopsage.errors import NotFoundError, ValidationError
 from shopsage.serving.build import build_missing
 from shopsage.serving.catalog import ServingCatalog
 from shopsage.serving.config import SCENARIOS, load_pipelines
-from shopsage.serving.generators import Generators, Shopper
+from shopsage.serving.generators import Generators, Popularity, Shopper
 from shopsage.serving.history import StoredHistory, load_history
 from shopsage.serving.models import ModelSet
 from shopsage.serving.scenario import run_scenario
@@ -72,6 +72,7 @@ class ServiceOptions:
 class _Live:
     at: float = 0.0
     counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    since: float = field(default_factory=time.time)  # the service's start: live counts begin here
 
 
 class Service:
@@ -342,7 +343,11 @@ class Service:
                 out.append((s, t.type))
         return out
 
-    def shopper(self, user: str | None, session: str | None, item: str | None = None) -> Shopper:
+    def shopper(self, user: str | None, session: str | None, item: str | None = None,
+                history: Sequence[str] | None = None) -> Shopper:
+        """Who a request is for; ``history`` (item ids, oldest first) is what the request itself says the
+        shopper viewed in this visit (a storefront without sessions on the server): it extends the
+        session's history, and unknown ids are left out."""
         sh = Shopper(user=user, session=session)
         live_user: list[Touch] = []
         if user is not None:
@@ -361,6 +366,11 @@ class Service:
             if user is not None:  # events sent with both ids are in both lists: count them once
                 known = set(live_user)
                 sh.combined = sh.user_history + stored_session + self._live_history([t for t in live if t not in known])
+        if history:
+            sent = [(slot, "view") for ext in history if (slot := self.catalog.slot(ext)) is not None]
+            sh.session_history = sh.session_history + sent
+            if sh.combined is not None:
+                sh.combined = sh.combined + sent
         if item is not None:
             s = self.catalog.slot(item)
             if s is None:
@@ -391,29 +401,33 @@ class Service:
             m[sh.item] = False
         return m
 
-    def _trending(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _trending(self) -> Popularity:
+        """Stored counts (all time, read at start) plus live ones: every item's, not only the top ones.
+        An in-process state counts since this service started; a shared one does not say since when."""
         now = time.monotonic()
         cap = self.catalog.capacity
         if now - self._live.at > self.options.trending_cache_s or len(self._live.counts) != cap:
             live = np.zeros(cap, np.float32)
-            for ext, c in self.state.popularity(1000):
+            for ext, c in self.state.popularity(max(cap, 1)):
                 s = self.catalog.slot(ext)
                 if s is not None:
                     live[s] = c
-            self._live = _Live(now, live)
+            self._live = _Live(now, live, self._live.since)
         stored = self._stored[:cap]
-        return stored + self._live.counts, stored, self._live.counts
+        since = self._live.since if self.state.url.startswith("memory:") else None
+        return Popularity(stored + self._live.counts, stored, self._live.counts, since)
 
     # ------------------------------------------------------------------ answers
     def recommend(self, scenario: str, user: str | None = None, session: str | None = None, item: str | None = None,
-                  n: int = 10) -> dict[str, Any]:
+                  n: int = 10, history: Sequence[str] | None = None) -> dict[str, Any]:
         if scenario not in SCENARIOS:
             raise NotFoundError(f"unknown scenario {scenario!r}; use one of {', '.join(SCENARIOS)}")
         if scenario in ITEM_SCENARIOS and item is None:
             raise ValidationError(f"{scenario} needs ?item=ID (the item on the page)")
-        if scenario == "next_in_session" and session is None:
-            raise ValidationError("next_in_session needs ?session=ID (the shopper's session)")
-        sh = self.shopper(user, session, item)
+        if scenario == "next_in_session" and session is None and not history:
+            raise ValidationError("next_in_session needs ?session=ID (the shopper's session) or ?history=ID,ID (the "
+                                  "items viewed in this visit)")
+        sh = self.shopper(user, session, item, history)
         sc = self.pipelines.scenario(scenario)
         ranked = run_scenario(scenario, self.pipelines, self.gens, sh, self._allowed(sc.exclude, sh), n)
         items = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,8 @@ from shopsage.evaluate.protocols import PROTOCOLS, default_filter_seen, make_spl
 from shopsage.recommend.base import TrainData
 from shopsage.vocab import Vocabulary
 
-__all__ = ["SKIP_TYPES", "TrainingSet", "choose_protocol", "owner_groups", "prepare", "store_interactions"]
+__all__ = ["SKIP_TYPES", "TrainingSet", "choose_protocol", "owner_groups", "prepare", "store_interactions",
+           "write_tail_free_store"]
 
 SKIP_TYPES = ("impression", "search")
 """Event types that are not interactions with an item (they never enter histories or training)."""
@@ -145,3 +147,27 @@ def prepare(store: StoreReader, *, holdout: bool = True, protocol: str | None = 
     data = TrainData.from_split(split, with_valid_targets=True, item_text=text)
     return TrainingSet(split.items, data, protocol, split.test, types, split)
 
+
+
+def write_tail_free_store(source: StoreReader, dest: Any, split: SplitData, event_type: str | None = None) -> int:
+    """Write into ``dest`` (an empty store) the source's items and every training interaction of
+    ``split`` (train + validation targets, in order), leaving out the held-out tail: the shop a
+    served pipeline is scored on knows nothing of the test cases. User protocols write user
+    events, session protocols session events; the type is the one most of the source's
+    interactions have (the split keeps no per-event type). Returns the events written."""
+    from shopsage.data.rows import EventBlock, EventRow, RowKey
+
+    dest.write_items([row for _, row in source.items()])
+    inter = store_interactions(source)
+    event_type = event_type or max(_type_counts(inter).items(), key=lambda kv: kv[1])[0]
+    by_user = split.protocol in ("leave-one-out", "temporal")
+    seqs = split.train_with_valid()
+    block = EventBlock()
+    items = split.items.ids
+    for s in range(len(seqs)):
+        owner = split.owners.ids[s]
+        for pos, i in enumerate(seqs[s].tolist()):
+            block.append(EventRow(RowKey("tail-free", s + 1, pos), event_type, items[i], owner if by_user else None,
+                                  None if by_user else owner, None, None, None, pos))
+    dest.write_events(block)
+    return len(block)
