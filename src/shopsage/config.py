@@ -7,6 +7,7 @@ the file.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
@@ -16,7 +17,15 @@ from pydantic import ValidationError as PydanticValidationError
 from shopsage.errors import ConfigError, describe_problems
 from shopsage.settings import get_settings
 
-__all__ = ["ShopSageConfig", "StoreConfig", "ImportConfig", "PathsConfig", "load_config", "read_toml"]
+__all__ = ["ShopSageConfig", "StoreConfig", "ImportConfig", "PathsConfig", "load_config", "read_toml", "home_store_url"]
+
+STORE_FILE = "shop.db"
+"""The store's file inside the home when no store URL is configured."""
+
+
+def home_store_url(home: Path) -> str:
+    """The default store of a home: ``sqlite:///<home>/shop.db``."""
+    return f"sqlite:///{Path(home) / STORE_FILE}"
 
 
 class _Section(BaseModel):
@@ -24,7 +33,8 @@ class _Section(BaseModel):
 
 
 class StoreConfig(_Section):
-    url: str = Field("sqlite:///var/shop.db", description="Store URL: sqlite:///path.db or postgresql://...")
+    url: str | None = Field(None, description="Store URL: sqlite:///path.db or postgresql://...; unset: "
+                            "sqlite:///<paths.home>/shop.db, the store of the home (where `shopsage demo` imports).")
 
 
 class ImportConfig(_Section):
@@ -35,13 +45,18 @@ class ImportConfig(_Section):
 
 class PathsConfig(_Section):
     data_dir: Path = Field(Path("../shared/data"), description="Folder with the benchmark data sets.")
-    home: Path = Field(Path("var"), description="Folder for models, indexes and caches.")
+    home: Path = Field(Path("var"), description="The one home of a shop: its default store (shop.db), model "
+                       "registry (models/) and caches (cache/). --home and $SHOPSAGE_HOME override it.")
 
 
 class ShopSageConfig(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     import_: ImportConfig = Field(default_factory=ImportConfig, alias="import")
     paths: PathsConfig = Field(default_factory=PathsConfig)
+
+    def store_url(self, home: Path | None = None) -> str:
+        """The configured store URL, else the store of ``home`` (default: ``paths.home``)."""
+        return self.store.url or home_store_url(self.paths.home if home is None else home)
 
 
 def read_toml(path: Path, what: str) -> dict[str, object]:
@@ -63,7 +78,7 @@ def load_config(path: Path | None = None, environ: dict[str, str] | None = None)
         problems = describe_problems(exc)
         raise ConfigError(f"{path}: {problems}. See config/shopsage.example.toml for every key.") from exc
     env = get_settings(environ)
-    source = environ if environ is not None else __import__("os").environ
+    source = environ if environ is not None else os.environ
     if source.get("SHOPSAGE_STORE"):
         cfg.store.url = env.store
     if source.get("SHOPSAGE_DATA_DIR"):

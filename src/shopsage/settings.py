@@ -3,8 +3,8 @@
 | variable | meaning | default |
 | --- | --- | --- |
 | ``SHOPSAGE_DATA_DIR`` | folder with the real data sets (see ``../shared/data/README.md``) | ``../shared/data`` |
-| ``SHOPSAGE_STORE`` | store URL used when a command gets no ``--store`` | ``sqlite:///var/shop.db`` |
-| ``SHOPSAGE_HOME`` | folder for models, indexes and caches | ``var`` |
+| ``SHOPSAGE_STORE`` | store URL used when a command gets no ``--store`` | ``sqlite:///<home>/shop.db`` |
+| ``SHOPSAGE_HOME`` | the shop's home: default store ``shop.db``, registry ``models/``, ``cache/`` (``--home`` overrides) | ``var`` |
 | ``SHOPSAGE_ENCODER`` | sentence-transformers directory replacing the default encoder | the packaged all-MiniLM-L6-v2 |
 | ``SHOPSAGE_API_KEYS`` | comma-separated write/admin API keys | none (open, loopback only) |
 | ``SHOPSAGE_READ_KEYS`` | comma-separated read-only API keys | none |
@@ -35,8 +35,8 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     data_dir: Path = Field(Path("../shared/data"), description="Folder holding the real data sets.")
-    store: str = Field("sqlite:///var/shop.db", description="Default store URL.")
-    home: Path = Field(Path("var"), description="Folder for models, indexes and caches.")
+    store: str | None = Field(None, description="Default store URL; None: sqlite:///<home>/shop.db.")
+    home: Path = Field(Path("var"), description="The shop's home: default store, model registry and caches.")
     encoder: str | None = Field(None, description="Sentence-transformers model directory; None = packaged MiniLM.")
     api_keys: tuple[str, ...] = Field((), description="Write/admin API keys.")
     read_keys: tuple[str, ...] = Field((), description="Read-only API keys.")

@@ -82,3 +82,65 @@ def test_config_file_sets_import_defaults(tmp_path: Path) -> None:
     assert res.exit_code == 0 and json.loads(res.output)["quarantined"] == 1
     res = runner.invoke(app, ["--config", str(tmp_path / "missing.toml"), "stats"])
     assert res.exit_code == 2 and "cannot read the configuration" in res.output
+
+
+def test_read_only_commands_refuse_a_store_that_does_not_exist(tmp_path: Path) -> None:
+    typo = tmp_path / "typo.db"
+    for command in ("stats", "quarantine"):
+        res = runner.invoke(app, [command, "--store", f"sqlite:///{typo}"])
+        assert res.exit_code == 2, res.output
+        assert f"no store at {typo}: import data first with `shopsage import" in res.output and "check the path" in res.output
+    res = runner.invoke(app, ["import", "amazon-seq", str(tmp_path / "nope"), "--store", f"sqlite:///{typo}"])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    assert not typo.exists()  # neither a read nor a failed import leaves an empty store behind
+
+
+def _demo_data(root: Path) -> Path:
+    """Tiny stand-ins of the demo data sets, in their real formats (UniSRec text layout included)."""
+    sci = root / "amazon-scientific"
+    sci.mkdir(parents=True)
+    texts = {"A": "Red running shoe. Shop Shoes Running. Acme. ", "B": "Blue hat. Shop Hats. Hatco. ",
+             "C": "Wool socks. Shop Socks. Acme. ", "D": "Rain coat. Shop Coats Rain. Wetco. "}
+    (sci / "Tiny.text").write_text("item_id:token\ttext:token_seq\n" + "".join(f"{k}\t{v}\n" for k, v in texts.items()),
+                                   encoding="utf-8")
+    seqs = {"u1": "A B C D", "u2": "B C D A", "u3": "C D A B", "u4": "A C B D"}
+    head = "user_id:token\titem_id_list:token_seq\titem_id:token\n"
+    train = [f"{u}\t{' '.join(s.split()[:n])}\t{s.split()[n]}" for u, s in seqs.items() for n in (1,)]
+    (sci / "Tiny.train.inter").write_text(head + "\n".join(train) + "\n", encoding="utf-8")
+    (sci / "Tiny.valid.inter").write_text(head + "".join(f"{u}\t{' '.join(s.split()[:2])}\t{s.split()[2]}\n"
+                                                         for u, s in seqs.items()), encoding="utf-8")
+    (sci / "Tiny.test.inter").write_text(head + "".join(f"{u}\t{' '.join(s.split()[:3])}\t{s.split()[3]}\n"
+                                                        for u, s in seqs.items()), encoding="utf-8")
+    hd = root / "homedepot"
+    hd.mkdir()
+    (hd / "product_titles.csv").write_text('"product_uid","product_title"\r\n1,"Angle bracket"\r\n', encoding="latin-1")
+    (hd / "train.csv").write_text("id,product_uid,product_title,search_term,relevance\n2,1,Angle bracket,bracket,3\n",
+                                  encoding="latin-1")
+    return root
+
+
+def test_demo_home_is_the_one_every_command_reads(tmp_path: Path) -> None:
+    """`shopsage demo --home H` writes H/shop.db and H/models; `models list`, `stats` and `import` with
+    SHOPSAGE_HOME=H (no --store, no --root) find them; a second demo data set is refused into that home."""
+    data, home = _demo_data(tmp_path / "data"), tmp_path / "home"
+    res = runner.invoke(app, ["demo", "--data", str(data), "--home", str(home), "--no-serve"])
+    assert res.exit_code == 0, res.output
+    assert "read 20 = accepted 20" in res.output and (home / "shop.db").is_file() and (home / "models").is_dir()
+    env = {"SHOPSAGE_HOME": str(home), "SHOPSAGE_STORE": ""}
+    listed = runner.invoke(app, ["models", "list"], env=env)
+    assert listed.exit_code == 0 and "itemknn" in listed.output and "pop" in listed.output, listed.output
+    stats = json.loads(runner.invoke(app, ["stats", "--json"], env=env).output)
+    assert (stats["items"], stats["users"], stats["events"]) == (4, 4, 16)
+    res = runner.invoke(app, ["demo", "--data", str(data), "--home", str(home), "--no-serve"])
+    assert res.exit_code == 0 and "already present 20" in res.output and "none (already in the registry)" in res.output
+    res = runner.invoke(app, ["demo", "--dataset", "homedepot", "--data", str(data), "--home", str(home), "--no-serve"])
+    assert res.exit_code == 2 and "already holds another demo data set" in res.output
+    assert f"--home {home / 'homedepot'}" in res.output
+
+
+def test_import_and_stats_default_to_the_store_of_the_home(tmp_path: Path) -> None:
+    env = {"SHOPSAGE_HOME": str(tmp_path / "h"), "SHOPSAGE_STORE": ""}
+    res = runner.invoke(app, ["import", "amazon-seq", str(_shop(tmp_path)), "--json"], env=env)
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "h" / "shop.db").is_file()
+    assert json.loads(runner.invoke(app, ["stats", "--json"], env=env).output)["items"] == 2

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from shopsage.data.rows import ItemRow
 from shopsage.data.stores import open_store
-from shopsage.errors import SchemaVersionError, StoreURLError
+from shopsage.errors import SchemaVersionError, StoreError, StoreURLError
 from shopsage.testing.store_contract import StoreContract
 
 
@@ -81,3 +84,52 @@ def test_killed_bulk_load_indexes_are_rebuilt_on_open(sqlite_url: str) -> None:
     names = {r[0] for r in s._query("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"events_user", "events_session"} <= names
     s.close()
+
+
+def test_read_only_open_refuses_a_missing_file_and_creates_nothing(tmp_path: Path) -> None:
+    for path in (tmp_path / "typo.db", tmp_path / "nope" / "shop.db"):
+        with pytest.raises(StoreError, match=r"no store at .*: import data first with `shopsage import FORMAT PATH "
+                                             r"--store sqlite:///.*`, or check the path"):
+            open_store(f"sqlite:///{path}", create=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_read_only_open_refuses_a_sqlite_file_of_another_program(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (x TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="no ShopSage store at .*other.db: it holds no ShopSage tables"):
+        open_store(f"sqlite:///{path}", create=False)
+    conn = sqlite3.connect(path)
+    assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["notes"]
+    conn.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_read_only_open_reads_what_an_import_wrote(backend: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue("sqlite_url" if backend == "sqlite" else "pg_url")
+    if backend == "postgresql":
+        with pytest.raises(StoreError, match=r"no store in schema 'ss_test_\w+' of .*: import data first"):
+            open_store(url, create=False)
+        import psycopg
+
+        from shopsage.data.stores.postgresql import split_schema
+
+        dsn, schema = split_schema(url)
+        with psycopg.connect(dsn, autocommit=True) as conn:  # the schema was not created by the refused open
+            assert conn.execute("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s",
+                                (schema,)).fetchone() is None
+            conn.execute(f'CREATE SCHEMA "{schema}"')  # an empty schema is no store either
+        with pytest.raises(StoreError, match="holds no ShopSage tables"):
+            open_store(url, create=False)
+    s = open_store(url)
+    s.write_items([ItemRow("sku-1", "Red shoe")])
+    s.record_import("table", "shop/items.csv", {"read": 1})
+    s.record_import("recbole", "data/amazon-scientific", {"read": 2})
+    s.close()
+    r = open_store(url, create=False)
+    assert r.stats().items == 1
+    assert r.imports() == [("table", "shop/items.csv"), ("recbole", "data/amazon-scientific")]
+    r.close()

@@ -35,7 +35,7 @@ def test_cache_avoids_encoding_again(encoder: TextEncoder, monkeypatch) -> None:
 
 def test_batched_equals_single_query(encoder: TextEncoder) -> None:
     texts = ["a", "longer product title with several words", "mid length"]
-    batch = encoder._forward(texts, progress=False)
+    batch = encoder._forward(texts)
     single = np.stack([encoder.encode_query(t) for t in texts])
     np.testing.assert_allclose(batch, single, atol=1e-4)
 
@@ -43,7 +43,7 @@ def test_batched_equals_single_query(encoder: TextEncoder) -> None:
 def test_int8_backend_stays_close_to_float32(encoder: TextEncoder) -> None:
     enc8 = TextEncoder(EncoderConfig(backend="torch-int8", progress=False))
     texts = ["stainless steel kitchen sink", "led light bulb 60 watt", "outdoor patio chair"]
-    cos = np.sum(enc8.encode(texts) * encoder._forward(texts, progress=False), axis=1)
+    cos = np.sum(enc8.encode(texts) * encoder._forward(texts), axis=1)
     assert (cos > 0.9).all(), cos
     assert enc8.id != encoder.id
 
@@ -54,8 +54,8 @@ def test_onnx_backend_gives_the_float32_vectors(encoder: TextEncoder, tmp_path) 
     cfg = EncoderConfig(backend="onnx", onnx_dir=str(tmp_path / "onnx"), progress=False)
     enc = TextEncoder(cfg)
     texts = ["Cordless Drill 18V", "a", "kitchen faucet with pull-down sprayer and soap dispenser"]
-    ref = encoder._forward(texts, progress=False)
-    np.testing.assert_allclose(enc._forward(texts, progress=False), ref, atol=1e-4)
+    ref = encoder._forward(texts)
+    np.testing.assert_allclose(enc._forward(texts), ref, atol=1e-4)
     np.testing.assert_allclose(np.stack([enc.encode_query(t) for t in texts]), ref, atol=1e-4)
     assert enc.id == encoder.id
     exported = list((tmp_path / "onnx").rglob("model.onnx"))
@@ -91,3 +91,23 @@ def test_plain_backbone_equals_sentence_transformers() -> None:
     ref = load_backbone(default_model_path(), 128, int8=False, force_sentence_transformers=True)
     assert type(plain).__name__ == "_PlainBackbone" and type(ref).__name__ == "_SentenceTransformerBackbone"
     np.testing.assert_allclose(plain.encode(texts), ref.encode(texts), atol=1e-5)
+
+
+def test_progress_hears_each_batch_of_the_texts_to_encode(tmp_path) -> None:
+    """Only texts the cache lacks are counted, each distinct text once; False silences, a callable overrides."""
+    heard: list[tuple[int, int | None, str]] = []
+    enc = TextEncoder(EncoderConfig(cache_dir=str(tmp_path), batch_size=2), progress=lambda *a: heard.append(a))
+    texts = ["drill", "saw", "drill", "hammer", "sanding roll", "wood glue"]
+    enc.encode(texts)
+    assert [(d, t) for d, t, _ in heard] == [(2, 5), (4, 5), (5, 5)]
+    assert heard[0][2] == "embedding texts"
+    heard.clear()
+    enc.encode(texts + ["tape", "caulk", "file"])  # three new texts: two batches
+    assert [(d, t) for d, t, _ in heard] == [(2, 3), (3, 3)]
+    heard.clear()
+    enc.encode(["a", "b", "c"], progress=False)
+    other: list[tuple[int, int | None, str]] = []
+    enc.encode(["d", "e", "f"], progress=lambda *a: other.append(a))
+    assert heard == [] and [(d, t) for d, t, _ in other] == [(2, 3), (3, 3)]
+    enc.encode(["g", "h"])  # one batch: nothing to report
+    assert heard == []

@@ -8,11 +8,13 @@ from pathlib import Path
 import typer
 
 from shopsage.cli.bench import bench_app
+from shopsage.cli.data_commands import home_of, home_option
 from shopsage.errors import ConfigError
 
 
 @bench_app.command("search")
 def bench_search(
+    ctx: typer.Context,
     catalog: Path = typer.Option(..., help="Catalogue CSV (Home Depot product_titles.csv or a table CSV)."),
     judgments: Path = typer.Option(..., help="Judgments CSV (query, item, grade) to train on (and split, without --eval-judgments)."),
     eval_judgments: Path | None = typer.Option(None, help="Score only on these judgments' queries; train on all of --judgments."),
@@ -26,7 +28,8 @@ def bench_search(
     query_backend: str = typer.Option("torch", help="Query encoder backend: torch (float32), torch-int8 or onnx (float32 via onnxruntime)."),
     candidates: int = typer.Option(150, help="Items lexical and vector search each add to the pool hybrid and learned rank."),
     int8_check: bool = typer.Option(False, help="Also measure the int8 encoder's quality loss and speed."),
-    cache_dir: Path = typer.Option(Path("var/cache/embeddings"), help="Embedding cache folder."),
+    cache_dir: Path | None = typer.Option(None, help="Embedding cache folder (default: <home>/cache/embeddings)."),
+    home: Path | None = home_option(),
     encoder: Path | None = typer.Option(None, help="Encoder directory (e.g. a fine-tuned version from `shopsage models list`); "
                                                    "default: the packaged all-MiniLM-L6-v2."),
     query_encoder: Path | None = typer.Option(None, help="A different encoder for queries only (a query-tower fine-tuned "
@@ -51,7 +54,8 @@ def bench_search(
         raise ConfigError(f"unknown --format {fmt!r}: use homedepot or table.")
     cfg = BenchConfig(catalog=str(catalog), judgments=str(judgments),
                       eval_judgments=str(eval_judgments) if eval_judgments else None, mapping=table,
-                      dev_fraction=dev_fraction, seed=seed, cache_dir=str(cache_dir),
+                      dev_fraction=dev_fraction, seed=seed,
+                      cache_dir=str(cache_dir or home_of(ctx, home) / "cache" / "embeddings"),
                       latency_queries=latency_queries, int8_check=int8_check, query_backend=query_backend,  # type: ignore[arg-type]
                       encoder_model=str(encoder) if encoder else None,
                       query_encoder_model=str(query_encoder) if query_encoder else None,

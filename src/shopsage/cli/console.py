@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 
 from shopsage.errors import ShopSageError
+from shopsage.progress import LineProgress, Progress
 
-__all__ = ["console", "err_console", "fail", "progress", "run_or_fail"]
+__all__ = ["console", "err_console", "fail", "progress_bar", "run_or_fail", "RichBars"]
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -31,7 +33,35 @@ def run_or_fail(fn: Callable[[], object]) -> object:
         fail(str(exc))
 
 
-def progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
-                    TextColumn("{task.completed:,} rows"), TimeElapsedColumn(), console=err_console,
-                    disable=not sys.stderr.isatty())
+class RichBars:
+    """A :class:`shopsage.progress.Progress` drawing one rich bar per step (``what``)."""
+
+    def __init__(self, bars: RichProgress) -> None:
+        self.bars = bars
+        self._tasks: dict[str, tuple[TaskID, int]] = {}
+
+    def __call__(self, done: int, total: int | None, what: str) -> None:
+        count = f"{done:,}" + (f" / {total:,}" if total is not None else "")
+        known = self._tasks.get(what)
+        if known is None or done < known[1]:  # a new step, or the same step again
+            if known is not None:
+                self.bars.remove_task(known[0])
+            task = self.bars.add_task(what, total=total, completed=done, count=count)
+        else:
+            task = known[0]
+            self.bars.update(task, total=total, completed=done, count=count)
+        self._tasks[what] = (task, done)
+
+
+@contextmanager
+def progress_bar(every_s: float = 10.0) -> Iterator[Progress]:
+    """A :class:`~shopsage.progress.Progress` on stderr for the ``with`` block: rich bars on a terminal,
+    else a plain line per step every ``every_s`` seconds (CI logs stay readable; quick steps say nothing)."""
+    if not err_console.is_terminal:
+        yield LineProgress(lambda line: err_console.print(line, markup=False, highlight=False), every_s)
+        return
+    bars = RichProgress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
+                        TextColumn("{task.fields[count]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                        console=err_console)
+    with bars:
+        yield RichBars(bars)

@@ -1,24 +1,31 @@
-"""``shopsage import``, ``stats`` and ``quarantine``."""
+"""``shopsage import``, ``stats`` and ``quarantine``, and the helpers every command resolves its home and
+store with (``config_of``, ``home_option``, ``home_of``, ``default_store``, ``open_existing``)."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
-from shopsage.cli.console import console, fail, progress, run_or_fail
+from shopsage.cli.console import console, fail, progress_bar, run_or_fail
 from shopsage.config import ShopSageConfig, load_config
 from shopsage.data.cleaning import RobotFilter
-from shopsage.data.importers import FORMATS, ImportSummary, get_importer, run_import
+from shopsage.data.importers import FORMATS, Importer, ImportSummary, get_importer, run_import
 from shopsage.data.rows import RowKey
-from shopsage.data.stores import StoreStats, open_store
+from shopsage.data.stores import Store, StoreStats, open_store
 
-__all__ = ["register"]
+__all__ = ["register", "config_of", "home_option", "home_of", "default_store", "open_existing", "import_shown",
+           "stats_table", "HOME_HELP", "STORE_HELP"]
 
-STORE_HELP = "Store URL: sqlite:///path.db (default: the config's, $SHOPSAGE_STORE or sqlite:///var/shop.db) or postgresql://..."
+STORE_HELP = ("Store URL: sqlite:///path.db or postgresql://... (default: the config's, $SHOPSAGE_STORE, "
+              "else sqlite:///<home>/shop.db).")
+HOME_HELP = ("The shop's home: default store shop.db, model registry models/, caches cache/ "
+             "(default: $SHOPSAGE_HOME, the config's paths.home, else var).")
 
 
 def config_of(ctx: typer.Context) -> ShopSageConfig:
@@ -27,8 +34,41 @@ def config_of(ctx: typer.Context) -> ShopSageConfig:
     return obj if isinstance(obj, ShopSageConfig) else load_config(None)
 
 
-def default_store(ctx: typer.Context) -> str:
-    return config_of(ctx).store.url
+def home_option() -> Any:
+    """The ``--home`` option every command that reads or writes a home declares the same way:
+    ``home: Path = home_option()``, then ``home_of(ctx, home)``."""
+    return typer.Option(None, "--home", help=HOME_HELP)
+
+
+def home_of(ctx: typer.Context, home: Path | None = None) -> Path:
+    """The home: ``--home`` when given, else $SHOPSAGE_HOME, the config's ``paths.home``, else ``var``."""
+    return home if home is not None else config_of(ctx).paths.home
+
+
+def default_store(ctx: typer.Context, home: Path | None = None) -> str:
+    """The store URL when a command gets no ``--store``: the configured one, else ``sqlite:///<home>/shop.db``."""
+    return config_of(ctx).store_url(home_of(ctx, home))
+
+
+def open_existing(url: str) -> Store:
+    """Open the store at ``url`` for a read-only command: a store that does not exist is refused with
+    a message that says how to create it (an import), instead of creating an empty one."""
+    return run_or_fail(lambda: open_store(url, create=False))  # type: ignore[return-value]
+
+
+def import_shown(store: Store, importer: Importer, what: str,
+                 on_batch: Callable[[int, RowKey | None, ImportSummary], None] | None = None,
+                 **options: Any) -> ImportSummary:
+    """``run_import`` with its progress on stderr (rows read so far); errors end the command."""
+    with progress_bar() as progress:
+        def batch_done(n: int, last: RowKey | None, summary: ImportSummary) -> None:
+            progress(summary.read, None, what)
+            if on_batch is not None:
+                on_batch(n, last, summary)
+
+        summary = run_or_fail(lambda: run_import(store, importer, on_batch=batch_done, **options))
+    assert isinstance(summary, ImportSummary)
+    return summary
 
 
 def import_data(
@@ -55,30 +95,25 @@ def import_data(
     batch_size = cfg.batch_size if batch_size is None else batch_size
     robot_filter = cfg.robot_filter_per_minute if robot_filter is None else robot_filter
     url = store or default_store(ctx)
-    st = run_or_fail(lambda: open_store(url))
-    importer = run_or_fail(lambda: get_importer(fmt, str(path), **options))
+    importer: Importer = run_or_fail(lambda: get_importer(fmt, str(path), **options))  # type: ignore[assignment]
+    st: Store = run_or_fail(lambda: open_store(url))  # type: ignore[assignment]
     ack = open(ack_log, "a", encoding="utf-8") if ack_log else None  # noqa: SIM115 - closed below
-    with progress() as bar:
-        task = bar.add_task(f"import {fmt}", total=None)
 
-        def on_batch(n: int, last: RowKey | None, summary: ImportSummary) -> None:
-            bar.update(task, completed=summary.read)
-            if ack is not None:
-                ack.write(json.dumps({"batch": n, "source": last.source if last else None,
-                                      "line": last.line if last else None, "pos": last.pos if last else None,
-                                      "read": summary.read}) + "\n")
-                ack.flush()
-                os.fsync(ack.fileno())
+    def acknowledge(n: int, last: RowKey | None, summary: ImportSummary) -> None:
+        if ack is not None:
+            ack.write(json.dumps({"batch": n, "source": last.source if last else None,
+                                  "line": last.line if last else None, "pos": last.pos if last else None,
+                                  "read": summary.read}) + "\n")
+            ack.flush()
+            os.fsync(ack.fileno())
 
-        try:
-            summary = run_or_fail(lambda: run_import(
-                st, importer, batch_size=batch_size, strict=strict,  # type: ignore[arg-type]
-                robot_filter=RobotFilter(robot_filter) if robot_filter else None, on_batch=on_batch))
-        finally:
-            if ack is not None:
-                ack.close()
-            st.close()  # type: ignore[attr-defined]
-    assert isinstance(summary, ImportSummary)
+    try:
+        summary = import_shown(st, importer, f"import {fmt} (rows read)", acknowledge, batch_size=batch_size,
+                               strict=strict, robot_filter=RobotFilter(robot_filter) if robot_filter else None)
+    finally:
+        if ack is not None:
+            ack.close()
+        st.close()
     if as_json:
         console.print_json(json.dumps(summary.as_dict()))
         return
@@ -116,9 +151,9 @@ def stats(
 ) -> None:
     """Exact counts of what the store holds, and their distributions."""
     url = store or default_store(ctx)
-    st = run_or_fail(lambda: open_store(url))
-    result = st.stats()  # type: ignore[attr-defined]
-    st.close()  # type: ignore[attr-defined]
+    st = open_existing(url)
+    result = st.stats()
+    st.close()
     if as_json:
         console.print_json(json.dumps(result.as_dict()))
     else:
@@ -135,9 +170,9 @@ def quarantine(
 ) -> None:
     """List quarantined rows: source file, line, reason and the raw text."""
     url = store or default_store(ctx)
-    st = run_or_fail(lambda: open_store(url))
-    rows = st.quarantined(limit, offset)  # type: ignore[attr-defined]
-    st.close()  # type: ignore[attr-defined]
+    st = open_existing(url)
+    rows = st.quarantined(limit, offset)
+    st.close()
     table = Table("source", "line", "reason", "raw")
     for r in rows:
         table.add_row(r.key.source, str(r.key.line), r.reason, r.raw[:80])

@@ -9,12 +9,13 @@ import typer
 from shopsage import __version__
 from shopsage.cli import data_commands
 from shopsage.cli.bench import bench_app
-from shopsage.cli.console import console, run_or_fail
+from shopsage.cli.console import console, fail, progress_bar, run_or_fail
+from shopsage.cli.data_commands import STORE_HELP, default_store, home_of, home_option, import_shown
 from shopsage.cli.models import models_app
 from shopsage.cli.serve import DEMO_MODELS, run_server, serve
 from shopsage.config import load_config
-from shopsage.data.importers import get_importer, run_import
-from shopsage.data.stores import open_store
+from shopsage.data.importers import Importer, get_importer
+from shopsage.data.stores import Store, open_store
 
 __all__ = ["app"]
 
@@ -47,35 +48,54 @@ def version() -> None:
     console.print(__version__)
 
 
+def _other_demo(store: Store, dataset: str) -> str | None:
+    """The path of another demo data set already imported into ``store``, if any (demos never mix)."""
+    others = {(fmt, folder) for shop, fmt, folder in DEMO_SETS if shop != dataset}
+    return next((path for fmt, path in store.imports() if (fmt, Path(path).name) in others), None)
+
+
 @app.command()
 def demo(
+    ctx: typer.Context,
     data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder with the shared data sets."),
-    home: Path = typer.Option(Path("var"), "--home", help="Folder for the demo stores and models."),
+    home: Path = home_option(),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
     dataset: str = typer.Option("scientific", "--dataset", help=f"One of: {', '.join(s for s, _, _ in DEMO_SETS)}."),
     do_serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve on http://127.0.0.1:PORT afterwards."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
 ) -> None:
-    """Import a real data set (Amazon Scientific by default) into var/, train the available models, serve it."""
-    from shopsage.serving.build import build_missing
+    """Import a real data set (Amazon Scientific by default) into the home's store, train the available
+    models into its registry, serve it. Afterwards `shopsage models list`, `stats` and `serve` with the
+    same home (default var) find the demo's store and models."""
     from shopsage.registry import ModelRegistry
+    from shopsage.serving.build import build_missing
 
     sets = {shop: (fmt, folder) for shop, fmt, folder in DEMO_SETS}
     if dataset not in sets:
         raise typer.BadParameter(f"unknown data set {dataset!r}; use one of {', '.join(sets)}", param_hint="--dataset")
     fmt, folder = sets[dataset]
-    url = f"sqlite:///{home / (dataset + '.db')}"
-    store = run_or_fail(lambda: open_store(url))
-    importer = run_or_fail(lambda: get_importer(fmt, str(data / folder)))
-    summary = run_or_fail(lambda: run_import(store, importer))  # type: ignore[arg-type]
-    console.print(f"[bold]{dataset}[/]: read {summary.read:,} = accepted {summary.accepted:,} "  # type: ignore[attr-defined]
-                  f"+ already present {summary.already_present:,} + quarantined {summary.quarantined:,}")  # type: ignore[attr-defined]
-    console.print(data_commands.stats_table(store.stats(), url))  # type: ignore[attr-defined]
-    registry = ModelRegistry(home / dataset / "models")
-    built = run_or_fail(lambda: build_missing(store, registry, DEMO_MODELS, say=console.print))  # type: ignore[arg-type]
+    home = home_of(ctx, home)
+    url = store or default_store(ctx, home)
+    importer: Importer = run_or_fail(lambda: get_importer(fmt, str(data / folder)))  # type: ignore[assignment]
+    st: Store = run_or_fail(lambda: open_store(url))  # type: ignore[assignment]
+    other = _other_demo(st, dataset)
+    if other is not None:
+        st.close()
+        fail(f"{url} already holds another demo data set ({other}); demos do not mix in one store. "
+             f"Give this one a home of its own: shopsage demo --dataset {dataset} --home {home / dataset}")
+    summary = import_shown(st, importer, f"import {dataset} (rows read)")
+    console.print(f"[bold]{dataset}[/]: read {summary.read:,} = accepted {summary.accepted:,} "
+                  f"+ already present {summary.already_present:,} + quarantined {summary.quarantined:,}")
+    console.print(data_commands.stats_table(st.stats(), url))
+    with progress_bar() as progress:
+        built = run_or_fail(lambda: build_missing(st, ModelRegistry(home / "models"), DEMO_MODELS,
+                                                  say=console.print, progress=progress))
     console.print(f"models trained: {', '.join(built) or 'none (already in the registry)'}")  # type: ignore[arg-type]
-    store.close()  # type: ignore[attr-defined]
+    console.print(f"home {home}: store {url}, models {home / 'models'} (shopsage models list --home {home})")
+    st.close()
     if do_serve:
-        run_server(url, "memory://", "127.0.0.1", port, 1, home / dataset, None, semantic=True)
+        run_server(url, "memory://", "127.0.0.1", port, 1, home, None, semantic=True)
+
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import typer
 
-from shopsage.cli.console import console, err_console, fail, run_or_fail
-from shopsage.cli.data_commands import config_of
+from shopsage.cli.console import console, err_console, fail, progress_bar, run_or_fail
+from shopsage.cli.data_commands import STORE_HELP, default_store, home_of, home_option
 from shopsage.settings import get_settings
 
 __all__ = ["serve", "run_server", "DEMO_MODELS"]
@@ -34,9 +34,9 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
     from shopsage.api.app import OPTIONS_ENV, create_app
     from shopsage.api.security import LOOPBACK, Keys
     from shopsage.data.stores import open_store
+    from shopsage.registry import ModelRegistry
     from shopsage.serving.build import BUILD_ON_START, build_missing
     from shopsage.serving.service import Service, ServiceOptions
-    from shopsage.registry import ModelRegistry
 
     settings = get_settings()
     keys = Keys(write=settings.api_keys, read=settings.read_keys)
@@ -54,13 +54,17 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
                           "sessions; use --state redis://127.0.0.1:6379/0 to share them.")
     _logging("info" if access_log else "warning")
     say = err_console.print
+    err_console.print(f"home {home}: store {store}, models {home / 'models'}")
     st = run_or_fail(lambda: open_store(store))
-    run_or_fail(lambda: build_missing(st, ModelRegistry(home / "models"), build or BUILD_ON_START, say=say))  # type: ignore[arg-type]
+    with progress_bar() as progress:
+        run_or_fail(lambda: build_missing(st, ModelRegistry(home / "models"), build or BUILD_ON_START,  # type: ignore[arg-type]
+                                          say=say, progress=progress))
     st.close()  # type: ignore[attr-defined]
     opts = ServiceOptions(store_url=store, state_url=state, home=home, pipelines=pipelines, build_on_start=False,
                           semantic=semantic, encoder=encoder)
     if workers == 1:
-        svc = run_or_fail(lambda: Service(opts, say=say).start())
+        with progress_bar() as progress:
+            svc = run_or_fail(lambda: Service(opts, say=say).start(progress))
         app = create_app(svc, keys)  # type: ignore[arg-type]
         console.print(f"ShopSage on http://{host}:{port} (docs: http://{host}:{port}/docs)")
         uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
@@ -75,12 +79,12 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
 
 def serve(
     ctx: typer.Context,
-    store: str = typer.Option(None, "--store", help="Store URL (default: the config's, $SHOPSAGE_STORE or sqlite:///var/shop.db)."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
     state: str = typer.Option("memory://", "--state", help="memory:// (in-process) or redis://127.0.0.1:6379/0 (shared by workers)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (other than loopback only with API keys)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535),
     workers: int = typer.Option(1, "--workers", min=1, max=64, help="uvicorn worker processes."),
-    home: Path = typer.Option(None, "--home", help="Folder of the model registry (default: the config's paths.home)."),
+    home: Path = home_option(),
     pipelines: Path = typer.Option(None, "--pipelines", help="Scenario pipelines TOML (default: config/pipelines.toml's built-in equal)."),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log method, route, status, time (no ids)."),
     semantic: bool = typer.Option(False, "--semantic/--no-semantic",
@@ -90,6 +94,6 @@ def serve(
     encoder: str = typer.Option("encoder", "--encoder", help="Registry name of the text encoder (shopsage models finetune)."),
 ) -> None:
     """Serve search and recommendations over HTTP; builds the BM25 index, popularity and item-kNN when missing."""
-    cfg = config_of(ctx)
-    run_server(store or cfg.store.url, state, host, port, workers, home or cfg.paths.home, pipelines, access_log,
+    home = home_of(ctx, home)
+    run_server(store or default_store(ctx, home), state, host, port, workers, home, pipelines, access_log,
                semantic=semantic, encoder=encoder)

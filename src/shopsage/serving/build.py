@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 from shopsage.data.stores.base import StoreReader
 from shopsage.errors import ModelError, ValidationError
+from shopsage.progress import Progress, silent
 from shopsage.recommend.base import TrainData
 from shopsage.registry import ModelRegistry
 from shopsage.serving.models import recommender_class
@@ -31,8 +32,11 @@ def training_data(store: StoreReader) -> tuple[Vocabulary, TrainData]:
 
 
 def build_missing(store: StoreReader, registry: ModelRegistry, names: Sequence[str] = BUILD_ON_START,
-                  say: Callable[[str], None] = lambda _m: None) -> list[str]:
-    """Train and promote each of ``names`` that is installed and has no current version."""
+                  say: Callable[[str], None] = lambda _m: None, progress: Progress | None = None) -> list[str]:
+    """Train and promote each of ``names`` that is installed and has no current version.
+
+    ``say`` hears a line per model; ``progress`` the models done out of those to train. A model with a
+    ``verbose`` setting (the sequential ones) trains with it on: a line per epoch."""
     todo = [n for n in names if registry.current(n) is None and recommender_class(n) is not None]
     if not todo:
         return []
@@ -44,16 +48,19 @@ def build_missing(store: StoreReader, registry: ModelRegistry, names: Sequence[s
             "promote models with shopsage models train)")
         return []
     built = []
-    for name in todo:
+    report = progress or silent
+    for done, name in enumerate(todo, start=1):
         cls = recommender_class(name)
         assert cls is not None
         say(f"training {name} on {len(ts.data.sequences):,} histories, {len(ts.data.sequences.items):,} interactions, "
             f"{len(ts.items):,} items")
         try:
-            model = cls().fit(ts.data)
+            model = cls(**({"verbose": True} if "verbose" in cls.Config.model_fields else {})).fit(ts.data)
         except ModelError as exc:
             say(f"{name} not trained: {exc}")
             continue
+        finally:
+            report(done, len(todo), "training models")
         v = register_recommender(registry, model, ts.items, promote=True, trained_on="store, on serve start",
                                  holdout=False, metrics={}, data=ts.describe(), data_fingerprint=ts.fingerprint,
                                  event_types=ts.event_types)

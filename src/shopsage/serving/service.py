@@ -24,6 +24,7 @@ from shopsage.data.rows import EventRow, ItemRow, RowKey
 from shopsage.data.schema import Event
 from shopsage.data.stores import open_store
 from shopsage.errors import NotFoundError, ValidationError
+from shopsage.progress import LineProgress, Progress
 from shopsage.serving.build import build_missing
 from shopsage.serving.catalog import ServingCatalog
 from shopsage.serving.config import SCENARIOS, load_pipelines
@@ -165,21 +166,34 @@ class Service:
         return True
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> Service:
+    def start(self, progress: Progress | None = None) -> Service:
+        """Read the store: index every item (BM25, and item vectors with ``semantic``), load histories,
+        build and load the models. ``progress`` hears the long steps (embedding item texts, indexing);
+        without it they are said through ``say``, a line every 10 s."""
+        report = progress or LineProgress(self.say)
         # the change-log position first: a change announced while we read the store is re-read
         self._cat_seen = self.state.catalog_changes(0)[0]
         rows = [r for _, r in self.store.items()]
+        encoder = self.catalog.engine.encoder if self.options.semantic else None
+        if encoder is not None and encoder.cache is not None and rows:
+            from shopsage.search import embedding_text
+
+            # one pass over the whole catalogue fills the embedding cache (one bar with a true total);
+            # indexing below then reads every vector from it
+            self.say(f"item vectors: {len(rows):,} items, {self.encoder_label} encoder (cache: {encoder.cache.dir})")
+            encoder.encode([embedding_text(r) for r in rows], progress=report)
+        what = "indexing items (BM25" + (" + vectors)" if encoder is not None else ")")
         for i in range(0, len(rows), _INDEX_CHUNK):
             self.catalog.upsert(rows[i:i + _INDEX_CHUNK])
-            what = "BM25 index" + (f" and item vectors ({self.encoder_label} encoder, cached)" if self.options.semantic else "")
-            self.say(f"{what}: {min(i + _INDEX_CHUNK, len(rows)):,} / {len(rows):,} items")
+            report(min(i + _INDEX_CHUNK, len(rows)), len(rows), what)
         self.catalog.engine.lexical.merge()
+        self.say(f"catalogue: {len(rows):,} items indexed")
         self.history = load_history(self.store, self.catalog.slot)
         self.say(f"history: {len(self.history.users):,} users, {len(self.history.sessions):,} sessions, "
                  f"{self.history.events:,} interactions")
         self._refresh_stored_counts()
         if self.options.build_on_start:
-            build_missing(self.store, self.registry, say=self.say)
+            build_missing(self.store, self.registry, say=self.say, progress=report)
         loaded = self.models.refresh()
         self.say("models: " + (", ".join(f"{n} {self.models.models[n].version}" for n in loaded) or "none in the registry"))
         if self.options.reload_interval_s > 0:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -29,6 +30,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopsage.errors import ConfigError, ModelError
+from shopsage.progress import LineProgress, Progress
 from shopsage.text._backbone import load_backbone
 from shopsage.text.cache import EmbeddingCache, text_keys
 
@@ -66,7 +68,8 @@ class EncoderConfig(BaseModel):
     cache_dir: str | None = None
     """Root of the on-disk embedding cache; ``None`` disables it."""
     progress: bool = True
-    """Show a progress bar when more than one batch has to be encoded."""
+    """Report progress when more than one batch has to be encoded: to the encoder's ``progress``
+    callback (:class:`shopsage.progress.Progress`), else as a plain line on stderr every 10 s."""
 
 
 def _content_sample(path: Path, chunk: int = 1 << 20) -> bytes:
@@ -100,8 +103,11 @@ class TextEncoder:
 
     CACHE_CHUNK = 8192
 
-    def __init__(self, config: EncoderConfig | None = None) -> None:
+    def __init__(self, config: EncoderConfig | None = None, progress: Progress | None = None) -> None:
+        """``progress`` receives ``(texts encoded, texts to encode, "embedding texts")`` during
+        every ``encode`` of more than one batch (see ``EncoderConfig.progress``)."""
         self.config = config or EncoderConfig()
+        self.progress = progress
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         path = self.config.model or default_model_path()
@@ -134,40 +140,43 @@ class TextEncoder:
         if session is not None and self._model.threads != max(1, min(n, 2)):
             self._model.reopen(max(1, min(n, 2)))
 
-    def _forward(self, texts: Sequence[str], progress: bool) -> np.ndarray:
+    def _forward(self, texts: Sequence[str], report: Progress | None = None, done: int = 0,
+                 total: int | None = None) -> np.ndarray:
+        """Vectors of ``texts``; ``report`` hears ``done + encoded so far`` out of ``total`` after each batch."""
         import torch
 
         bs = self.config.batch_size
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         # Sort by length so each batch pads little; restore the order afterwards.
         order = np.argsort([len(t) for t in texts], kind="stable")
-        batches = [order[i:i + bs] for i in range(0, len(order), bs)]
-        bar = None
-        if progress and len(batches) > 1:
-            from rich.progress import Progress
-
-            bar = Progress(transient=True)
-            bar.start()
-            task = bar.add_task(f"encoding {len(texts)} texts", total=len(texts))
-        try:
-            with torch.inference_mode():
-                for idx in batches:
-                    out[idx] = self._model.encode([texts[i] for i in idx])
-                    if bar is not None:
-                        bar.update(task, advance=len(idx))
-        finally:
-            if bar is not None:
-                bar.stop()
+        what = "embedding texts"
+        with torch.inference_mode():
+            for lo in range(0, len(order), bs):
+                idx = order[lo:lo + bs]
+                out[idx] = self._model.encode([texts[i] for i in idx])
+                if report is not None:
+                    report(done + lo + len(idx), total or len(texts), what)
         return out
 
-    def encode(self, texts: Sequence[str], progress: bool | None = None) -> np.ndarray:
-        """``(n, dim)`` unit vectors of ``texts``; cached texts are not encoded again."""
+    def _reporter(self, progress: bool | Progress | None, n: int) -> Progress | None:
+        """Where the progress of encoding ``n`` texts goes (None: nowhere)."""
+        if progress is False or (progress is None and not self.config.progress) or n <= self.config.batch_size:
+            return None
+        if progress is not True and callable(progress):
+            return progress
+        return self.progress or LineProgress(lambda line: print(line, file=sys.stderr, flush=True))
+
+    def encode(self, texts: Sequence[str], progress: bool | Progress | None = None) -> np.ndarray:
+        """``(n, dim)`` unit vectors of ``texts``; cached texts are not encoded again.
+
+        ``progress``: a :class:`~shopsage.progress.Progress` to report to, False for silence, True to report
+        (to the encoder's ``progress`` callback, else lines on stderr), None: as ``EncoderConfig.progress``
+        says."""
         texts = ["" if t is None else str(t) for t in texts]
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        show = self.config.progress if progress is None else progress
         if self.cache is None:
-            return self._forward(texts, show)
+            return self._forward(texts, self._reporter(progress, len(texts)))
         keys = text_keys(texts)
         vecs, found = self.cache.get(keys)
         missing = np.flatnonzero(~found)
@@ -179,10 +188,11 @@ class TextEncoder:
             todo = list(uniq)
             ukeys = text_keys(todo)
             fresh = np.empty((len(todo), self.dim), dtype=np.float32)
+            report = self._reporter(progress, len(todo))
             # Chunks are cached as they finish, so an interrupted run resumes where it stopped.
             chunk = self.CACHE_CHUNK
             for lo in range(0, len(todo), chunk):
-                fresh[lo:lo + chunk] = self._forward(todo[lo:lo + chunk], show)
+                fresh[lo:lo + chunk] = self._forward(todo[lo:lo + chunk], report, lo, len(todo))
                 self.cache.put(ukeys[lo:lo + chunk], fresh[lo:lo + chunk])
             for i in missing:
                 vecs[i] = fresh[uniq[texts[i]]]
@@ -190,7 +200,7 @@ class TextEncoder:
 
     def encode_query(self, text: str) -> np.ndarray:
         """``(dim,)`` vector of one query, never cached (queries are latency-bound, not repeated work)."""
-        return self._forward([text], progress=False)[0]
+        return self._forward([text])[0]
 
     def describe(self) -> dict[str, object]:
         return {"id": self.id, "path": self.path, "dim": self.dim, **json.loads(self.config.model_dump_json())}

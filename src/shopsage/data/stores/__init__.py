@@ -10,17 +10,18 @@ __all__ = ["open_store", "Store", "StoreReader", "StoreWriter", "StoreStats", "I
 DEFAULT_STORE_URL = "sqlite:///var/shop.db"
 
 
-def open_store(url: str = DEFAULT_STORE_URL) -> Store:
-    """Open (and create or migrate) the store at ``url``."""
+def open_store(url: str = DEFAULT_STORE_URL, *, create: bool = True) -> Store:
+    """Open (and migrate) the store at ``url``; ``create=False`` (read-only commands) refuses a store that
+    does not exist yet (no SQLite file, no PostgreSQL schema, no ShopSage tables) instead of creating it."""
     scheme = url.split(":", 1)[0].lower()
     if scheme == "sqlite":
         from shopsage.data.stores.sqlite import SqliteStore
 
-        return SqliteStore(url)
+        return SqliteStore(url, create=create)
     if scheme in ("postgresql", "postgres", "postgresql+psycopg"):
         from shopsage.data.stores.postgresql import PostgresStore
 
-        return PostgresStore(url.replace("postgresql+psycopg", "postgresql", 1))
+        return PostgresStore(url.replace("postgresql+psycopg", "postgresql", 1), create=create)
     raise StoreURLError(
         f"unknown store URL {url!r}: use sqlite:///path/to/shop.db (embedded, the default) "
         "or postgresql://user@host:5432/database"

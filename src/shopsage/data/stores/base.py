@@ -109,6 +109,8 @@ class StoreReader(Protocol):
 
     def event_rows(self, source: str, lines: Sequence[int]) -> list[EventRow]: ...
 
+    def imports(self) -> list[tuple[str, str]]: ...
+
 
 @runtime_checkable
 class StoreWriter(Protocol):

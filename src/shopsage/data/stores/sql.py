@@ -29,7 +29,7 @@ from shopsage.data.rows import (
 from shopsage.data.schema import EVENT_TYPES
 from shopsage.data.stores.base import SPLIT_CODES, TYPE_CODES, Interactions, StoreStats
 from shopsage.data.stores.migrations import LATEST_VERSION, MIGRATIONS, SECONDARY_INDEXES
-from shopsage.errors import SchemaVersionError
+from shopsage.errors import SchemaVersionError, StoreError
 
 __all__ = ["SqlStore"]
 
@@ -65,12 +65,24 @@ class SqlStore:
     url: str
     ddl_types: dict[str, str]
 
-    def __init__(self, url: str, conn: Any) -> None:
+    def __init__(self, url: str, conn: Any, create: bool = True) -> None:
         self.url = url
         self._conn = conn
         self._in_tx = False
         self._reset_caches()
+        if not create and not self._has_schema():
+            conn.close()
+            raise StoreError(f"no ShopSage store at {self.where()}: it holds no ShopSage tables. Import data first "
+                             f"with `shopsage import FORMAT PATH --store {url}`, or check the URL.")
         self._migrate()
+
+    def where(self) -> str:
+        """The store's place for messages (a file path, a database and schema)."""
+        return self.url
+
+    def _has_schema(self) -> bool:
+        """Whether the ShopSage tables exist (a store created before)."""
+        raise NotImplementedError
 
     # -- dialect hooks ---------------------------------------------------------------
     def _sql(self, sql: str) -> str:
@@ -371,6 +383,10 @@ class SqlStore:
         with self.transaction():
             self._exec("INSERT INTO imports (format, path, finished_at, summary) VALUES (?, ?, ?, ?)",
                        (fmt, path, time.time(), json.dumps(summary, sort_keys=True)))
+
+    def imports(self) -> list[tuple[str, str]]:
+        """``(format, path)`` of every finished import, oldest first."""
+        return [(str(f), str(p)) for f, p in self._query("SELECT format, path FROM imports ORDER BY id")]
 
     # -- reads -----------------------------------------------------------------------
     def _count(self, sql: str) -> int:

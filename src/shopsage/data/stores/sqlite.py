@@ -15,10 +15,14 @@ __all__ = ["SqliteStore"]
 class SqliteStore(SqlStore):
     ddl_types = {"pk": "INTEGER PRIMARY KEY", "bigint": "INTEGER", "float": "REAL", "bool": "INTEGER"}
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, create: bool = True) -> None:
         path = self.path_of(url)
+        if path != ":memory:" and not create and not Path(path).is_file():
+            raise StoreError(f"no store at {path}: import data first with `shopsage import FORMAT PATH --store {url}`, "
+                             "or check the path.")
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
         try:
             conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -28,7 +32,13 @@ class SqliteStore(SqlStore):
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA cache_size=-65536")
-        super().__init__(url, conn)
+        super().__init__(url, conn, create)
+
+    def where(self) -> str:
+        return self.path
+
+    def _has_schema(self) -> bool:
+        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"))
 
     @staticmethod
     def path_of(url: str) -> str:
