@@ -47,8 +47,25 @@ def test_amazon_scientific_recbole(data_dir: Path, sqlite_url: str) -> None:
     st = store.stats()
     assert (st.users, st.items, st.events) == (8_442, 4_385, 59_427)
     assert st.events_by_split == {"train": 59_427 - 2 * 8_442, "valid": 8_442, "test": 8_442}
-    titles = {r.ext_id: r.title for _, r in store.items()}
-    assert titles["B0000223SI"].startswith("PORTER-CABLE 740000801")
+    items = {r.ext_id: r for _, r in store.items()}
+    first = items["B0000223SI"]  # the file's first item, its text split into the parts it was made of
+    assert first.title == "PORTER-CABLE 740000801 4 1/2-Inch x 10yd 80 Grit Adhesive-Backed Sanding Roll"
+    assert first.category_path == ("Industrial & Scientific", "Abrasive & Finishing Products", "Manual Sanding Products",
+                                   "Sanding Rolls")
+    assert first.brand == "PORTER-CABLE"
+    assert items["B0000223UV"].category_path[1:] == ("Tapes, Adhesives & Sealants", "Urethane Adhesives")
+    # the counts of what the texts hold: 134 items have an empty category list, 12 no brand, none a price
+    assert sum(1 for r in items.values() if r.category_path) == 4_251
+    assert {r.category_path[0] for r in items.values() if r.category_path} == {"Industrial & Scientific"}
+    assert sum(1 for r in items.values() if r.brand) == 4_373
+    assert all(r.price is None for r in items.values())
+    assert not any(". Industrial & Scientific " in (r.title or "") for r in items.values())
+    raw = (data_dir / "amazon-scientific" / "Scientific.text").read_text(encoding="utf-8").splitlines()[1:]
+    for line in raw:  # nothing of a text is lost: its title, category words and brand are all kept
+        ext, text = line.split("\t")
+        r = items[ext]
+        assert text.replace(". ", " ").split() == " ".join(
+            [r.title or "", " ".join(r.category_path), r.brand or ""]).replace(". ", " ").split(), ext
     # leave-one-out over the rebuilt sequences reproduces the files' own test targets
     split = leave_one_out(store)
     first_test = (data_dir / "amazon-scientific" / "Scientific.test.inter").read_text().splitlines()[1].split("\t")
@@ -67,6 +84,9 @@ def test_homedepot(data_dir: Path, sqlite_url: str) -> None:
     assert (st.items, st.judgments, st.judged_queries) == (54_667, 52_447, 8_353)
     judged = store.judgments()
     assert ("angle bracket", "100001", 3.0) in judged
+    # the shared copy has no attributes.csv: the competition's files hold no prices or categories
+    assert not (data_dir / "homedepot" / "attributes.csv").exists()
+    assert {(r.brand, r.category_path, r.price) for _, r in store.items()} == {(None, (), None)}
 
 
 def test_diginetica_sessions(data_dir: Path, sqlite_url: str) -> None:

@@ -2,7 +2,9 @@
 
 - items: ``NAME.text`` or ``NAME.item`` (header ``item_id:token<TAB>text:token_seq`` or other
   ``field:type`` columns; ``title``/``text`` become the title, ``brand``, ``categories``, ``price``
-  are read when present);
+  are read when present). A ``text`` column in UniSRec's layout (``title. categories. brand.``, the
+  Amazon 2018 text data sets such as Amazon Scientific) is split into title, category path and brand
+  (see ``_unisrec.py``); those files hold no prices;
 - interactions, either the sequential benchmark files ``NAME.{train,valid,test}.inter``
   (``user_id<TAB>item_id_list<TAB>item_id``: each row a prefix and its next item; every user's
   full sequence is rebuilt from them, histories cut at 50 included) or one plain ``NAME.inter``
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from shopsage.data.cleaning import BadValue, check_id, check_text, parse_float, parse_price, parse_timestamp
 from shopsage.data.importers._lines import read_lines
+from shopsage.data.importers._unisrec import UniSRecText
 from shopsage.data.importers.base import Importer, Record, Reject, source_name
 from shopsage.data.rows import EventBlock, EventRow, ItemRow, RowKey
 from shopsage.errors import ImportFormatError
@@ -35,6 +38,16 @@ def _header(path: Path) -> list[str]:
     with open(path, encoding="utf-8", errors="replace") as fh:
         first = fh.readline().rstrip("\r\n")
     return [col.split(":", 1)[0] for col in first.split("\t")]
+
+
+def _text_layout(path: Path, cols: list[str]) -> UniSRecText | None:
+    """The UniSRec layout of a ``text`` column that holds title, categories and brand in one, if it does."""
+    if "text" not in cols or {"title", "categories", "brand"} & set(cols):
+        return None
+    at = cols.index("text")
+    texts = [fields[at] for fields in (t.split("\t") for _, t, _ in read_lines(path, skip_header=True) if t is not None)
+             if len(fields) > at]
+    return UniSRecText.detect(texts)
 
 
 class RecBoleImporter(Importer):
@@ -82,6 +95,7 @@ class RecBoleImporter(Importer):
         cols = _header(path)
         if "item_id" not in cols:
             raise ImportFormatError(f"{path}: the header must name an item_id column, found {cols}")
+        layout = _text_layout(path, cols)
         for lineno, text, raw in read_lines(path, skip_header=True):
             key = RowKey(src, lineno, 0)
             if text is None:
@@ -91,7 +105,11 @@ class RecBoleImporter(Importer):
             try:
                 title = check_text((row.get("title") or row.get("text") or "").strip(), "text") or None
                 cats = tuple(c.strip() for c in (row.get("categories") or "").split(",") if c.strip())
-                yield ItemRow(check_id(row.get("item_id"), "item_id"), title, None, cats, row.get("brand") or None,
+                brand = row.get("brand") or None
+                parts = layout.split(title) if layout is not None and title else None
+                if parts is not None:
+                    title, cats, brand = parts
+                yield ItemRow(check_id(row.get("item_id"), "item_id"), title, None, cats, brand,
                               parse_price(row.get("price")), key=key)
             except BadValue as exc:
                 yield Reject(key, str(exc), raw)
