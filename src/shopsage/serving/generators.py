@@ -3,29 +3,62 @@
 Every candidate carries the true evidence of why it is there: the history item whose neighbour it
 is (``similar_to_recent``, and ``model`` for models with ``explain``), the page's item
 (``similar_to_item``, ``content`` with the shared terms), or its interaction counts and category
-(``trending``).
+(``trending``). A wording names an event type only when the evidence holds it: "because you
+bought X" when the shopper's strongest interaction with X (:data:`~shopsage.profiles.EVENT_WEIGHTS`,
+ties to the latest) is a purchase, "shoppers who bought X also bought this" when the model learned
+from purchases alone (its manifest's ``event_types``); otherwise a wording that names no type.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
+from shopsage.profiles import EVENT_WEIGHTS
+from shopsage.search import embedding_text
 from shopsage.serving.catalog import ServingCatalog
 from shopsage.serving.config import GeneratorConfig
 from shopsage.serving.models import LoadedModel, ModelSet
 from shopsage.serving.reasons import Reason
-from shopsage.search import embedding_text
 
-__all__ = ["Shopper", "CandidateList", "Generators"]
+__all__ = ["Shopper", "CandidateList", "Generators", "Popularity", "BECAUSE_YOU", "SHOPPERS_ALSO", "strongest_types"]
 
-_VERB = {"purchase": "bought", "add_to_cart": "added to your cart", "rating": "rated"}
-_SIMILAR_TEXT = {
-    "also_viewed": "Shoppers who viewed {t} also viewed this",
-    "frequently_bought_together": "Often bought together with {t}",
-}
+BECAUSE_YOU = {"view": "Because you viewed {t}", "click": "Because you clicked on {t}",
+               "add_to_cart": "Because you added {t} to your cart", "purchase": "Because you bought {t}",
+               "rating": "Because you rated {t}"}
+"""The wording of a history item's reason, by the shopper's interaction type with it."""
+SHOPPERS_ALSO = {"view": "Shoppers who viewed {t} also viewed this", "click": "Shoppers who clicked on {t} also clicked on this",
+                 "add_to_cart": "Shoppers who added {t} to their cart also added this",
+                 "purchase": "Shoppers who bought {t} also bought this", "rating": "Shoppers who rated {t} also rated this"}
+"""The wording of an item-item neighbour, by the one event type its model learned from."""
+_SHOPPERS_ANY = "Shoppers who interacted with {t} also chose this"
+_RELATED = "Related to {t} in what shoppers chose"
+_COOCCURRENCE = ("itemknn", "fbt", "sknn")
+"""Models whose neighbours of an item are only items that shoppers interacted with alongside it."""
+
+
+def strongest_types(history: list[tuple[int, str]]) -> dict[int, str]:
+    """Each item's strongest interaction type in ``history`` (oldest first): the largest
+    :data:`EVENT_WEIGHTS`, ties to the latest."""
+    out: dict[int, str] = {}
+    for slot, typ in history:
+        have = out.get(slot)
+        if have is None or EVENT_WEIGHTS.get(typ, 0.0) >= EVENT_WEIGHTS.get(have, 0.0):
+            out[slot] = typ
+    return out
+
+
+class Popularity(NamedTuple):
+    """What trending reads: scores and counts over catalogue slots."""
+
+    scores: np.ndarray  # (capacity,) float32, stored + live
+    stored: np.ndarray  # (capacity,) float32, the store's interactions when the service started (all time)
+    live: np.ndarray  # (capacity,) float32, interactions the service took in since ``live_since``
+    live_since: float | None  # Unix time the live counts start; None when the state does not know
 
 
 @dataclass
@@ -79,10 +112,10 @@ def _keep(slots: np.ndarray, scores: np.ndarray, allowed: np.ndarray) -> tuple[n
 class Generators:
     """The generator kinds of :class:`~shopsage.serving.config.GeneratorConfig`, over one catalogue."""
 
-    def __init__(self, catalog: ServingCatalog, models: ModelSet, trending: Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    def __init__(self, catalog: ServingCatalog, models: ModelSet, trending: Callable[[], Popularity]) -> None:
         self.catalog = catalog
         self.models = models
-        self._trending = trending  # () -> (scores over slots, stored counts, live counts)
+        self._trending = trending
 
     def run(self, g: GeneratorConfig, shopper: Shopper, allowed: np.ndarray, scenario: str) -> CandidateList | None:
         """The generator's list, or None when it cannot run (its model is absent, no item, no history)."""
@@ -105,20 +138,22 @@ class Generators:
     def _title(self, slot: int) -> str:
         return self.catalog.title(slot)
 
-    def _viewed(self, slot: int, typ: str, stage: str, source: str, **evidence: object) -> Reason:
-        verb = _VERB.get(typ, "viewed")
-        ext = self.catalog.ext(slot)
-        return Reason(stage, source, f"Because you {verb} {self._title(slot)}", {"item": ext, "interaction": typ, **evidence})
+    def _because(self, slot: int, typ: str, stage: str, source: str, **evidence: object) -> Reason:
+        """"Because you <did> X": ``typ`` is the shopper's strongest interaction with X."""
+        text = BECAUSE_YOU.get(typ, "Because you interacted with {t}").format(t=self._title(slot))
+        return Reason(stage, source, text, {"item": self.catalog.ext(slot), "interaction": typ, **evidence})
 
     def similar_to_recent(self, g: GeneratorConfig, m: LoadedModel, shopper: Shopper, allowed: np.ndarray) -> CandidateList | None:
+        hist = shopper.history(g.history)
+        types = strongest_types(hist)
         recent: list[tuple[int, str]] = []
         seen: set[int] = set()
-        for slot, typ in reversed(shopper.history(g.history)):
+        for slot, _ in reversed(hist):  # the latest distinct items the model knows, newest first
             if slot in seen:
                 continue
             seen.add(slot)
             if len(m.model_ids([slot])):
-                recent.append((slot, typ))
+                recent.append((slot, types[slot]))
             if len(recent) >= g.recent:
                 break
         if not recent:
@@ -127,7 +162,7 @@ class Generators:
         res = m.model.similar_items(ids, g.n)  # (R, n), row r = neighbours of the r-th newest item
         rows = np.broadcast_to(np.arange(len(res))[:, None], res.ids.shape)
         slots = np.where(res.ids >= 0, m.to_slot[np.maximum(res.ids, 0)], -1)
-        ok = (slots >= 0) & (slots < len(allowed))
+        ok = (slots >= 0) & (slots < len(allowed)) & (res.scores > 0)  # a history item speaks only for its positive neighbours
         ok[ok] = allowed[slots[ok]]
         if not ok.any():
             return CandidateList.empty(f"similar_to_recent:{m.name}")
@@ -143,7 +178,7 @@ class Generators:
         def reason(i: int) -> Reason:
             j = top[i]
             src_slot, typ = recent[int(best_row[j])]
-            return self._viewed(src_slot, typ, "candidates", f"{m.name}:{m.version}", similarity=round(float(best_sim[j]), 6))
+            return self._because(src_slot, typ, "candidates", f"{m.name}:{m.version}", similarity=round(float(best_sim[j]), 6))
 
         return CandidateList(f"similar_to_recent:{m.name}", uniq[top].astype(np.int64), total[top].astype(np.float32), reason)
 
@@ -156,7 +191,8 @@ class Generators:
         cand, scores = res.row(0)
         slots, scores = _keep(m.slots_of(cand), scores, allowed)
         src = f"{m.name}:{m.version}"
-        typ_of = dict(hist)
+        typ_of = strongest_types(hist)
+        n_distinct = len(np.unique(ids))
         explained: dict[int, tuple[int, float]] = {}
 
         def reason(i: int) -> Reason:
@@ -167,16 +203,18 @@ class Generators:
                         explained[j] = hw
                 h, w = explained[i]
                 h_slot = int(m.slots_of(np.array([h]))[0]) if h >= 0 else -1
-                if h_slot >= 0:
-                    return self._viewed(h_slot, typ_of.get(h_slot, "view"), "candidates", src, contribution=round(w, 6))
-            return self._model_reason(m, g, len(ids))
+                if h_slot in typ_of:
+                    return self._because(h_slot, typ_of[h_slot], "candidates", src, contribution=round(w, 6))
+            return self._model_reason(m, g, n_distinct)
 
         return CandidateList(f"model:{m.name}", slots, scores, reason)
 
-    def _model_reason(self, m: LoadedModel, g: GeneratorConfig, n_hist: int) -> Reason:
-        where = "this session" if g.history == "session" else "your history"
-        return Reason("candidates", f"{m.name}:{m.version}", f"Picked for you from the {n_hist} items of {where}",
-                      {"model": m.name, "version": m.version, "history_items": n_hist, "history": g.history})
+    def _model_reason(self, m: LoadedModel, g: GeneratorConfig, n_items: int) -> Reason:
+        """``n_items``: the distinct items of the history that the model read."""
+        where = "in this session" if g.history == "session" else "so far"
+        what = "1 item" if n_items == 1 else f"{n_items} items"
+        return Reason("candidates", f"{m.name}:{m.version}", f"Picked for you from {what} you interacted with {where}",
+                      {"model": m.name, "version": m.version, "history_items": n_items, "history": g.history})
 
     # ------------------------------------------------------------------ item-based
     def similar_to_item(self, g: GeneratorConfig, m: LoadedModel, shopper: Shopper, allowed: np.ndarray,
@@ -187,15 +225,29 @@ class Generators:
         if len(ids) == 0:
             return None  # the model does not know the item (new item): the fallbacks take over
         cand, sims = m.model.similar_items(ids, g.n).row(0)
+        if m.model.name in _COOCCURRENCE:  # "shoppers who ... also ...": only items seen with it
+            cand, sims = cand[sims > 0], sims[sims > 0]
         slots, sims = _keep(m.slots_of(cand), sims, allowed)
         src = self.catalog.ext(shopper.item)
-        text = _SIMILAR_TEXT.get(scenario, "Similar to {t}").format(t=self._title(shopper.item))
+        text = self._neighbour_text(m).format(t=self._title(shopper.item))
+        event_types = dict(m.event_types) if m.event_types is not None else None
 
         def reason(i: int) -> Reason:
             return Reason("candidates", f"{m.name}:{m.version}", text,
-                          {"item": src, "similarity": round(float(sims[i]), 6)})
+                          {"item": src, "similarity": round(float(sims[i]), 6), "event_types": event_types})
 
         return CandidateList(f"similar_to_item:{m.name}", slots, sims, reason)
+
+    @staticmethod
+    def _neighbour_text(m: LoadedModel) -> str:
+        """"Shoppers who bought {t} also bought this" for a co-occurrence model trained on purchases
+        alone; a wording without an event type when it learned from several or does not say."""
+        types = m.trained_on
+        if m.model.name not in _COOCCURRENCE:
+            return _RELATED
+        if types is not None and len(types) == 1 and types[0] in SHOPPERS_ALSO:
+            return SHOPPERS_ALSO[types[0]]
+        return _SHOPPERS_ANY
 
     def semantic(self, g: GeneratorConfig, shopper: Shopper, allowed: np.ndarray) -> CandidateList | None:
         dense = self.catalog.engine.semantic()
@@ -249,8 +301,8 @@ class Generators:
         return CandidateList("content", slots, scores.astype(np.float32), reason)
 
     def trending(self, g: GeneratorConfig, allowed: np.ndarray) -> CandidateList:
-        scores, stored, live = self._trending()
-        s = np.where(allowed[: len(scores)], scores, -np.inf)
+        pop = self._trending()
+        s = np.where(allowed[: len(pop.scores)], pop.scores, -np.inf)
         k = min(g.n, int(np.isfinite(s).sum()), len(s))
         if k == 0:
             return CandidateList.empty("trending")
@@ -259,11 +311,24 @@ class Generators:
         top = top[s[top] > 0]
 
         def reason(i: int) -> Reason:
-            c = int(top[i])
-            cat = self.catalog.category(c)
-            n = int(stored[c] + live[c])
-            text = f"Popular in {cat}" if cat else "Popular right now"
-            return Reason("candidates", "trending", f"{text} ({n} interactions)",
-                          {"category": cat, "interactions": n, "stored": int(stored[c]), "live": int(live[c])})
+            return self._popular(int(top[i]), pop)
 
         return CandidateList("trending", top.astype(np.int64), s[top].astype(np.float32), reason)
+
+    def _popular(self, slot: int, pop: Popularity) -> Reason:
+        """"Popular in Saws: 12 interactions in all, 5 since 2025-01-02 10:00 UTC": every count is
+        all-time (the store's, which may hold no times) plus the service's own since it started."""
+        cat = self.catalog.category(slot)
+        stored, live = int(pop.stored[slot]), int(pop.live[slot])
+        at = None if pop.live_since is None else time.gmtime(pop.live_since)
+        text = f"Popular in {cat or 'the shop'}: {_count(stored + live)} in all"
+        if live:
+            text += f", {live} since {time.strftime('%Y-%m-%d %H:%M UTC', at)}" if at else f", {live} of them live"
+        since = None if at is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", at)
+        return Reason("candidates", "trending", text,
+                      {"category": cat, "interactions": stored + live, "stored": stored, "live": live,
+                       "window": "all time", "live_since": since})
+
+
+def _count(n: int) -> str:
+    return "1 interaction" if n == 1 else f"{n} interactions"

@@ -1,4 +1,9 @@
-"""One scenario's pipeline: candidates -> rank fusion -> merchant rules -> diversity -> fallbacks."""
+"""One scenario's pipeline: candidates (fallbacks below them) -> rank fusion -> merchant rules -> diversity.
+
+The fallbacks fill the candidate pool (below every fused candidate) before the rules run, so every
+item shown has been through the rules; diversity then reorders only within what the rules allow
+(buried items stay after the others, pins are placed last, at their positions).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from shopsage.policy import Rule, RuleOutcome, apply_rules, category_cap, mmr, place_pins
 from shopsage.serving.catalog import ServingCatalog
 from shopsage.serving.config import PipelinesConfig, ScenarioConfig
 from shopsage.serving.generators import CandidateList, Generators, Shopper
 from shopsage.serving.reasons import Reason
-from shopsage.policy import Rule, apply_rules, category_cap, mmr
 
 __all__ = ["Ranked", "run_scenario", "rule_reason"]
-
-_RULE_TEXT = {"pin": "Featured by the shop", "boost": "Promoted by the shop", "bury": "Placed lower by the shop"}
 
 
 @dataclass
@@ -26,9 +29,20 @@ class Ranked:
     stages: dict[str, Any] = field(default_factory=dict)  # what each stage did, for merchants
 
 
-def rule_reason(rule: Rule) -> Reason:
-    return Reason("rules", f"rule:{rule.name}", _RULE_TEXT[rule.action],
-                  {"rule": rule.name, "action": rule.action, "factor": rule.factor if rule.action == "boost" else None})
+def rule_reason(rule: Rule, position: int | None = None) -> Reason:
+    """What ``rule`` did to an item; ``position``: where a pinned item is shown (0-based), when known."""
+    evidence: dict[str, Any] = {"rule": rule.name, "action": rule.action,
+                                "factor": rule.factor if rule.action == "boost" else None}
+    if rule.action == "boost":
+        text = f"Promoted by the shop (score x{rule.factor:g})"
+    elif rule.action == "bury":
+        text = "Placed lower by the shop"
+    elif position is None:
+        text = "Featured by the shop"
+    else:
+        text = f"Pinned at #{position + 1} by the shop"
+        evidence["position"] = position
+    return Reason("rules", f"rule:{rule.name}", text, evidence)
 
 
 def _fuse(lists: list[tuple[CandidateList, float]], k: float) -> tuple[np.ndarray, np.ndarray]:
@@ -44,23 +58,66 @@ def _fuse(lists: list[tuple[CandidateList, float]], k: float) -> tuple[np.ndarra
     return uniq[order].astype(np.int64), score[order].astype(np.float32)
 
 
-def _why(lists: list[tuple[CandidateList, float]], k: float, slots: list[int]) -> list[list[Reason]]:
-    """Each shown slot's reasons, from every list that holds it, the largest contribution first."""
-    ranks = [{s: r for r, s in enumerate(cl.slots.tolist())} for cl, _ in lists]
-    out = []
-    for s in slots:
-        found = [(w / (k + ranks[li][s] + 1), li, ranks[li][s]) for li, (_, w) in enumerate(lists) if s in ranks[li]]
-        out.append([lists[li][0].reason(r) for _, li, r in sorted(found, key=lambda t: -t[0])])
-    return out
+def _why(lists: list[tuple[CandidateList, float]], k: float, s: int) -> list[Reason]:
+    """A fused slot's reasons, from every list that holds it, the largest contribution first."""
+    found = []
+    for li, (cl, w) in enumerate(lists):
+        hit = np.flatnonzero(cl.slots == s)
+        if len(hit):
+            found.append((w / (k + int(hit[0]) + 1), li, int(hit[0])))
+    return [lists[li][0].reason(r) for _, li, r in sorted(found, key=lambda t: -t[0])]
 
 
-def _diversify(sc: ScenarioConfig, catalog: ServingCatalog, slots: list[int], scores: list[float], n: int) -> tuple[list[int], dict[str, Any]]:
+@dataclass
+class _Pool:
+    """The candidate pool: fused candidates, then fallback items below them."""
+
+    slots: list[int]
+    scores: list[float]
+    lists: list[tuple[CandidateList, float]]
+    fallback: dict[int, tuple[CandidateList, int]]  # slot -> (fallback list, position in it)
+
+
+def _pool(name: str, sc: ScenarioConfig, gens: Generators, shopper: Shopper, allowed: np.ndarray, n: int,
+          stages: dict[str, Any]) -> _Pool:
+    lists: list[tuple[CandidateList, float]] = []
+    for g in sc.candidates:
+        cl = gens.run(g, shopper, allowed, name)
+        stages["candidates"][g.model or g.kind] = None if cl is None else len(cl)
+        if cl is not None and len(cl):
+            lists.append((cl, g.weight))
+    slots, scores = _fuse(lists, sc.rrf_k)
+    pool = _Pool(slots.tolist(), scores.tolist(), lists, {})
+    have = set(pool.slots)
+    low = min(pool.scores, default=1.0)
+    for g in sc.fallbacks:  # each fallback adds its whole list while the pool is short of n
+        if len(pool.slots) >= n:
+            break
+        cl = gens.run(g, shopper, allowed, name)
+        stages["fallbacks"][g.model or g.kind] = None if cl is None else len(cl)
+        if cl is None:
+            continue
+        for i, s in enumerate(cl.slots.tolist()):
+            if s not in have:
+                have.add(s)
+                pool.fallback[s] = (cl, i)
+                j = len(pool.fallback)
+                pool.slots.append(s)
+                pool.scores.append(low * (sc.rrf_k + 1.0) / (sc.rrf_k + 1.0 + j))  # below every candidate, decreasing
+    return pool
+
+
+def _diversify(sc: ScenarioConfig, catalog: ServingCatalog, out: RuleOutcome, n: int) -> tuple[list[int], dict[str, Any]]:
+    """Indexes into ``out.ranked`` of the (at most) ``n`` unpinned items to show, in order; buried
+    items stay after the others."""
     d = sc.diversity
+    slots = out.ranked.tolist()
+    tiers = out.buried.astype(np.int64).tolist()
     if d.method == "none" or len(slots) <= 1:
         return list(range(min(n, len(slots)))), {"method": "none"}
     if d.method == "category_cap":  # leaf category codes (case-insensitive labels), -1 = none
         codes = catalog.leaf[np.asarray(slots, dtype=np.int64)].tolist()
-        kept, skipped = category_cap([str(c) if c >= 0 else None for c in codes], n, d.max_per_category)
+        kept, skipped = category_cap([str(c) if c >= 0 else None for c in codes], n, d.max_per_category, tiers)
         return kept, {"method": "category_cap", "max_per_category": d.max_per_category, "capped": len(skipped)}
     cats = [catalog.category(s) for s in slots]
     brands = [catalog.brand(s) for s in slots]
@@ -70,44 +127,35 @@ def _diversify(sc: ScenarioConfig, catalog: ServingCatalog, slots: list[int], sc
             return 1.0
         return 0.5 if brands[i] is not None and brands[i] == brands[j] else 0.0
 
-    return mmr(np.asarray(scores), sim, n, d.mmr_lambda), {"method": "mmr", "lambda": d.mmr_lambda}
+    return mmr(out.ranked_scores, sim, n, d.mmr_lambda, tiers), {"method": "mmr", "lambda": d.mmr_lambda}
+
+
+def _reasons(s: int, at: int, pool: _Pool, rules: dict[int, list[Rule]], k: float) -> list[Reason]:
+    """Every stage's reasons for the slot ``s`` shown at position ``at``."""
+    if s in pool.fallback:
+        cl, i = pool.fallback[s]
+        r = cl.reason(i)
+        out = [Reason("fallback", r.source, r.text, r.evidence)]
+    else:
+        out = _why(pool.lists, k, s)
+    return out + [rule_reason(x, at if x.action == "pin" else None) for x in rules.get(s, [])]
 
 
 def run_scenario(name: str, cfg: PipelinesConfig, gens: Generators, shopper: Shopper, allowed: np.ndarray, n: int) -> Ranked:
     sc = cfg.scenario(name)
     stages: dict[str, Any] = {"candidates": {}, "fallbacks": {}}
-    lists: list[tuple[CandidateList, float]] = []
-    for g in sc.candidates:
-        cl = gens.run(g, shopper, allowed, name)
-        stages["candidates"][g.model or g.kind] = None if cl is None else len(cl)
-        if cl is not None and len(cl):
-            lists.append((cl, g.weight))
-    slots, scores = _fuse(lists, sc.rrf_k)
-    out = apply_rules(slots, scores, cfg.rules, name, gens.catalog, pinnable=allowed)
-    slots_l, scores_l = out.slots.tolist(), out.scores.tolist()
-    keep, stages["diversity"] = _diversify(sc, gens.catalog, slots_l, scores_l, n)
-    slots_l, scores_l = [slots_l[i] for i in keep], [scores_l[i] for i in keep]
-    reasons = [r + [rule_reason(x) for x in out.touched.get(s, [])]
-               for s, r in zip(slots_l, _why(lists, sc.rrf_k, slots_l), strict=True)]
-    if len(slots_l) < n:
-        have = set(slots_l)
-        low = min(scores_l, default=1.0)
-        for g in sc.fallbacks:
-            if len(slots_l) >= n:
-                break
-            cl = gens.run(g, shopper, allowed, name)
-            stages["fallbacks"][g.model or g.kind] = None if cl is None else len(cl)
-            if cl is None:
-                continue
-            for i, s in enumerate(cl.slots.tolist()):
-                if s in have:
-                    continue
-                r = cl.reason(i)
-                have.add(s)
-                low = low * 0.999 if low > 0 else low - 1e-6
-                slots_l.append(s)
-                scores_l.append(low)
-                reasons.append([Reason("fallback", r.source, r.text, r.evidence)])
-                if len(slots_l) >= n:
-                    break
-    return Ranked(slots_l[:n], scores_l[:n], reasons[:n], stages)
+    pool = _pool(name, sc, gens, shopper, allowed, n, stages)
+    out = apply_rules(np.asarray(pool.slots, np.int64), np.asarray(pool.scores, np.float32), cfg.rules, name,
+                      gens.catalog, pinnable=allowed)
+    stages["rules"] = _rule_counts(out)
+    keep, stages["diversity"] = _diversify(sc, gens.catalog, out, n)
+    shown = place_pins([int(out.ranked[i]) for i in keep], out.pins, n)
+    score_of = dict(zip(out.slots.tolist(), out.scores.tolist(), strict=True))
+    return Ranked(shown, [score_of[s] for s in shown],
+                  [_reasons(s, at, pool, out.touched, sc.rrf_k) for at, s in enumerate(shown)], stages)
+
+
+def _rule_counts(out: RuleOutcome) -> dict[str, int]:
+    """Items of the pool each kind of rule touched."""
+    boosted = sum(any(r.action == "boost" for r in rules) for rules in out.touched.values())
+    return {"pinned": len(out.pins), "boosted": boosted, "buried": int(out.buried.sum())}
