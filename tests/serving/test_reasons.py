@@ -362,3 +362,24 @@ def test_a_model_that_does_not_say_what_it_learned_from_names_no_event_type(svc:
     r = svc.recommend("frequently_bought_together", item="saw3", n=3)["items"][0]["reasons"][0]
     assert r["text"] == "Shoppers who interacted with Toolo saw model saw3 also chose this"
     assert r["evidence"]["event_types"] is None
+
+
+def test_strongest_interaction_ties_go_to_the_latest() -> None:
+    from shopsage.serving.generators import strongest_types
+
+    hist = [(1, "purchase"), (2, "view"), (1, "view"), (2, "click"), (3, "rating"), (3, "add_to_cart")]
+    assert strongest_types(hist) == {1: "purchase", 2: "click", 3: "add_to_cart"}
+
+
+def test_live_counts_of_a_shared_state_name_no_start_time(svc: Service) -> None:
+    from shopsage.serving.generators import Popularity
+
+    cap = svc.catalog.capacity
+    stored, live = np.zeros(cap, np.float32), np.zeros(cap, np.float32)
+    s = svc.catalog.slot("drl3")
+    assert s is not None
+    stored[s], live[s] = 4, 2
+    r = svc.gens._popular(s, Popularity(stored + live, stored, live, None))  # a Redis state: since its first event
+    assert r.text == "Popular in Drills: 6 interactions in all, 2 of them live"
+    assert r.evidence == {"category": "Drills", "interactions": 6, "stored": 4, "live": 2, "window": "all time",
+                          "live_since": None}
