@@ -1,12 +1,15 @@
 """Product search in a few lines: index items, search four ways, filter, facet, learn a ranker.
 
+Every query goes through the front door, ``SearchEngine.query(SearchRequest(...))``: one page of
+results with their evidence, facets and total.
+
     HF_HUB_OFFLINE=1 python examples/search_quickstart.py
 """
 
 from __future__ import annotations
 
 from shopsage.data.rows import ItemRow
-from shopsage.search import SearchConfig, SearchEngine, SearchFilter
+from shopsage.search import SearchConfig, SearchEngine, SearchRequest
 from shopsage.search.ranker import RankerConfig
 from shopsage.text import EncoderConfig, TextEncoder
 
@@ -27,21 +30,22 @@ def main() -> None:
     engine.index(ITEMS)
 
     for mode in ("lexical", "vector", "hybrid"):
-        r = engine.query("battery powered drill", n=3, mode=mode)
-        print(f"{mode:8s}", r.items)
+        r = engine.query(SearchRequest("battery powered drill", per_page=3, mode=mode))
+        print(f"{mode:8s}", r.ids)
 
-    r = engine.query("gardn hose", mode="lexical")  # typo tolerance
-    print("typo     ", r.items, "did you mean:", r.corrected)
-    r = engine.query("hose", flt=SearchFilter(in_stock=True, price_max=50))
-    print("filtered ", r.items, r.facets["brand"])
-    print("category ", engine.query("water hose").categories[:1])
+    r = engine.query(SearchRequest("gardn hose", mode="lexical"))  # typo tolerance
+    print("typo     ", r.ids, "read as:", r.corrections)
+    r = engine.query(SearchRequest("hose", in_stock=True, price_max=50))
+    print("filtered ", r.ids, r.facets["brand"])
+    print("why      ", r.hits[0].reasons[0].text)
+    print("category ", engine.query(SearchRequest("water hose", predict_categories=True)).categories[:1])
     engine.add_past_queries(["garden hose", "garden hose reel"])
     print("complete ", engine.autocomplete.complete("gar"))
 
     judgments = [("drill", "sku-2", 2.0), ("drill", "sku-1", 1.0), ("hose", "sku-4", 2.0),
                  ("faucet", "sku-6", 2.0), ("bits", "sku-3", 2.0)]
     engine.fit_ranker(judgments)
-    print("learned  ", engine.query("drill", n=3, mode="learned").items)
+    print("learned  ", engine.query(SearchRequest("drill", per_page=3, mode="learned")).ids)
 
 
 if __name__ == "__main__":

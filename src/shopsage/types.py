@@ -3,15 +3,18 @@
 Inside ShopSage every item and user is a contiguous ``int32`` index (see :mod:`shopsage.vocab`);
 results are batch-first arrays ``ids`` of shape ``(B, n)`` and ``scores`` of the same shape, like
 faiss' ``(D, I)``. Rows shorter than ``n`` are padded with id ``-1`` and score ``-inf``.
+
+:class:`Reason` is why an item is in a list, the same for search and recommendations.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-__all__ = ["ScoredItems", "PAD_ID"]
+__all__ = ["ScoredItems", "PAD_ID", "Reason"]
 
 PAD_ID = -1
 
@@ -80,3 +83,20 @@ class ScoredItems:
             ids[b, :m] = r_ids[:m]
             scores[b, :m] = r_scores[:m]
         return cls(ids, scores)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why an item is in a list: the ``stage`` that put or moved it there (search, candidates,
+    ranking, personalization, rules, diversity, fallback), its ``source`` (the search mode, generator,
+    model or rule), a ``text`` a shopper can read and the machine-readable ``evidence`` (the matched
+    words, the item a shopper viewed, counts...). Evidence must always be the true one: tests
+    recompute it from the data."""
+
+    stage: str
+    source: str
+    text: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "source": self.source, "text": self.text, "evidence": self.evidence}

@@ -9,7 +9,7 @@ import pytest
 
 from shopsage.data.rows import ItemRow
 from shopsage.errors import NotFittedError
-from shopsage.search import SearchConfig, SearchEngine, SearchFilter
+from shopsage.search import SearchConfig, SearchEngine, SearchRequest
 from shopsage.search.ranker import LearnedRanker, RankerConfig
 
 
@@ -58,15 +58,14 @@ def test_every_mode_finds_the_obvious_item(engine: SearchEngine, mode: str) -> N
 
 
 def test_filters_and_facets(engine: SearchEngine) -> None:
-    r = engine.query("running shoes", mode="lexical", flt=SearchFilter(in_stock=True))
-    assert r.items == ["sku-1"]
-    r = engine.query("garden hose", mode="lexical", flt=SearchFilter(price_max=40))
-    assert r.items == ["sku-3"]
-    r = engine.query("drill", mode="hybrid", flt=SearchFilter(brands=["bosch"]))
-    assert r.items == ["sku-6"]
-    r = engine.query("shoes", mode="lexical", flt=SearchFilter(categories=["Trail"]))
-    assert r.items == ["sku-2"]
-    facets = engine.query("shoes", mode="lexical").facets
+    def ids(q: str, **kw: object) -> list[str]:
+        return engine.query(SearchRequest(q, **kw)).ids  # type: ignore[arg-type]
+
+    assert ids("running shoes", mode="lexical", in_stock=True) == ["sku-1"]
+    assert ids("garden hose", mode="lexical", price_max=40) == ["sku-3"]
+    assert ids("drill", mode="hybrid", brands=("bosch",)) == ["sku-6"]
+    assert ids("shoes", mode="lexical", categories=("Trail",)) == ["sku-2"]
+    facets = engine.query(SearchRequest("shoes", mode="lexical")).facets
     assert dict(facets["brand"]) == {"Nike": 1, "Salomon": 1}
 
 
@@ -76,20 +75,25 @@ def test_update_and_delete_reach_every_index(engine: SearchEngine) -> None:
     for mode in ("lexical", "vector", "hybrid"):
         found = engine.catalog.external(engine.search(["garden hose"], 6, mode).row(0)[0])  # type: ignore[arg-type]
         assert "sku-3" not in found[:1] and "sku-4" not in found
-    assert engine.query("kitchen faucet", mode="lexical").items[0] == "sku-3"
+    assert engine.query(SearchRequest("kitchen faucet", mode="lexical")).ids[0] == "sku-3"
 
 
 def test_zero_results_fall_back(engine: SearchEngine) -> None:
-    r = engine.query("gardn hoze", mode="lexical")
-    assert r.items[0] in {"sku-3", "sku-4"}
-    r = engine.query("qqqq zzzz", mode="lexical", flt=SearchFilter(brands=["Makita"]))
-    assert r.items == ["sku-5"] and r.fallback in {"vector", "popular"}
+    r = engine.query(SearchRequest("gardn hoze", mode="lexical"))
+    assert r.ids[0] in {"sku-3", "sku-4"} and r.corrections == {"gardn": "garden"}  # "hoze": 4 letters, no typo
+    # no word matches, even corrected: the items nearest in meaning (the hash encoder: a shared word)
+    r = engine.query(SearchRequest("qqqq makita", mode="lexical", brands=("Bosch",)))
+    assert r.ids == [] and r.total == 0 and r.fallback is None  # nothing of Bosch is close to the query
+    r = engine.query(SearchRequest("zzzz qqqq", mode="lexical"))
+    assert r.ids == [] and r.fallback is None  # gibberish: nothing is close
 
 
 def test_query_understanding(engine: SearchEngine) -> None:
     engine.add_past_queries(["garden hose", "garden hose"])
-    assert engine.query("hose").categories[0][0] == "hoses"
-    assert engine.query("cordles drill", mode="lexical").corrected == "cordless drill"
+    assert engine.query(SearchRequest("hose", predict_categories=True)).categories[0][0] == "hoses"
+    r = engine.query(SearchRequest("cordles drill", mode="lexical"))
+    assert r.corrections == {"cordles": "cordless"} and r.ids[0] == "sku-5"
+    assert engine.correct("cordles drill") == "cordless drill"
     assert engine.autocomplete.complete("gar")[0] == "garden hose"
 
 
@@ -117,7 +121,9 @@ def test_lexical_only_engine_refuses_vector_modes() -> None:
     e.index(ROWS)
     with pytest.raises(NotFittedError, match="no text encoder"):
         e.search(["hose"], 3, "vector")
-    assert e.query("hose").mode == "lexical"
+    with pytest.raises(NotFittedError, match="no text encoder"):
+        e.query(SearchRequest("hose", mode="hybrid"))
+    assert e.query(SearchRequest("hose")).mode == "lexical"  # auto: the best it can serve
 
 
 def test_trigram_feature_equals_set_jaccard(engine: SearchEngine) -> None:
@@ -147,11 +153,11 @@ def test_save_and_load_answer_the_same(engine: SearchEngine, tmp_path) -> None:
         np.testing.assert_allclose(a.scores, b.scores, rtol=1e-5)
     assert back.catalog.vocabulary() == engine.catalog.vocabulary()
     assert back.autocomplete.complete("gar") == engine.autocomplete.complete("gar")
-    assert back.query("hose", mode="lexical", flt=SearchFilter(price_max=40)).items == ["sku-3"]
+    assert back.query(SearchRequest("hose", mode="lexical", price_max=40)).ids == ["sku-3"]
 
 
 def test_the_query_encoder_reads_the_spelling_corrected_query(engine: SearchEngine) -> None:
-    typo = "cordles dril"  # neither word is in the catalogue: the word-hash encoder finds no shared word
+    typo = "cordles drils"  # neither word is in the catalogue: the word-hash encoder finds no shared word
     assert engine.dense_text(typo) == "cordless drill"
     assert engine.dense_text("garden hose") == "garden hose"  # known words stay as typed
     fixed = engine.search([typo], 1, "vector")

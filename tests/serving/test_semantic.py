@@ -15,9 +15,9 @@ import pytest
 from shopsage.data.rows import ItemRow
 from shopsage.data.schema import Event
 from shopsage.data.stores import open_store
+from shopsage.registry import ModelRegistry
 from shopsage.serving.search import SearchRequest
 from shopsage.serving.service import Service, ServiceOptions
-from shopsage.registry import ModelRegistry
 from shopsage.text import default_model_path
 
 ITEMS = [
@@ -51,8 +51,10 @@ def test_a_query_matching_no_word_gets_the_items_nearest_in_meaning(shop: tuple[
         assert out["total"] > 0 and out["items"][0]["id"] == "meter"
         reason = out["items"][0]["reasons"][0]
         assert reason["source"] == "semantic" and 0 < reason["evidence"]["similarity"] <= 1
-        words = svc.search(SearchRequest("gloves"))  # a word match stays lexical, explained by its words
-        assert [it["id"] for it in words["items"]] == ["latex"] and words["items"][0]["reasons"][0]["source"] == "bm25"
+        words = svc.search(SearchRequest("gloves"))  # with the encoder, auto is hybrid; a word match is explained by its words
+        assert words["mode"] == "hybrid" and words["fallback"] is None
+        assert [it["id"] for it in words["items"]] == ["latex"] and words["items"][0]["reasons"][0]["source"] == "hybrid"
+        assert words["items"][0]["reasons"][0]["evidence"]["matched_terms"] == ["gloves"]
         assert svc.ready()["text_encoder"] == "base"
         assert svc.search(SearchRequest("zorbly quaxing"))["total"] == 0  # nothing is close to gibberish
         shards = sorted((shop[1] / "cache" / "embeddings").rglob("keys-*.npy"))

@@ -125,7 +125,8 @@ class UpsertResult(BaseModel):
 
 class ReasonOut(BaseModel):
     stage: str = Field(description="candidates, fallback, rules, search or personalization.")
-    source: str = Field(description="The generator, model (name:version) or rule that produced it.")
+    source: str = Field(description="The generator, model (name:version), search mode (bm25, vector, hybrid, "
+                        "learned:version, semantic) or rule that produced it.")
     text: str = Field(description="Readable by a shopper.")
     evidence: dict[str, Any] = Field(description="Machine-readable: the source item, matched terms, counts...")
 
@@ -153,12 +154,17 @@ class FacetValue(BaseModel):
 class SearchOut(BaseModel):
     query: str
     corrected: str | None = Field(description="The spelling-corrected query used when the typed one matched nothing.")
-    total: int
+    mode: Literal["lexical", "vector", "hybrid", "learned"] = Field(description="The search mode that ranked the results.")
+    fallback: Literal["spelling", "semantic"] | None = Field(
+        description="spelling: no word of the query matched, its spelling correction did; semantic: not even that, "
+        "the results are the items nearest in meaning; null: the query as typed.")
+    total: int = Field(description="Items in the whole result list (pinned items included); pages cover it.")
     page: int
     per_page: int
     sort: str
     items: list[SearchItem]
-    facets: dict[str, list[FacetValue]]
+    facets: dict[str, list[FacetValue]] = Field(description="Counts of brands and leaf categories over the whole "
+                                                "result list of the mode used, filters applied.")
     personalized: bool
 
 

@@ -7,9 +7,11 @@ cases (and against ``shopsage.evaluate`` when that package provides the same met
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
-__all__ = ["JudgmentTable", "ndcg_at_k", "recall_at_k"]
+__all__ = ["JudgmentTable", "ndcg_at_k", "recall_at_k", "judgment_table", "quality"]
 
 
 class JudgmentTable:
@@ -69,3 +71,28 @@ def recall_at_k(ids: np.ndarray, table: JudgmentTable, k: int = 100, min_gain: f
     total = table.count(min_gain)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, found / total, np.nan)
+
+
+def judgment_table(queries: Sequence[str], judgments: Sequence[tuple[str, str, float]],
+                   slot_of: Callable[[str], int | None]) -> JudgmentTable:
+    """The judgments of ``queries`` (row ``b`` = ``queries[b]``) over catalogue slots; items the
+    catalogue does not hold are left out."""
+    qpos = {q: i for i, q in enumerate(queries)}
+    qi, items, gains = [], [], []
+    for q, ext, g in judgments:
+        s = slot_of(ext)
+        if q in qpos and s is not None:
+            qi.append(qpos[q])
+            items.append(s)
+            gains.append(g)
+    return JudgmentTable(np.array(qi, np.int64), np.array(items, np.int64), np.array(gains), len(queries))
+
+
+def quality(ids: np.ndarray, table: JudgmentTable) -> dict[str, float]:
+    """Whole-catalogue retrieval quality of ranked ``ids`` ``(B, >= 100)``: mean nDCG@10 (queries without
+    any gain count 0) and mean Recall@100 of items with gain >= 1 (queries with none left out)."""
+    nd = np.nan_to_num(ndcg_at_k(ids, table, 10), nan=0.0)
+    rc = recall_at_k(ids, table, 100, 1.0)
+    return {"ndcg@10": float(nd.mean()) if len(nd) else 0.0,
+            "recall@100": float(np.nanmean(rc)) if np.isfinite(rc).any() else 0.0,
+            "queries": int(len(nd)), "recall_queries": int(np.isfinite(rc).sum())}

@@ -2,7 +2,9 @@
 
 :class:`Catalog` hands out contiguous int slots to external item ids (reused on update, kept on
 delete so ids stay stable until :meth:`Catalog.vocabulary` is written out) and keeps the columns
-filters and ranking features need: category path, brand, price, stock, popularity.
+filters, facets and ranking features need (category path, brand, price, stock) and each item's
+indexed text, which search quotes as evidence. Popularity is not a column: it comes with each
+request from behaviour events (see :mod:`shopsage.search.front`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from shopsage.data.rows import ItemRow
 from shopsage.errors import ValidationError
 from shopsage.vocab import Vocabulary
 
-__all__ = ["Catalog", "SearchFilter", "item_fields", "normalize_title", "char_trigrams"]
+__all__ = ["Catalog", "CatalogFacts", "SearchFilter", "item_fields", "normalize_title", "char_trigrams"]
 
 
 def item_fields(row: ItemRow) -> dict[str, str | None]:
@@ -91,8 +93,8 @@ class Catalog:
         self.leaf = np.zeros(0, dtype=np.int32)  # deepest category of each item
         self.price = np.zeros(0, dtype=np.float32)
         self.in_stock = np.zeros(0, dtype=bool)
-        self.popularity = np.zeros(0, dtype=np.float32)
         self.titles: list[str] = []
+        self.texts: list[dict[str, str]] = []  # the indexed fields of each item, as written
         self.trigrams: list[np.ndarray] = []  # sorted trigram ids of each normalized title
         self.trigram_ids: dict[str, int] = {}
         self.categories: list[tuple[str, ...]] = []
@@ -129,8 +131,8 @@ class Catalog:
         self.leaf = np.concatenate([self.leaf, np.full(extra, -1, np.int32)])
         self.price = np.concatenate([self.price, np.full(extra, np.nan, np.float32)])
         self.in_stock = np.concatenate([self.in_stock, np.zeros(extra, bool)])
-        self.popularity = np.concatenate([self.popularity, np.zeros(extra, np.float32)])
         self.titles.extend([""] * extra)
+        self.texts.extend({} for _ in range(extra))
         self.trigrams.extend([np.zeros(0, np.int32)] * extra)
         self.categories.extend([()] * extra)
 
@@ -151,6 +153,7 @@ class Catalog:
             self.price[s] = np.nan if row.price is None else row.price
             self.in_stock[s] = bool(row.available) and (row.stock is None or row.stock > 0)
             self.titles[s] = normalize_title(row.title)
+            self.texts[s] = {k: v for k, v in item_fields(row).items() if v}
             tri = [self.trigram_ids.setdefault(t, len(self.trigram_ids)) for t in char_trigrams(self.titles[s])]
             self.trigrams[s] = np.sort(np.array(tri, dtype=np.int32))
             self.categories[s] = tuple(c.casefold() for c in row.category_path)
@@ -160,14 +163,6 @@ class Catalog:
         slots = np.array([s for s in (self._slot.get(e) for e in ext_ids) if s is not None], dtype=np.int64)
         self.live[slots] = False
         return slots
-
-    def set_popularity(self, counts: dict[str, float]) -> None:
-        """Popularity per external id (clicks, sales, or judged impressions); unknown ids are ignored."""
-        self.popularity[:] = 0
-        for ext, c in counts.items():
-            s = self._slot.get(ext)
-            if s is not None:
-                self.popularity[s] = c
 
     def mask(self, flt: SearchFilter | None) -> np.ndarray | None:
         """``(capacity,) bool`` of live items meeting ``flt``; ``None`` when there is no filter."""
@@ -213,10 +208,9 @@ class Catalog:
         directory.mkdir(parents=True, exist_ok=True)
         self.vocabulary().save(str(directory / "ids.txt"))
         texts = {"titles": self.titles, "categories": [list(c) for c in self.categories],
-                 "brands": self.brands.names, "leaves": self.leaves.names}
+                 "brands": self.brands.names, "leaves": self.leaves.names, "texts": self.texts}
         (directory / "columns.json").write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
-        save_arrays(directory, live=self.live, brand=self.brand, leaf=self.leaf, price=self.price,
-                    in_stock=self.in_stock, popularity=self.popularity)
+        save_arrays(directory, live=self.live, brand=self.brand, leaf=self.leaf, price=self.price, in_stock=self.in_stock)
 
     @classmethod
     def load(cls, directory: str | Path) -> Catalog:
@@ -225,10 +219,13 @@ class Catalog:
         cat._ext = Vocabulary.load(str(directory / "ids.txt")).ids
         cat._slot = {e: i for i, e in enumerate(cat._ext)}
         texts = json.loads((directory / "columns.json").read_text(encoding="utf-8"))
-        arr = load_arrays(directory, "live", "brand", "leaf", "price", "in_stock", "popularity")
+        arr = load_arrays(directory, "live", "brand", "leaf", "price", "in_stock")
         cat.live, cat.brand, cat.leaf = arr["live"].astype(bool), arr["brand"], arr["leaf"]
-        cat.price, cat.in_stock, cat.popularity = arr["price"], arr["in_stock"].astype(bool), arr["popularity"]
+        cat.price, cat.in_stock = arr["price"], arr["in_stock"].astype(bool)
         cat.titles = list(texts["titles"])
+        # catalogues saved before the texts were kept quote their normalized titles
+        cat.texts = [dict(t) for t in texts["texts"]] if "texts" in texts else [{"title": t} if t else {}
+                                                                                 for t in cat.titles]
         cat.categories = [tuple(c) for c in texts["categories"]]
         for labels, names in ((cat.brands, texts["brands"]), (cat.leaves, texts["leaves"])):
             for name in names:
@@ -238,3 +235,26 @@ class Catalog:
             tri = [cat.trigram_ids.setdefault(t, len(cat.trigram_ids)) for t in char_trigrams(title)]
             cat.trigrams.append(np.sort(np.array(tri, dtype=np.int32)))
         return cat
+
+
+class CatalogFacts:
+    """What merchant rules and personalization read of a catalogue's live items (the
+    :class:`~shopsage.policy.ItemFacts` protocol): id, category path, brand, and the slot of an id."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def ext(self, slot: int) -> str:
+        return self.catalog.external([slot])[0]
+
+    def category_path(self, slot: int) -> tuple[str, ...]:
+        """Case-folded, as filters compare them."""
+        return self.catalog.categories[slot]
+
+    def brand(self, slot: int) -> str | None:
+        code = int(self.catalog.brand[slot])
+        return self.catalog.brands.names[code] if code >= 0 else None
+
+    def slot(self, ext_id: str) -> int | None:
+        s = self.catalog.slot(ext_id)
+        return s if s is not None and self.catalog.live[s] else None

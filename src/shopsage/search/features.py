@@ -4,6 +4,11 @@ Every feature is computed the same way at training and at query time from what t
 the lexical index (BM25F and BM25 per field, matched query terms), the query and item vectors
 (cosine), the candidate ranks in each source list, exact-match signals on the title, numbers in
 the query, the predicted query category, and the item's popularity and price.
+
+Popularity is the count of behaviour events (views, clicks, carts, purchases, ratings) per item,
+given with each call; where the data has none it is zero for every item and the feature carries
+nothing (LightGBM never splits on a constant). It is never a count of judgments: a judged set
+records what an old engine showed, so its counts predict "was judged", not "is wanted".
 """
 
 from __future__ import annotations
@@ -65,7 +70,8 @@ class FeatureExtractor:
     def compute(self, query: str, qterms: QueryTerms, cands: Candidates,
                 category_proba: dict[str, float] | None = None,
                 popularity: np.ndarray | None = None) -> np.ndarray:
-        """Features of ``cands``; ``popularity`` overrides the catalogue's (leave-one-query-out training)."""
+        """Features of ``cands``; ``popularity`` holds the candidates' behaviour-event counts, ``(m,)``
+        (``None``: no events, zeros)."""
         ids = cands.ids
         m = len(ids)
         f = self.lexical.field_features(qterms, ids)
@@ -87,7 +93,7 @@ class FeatureExtractor:
         if category_proba:
             cat[:] = [sum(category_proba.get(c, 0.0) for c in self.catalog.categories[s]) for s in ids.tolist()]
         bm25 = f["bm25"]
-        pop = self.catalog.popularity[ids] if popularity is None else popularity
+        pop = np.zeros(m, np.float32) if popularity is None else np.asarray(popularity, np.float32)
         price = self.catalog.price[ids]
         cols = [
             bm25[:, None], f["field_bm25"], f["matched"][:, None], f["field_matched"],

@@ -12,9 +12,11 @@ adding, updating and deleting items is exact without re-analysing anything: new 
 new segment (see ``_segments``), old postings of an updated or deleted item are skipped, and
 small segments are merged by a vectorized sort.
 
-Typo tolerance: a query word unknown to the index is replaced by known words within one edit
-(two for words of eight letters or more), or split into two known words ("sheetrock"), each at
-``typo_weight`` of a normal term.
+Typo tolerance: a query word unknown to the index is replaced by the nearest known word within
+one edit from ``min_word_size_for_one_typo`` letters (5) and two edits from
+``min_word_size_for_two_typos`` letters (9), Meilisearch's defaults; shorter words must be typed
+right. A word with no such neighbour may be split into two known words ("sheetrock"). Either
+counts ``typo_weight`` of a word found as typed.
 
 Ids are the caller's contiguous int slots (the engine's vocabulary); results are
 :class:`~shopsage.types.ScoredItems`.
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shopsage.artifacts import load_arrays, read_manifest, save_arrays, write_manifest
 from shopsage.errors import ValidationError
@@ -62,8 +64,27 @@ class LexicalConfig(BaseModel):
     """Replace query words the index does not know by close known words."""
     typo_weight: float = Field(0.7, ge=0, le=1)
     """Weight of a corrected or split query word relative to a word found as typed."""
+    min_word_size_for_one_typo: int = Field(5, ge=1)
+    """A query word of at least this many letters may match a known word one edit away (an insertion,
+    deletion, substitution or swap of neighbours); shorter words get no typo (Meilisearch's default)."""
+    min_word_size_for_two_typos: int = Field(9, ge=1)
+    """From this many letters a word may match a known word two edits away (Meilisearch's default)."""
     max_segments: int = Field(8, ge=1)
     """Merge all segments into one when there are more than this many."""
+
+    @model_validator(mode="after")
+    def _check_typos(self) -> LexicalConfig:
+        if self.min_word_size_for_two_typos < self.min_word_size_for_one_typo:
+            raise ValueError(f"min_word_size_for_two_typos ({self.min_word_size_for_two_typos}) is below "
+                             f"min_word_size_for_one_typo ({self.min_word_size_for_one_typo}): two typos need "
+                             "longer words than one; raise it")
+        return self
+
+    def typos_allowed(self, word: str) -> int:
+        """Edits a query word of this length may be away from a known word (0, 1 or 2)."""
+        if len(word) >= self.min_word_size_for_two_typos:
+            return 2
+        return 1 if len(word) >= self.min_word_size_for_one_typo else 0
 
 
 class QueryTerms:
@@ -260,7 +281,7 @@ class LexicalIndex:
         return QueryTerms(np.array(tids, dtype=np.int32), np.array(weights, dtype=np.float32), corrected)
 
     def _correct(self, word: str) -> list[str]:
-        cands = self.surface.candidates(word, limit=1)
+        cands = self.surface.candidates(word, limit=1, max_distance=self.config.typos_allowed(word))
         if cands:
             return [cands[0][0]]
         parts = self.surface.split(word)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -79,10 +79,12 @@ class CategoryPredictor:
 
 
 class SpellCorrector:
-    """Word-by-word correction against known words (see :class:`SpellingIndex`)."""
+    """Word-by-word correction against known words (see :class:`SpellingIndex`); ``typos(word)``
+    says how many edits a word of its length may be away (the lexical index's typo tolerance)."""
 
-    def __init__(self, words: SpellingIndex) -> None:
+    def __init__(self, words: SpellingIndex, typos: Callable[[str], int] | None = None) -> None:
         self.words = words
+        self.typos = typos or words.allowed_distance
 
     def add_queries(self, queries: Iterable[str]) -> None:
         counts: Counter[str] = Counter()
@@ -98,7 +100,7 @@ class SpellCorrector:
             if not low.isalpha() or is_cjk(low[0]) or low in self.words:
                 out.append(word)
                 continue
-            cands = self.words.candidates(low, limit=1)
+            cands = self.words.candidates(low, limit=1, max_distance=self.typos(low))
             if cands:
                 out.append(cands[0][0])
                 continue

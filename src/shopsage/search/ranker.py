@@ -4,7 +4,9 @@ Labels are graded relevance mapped to integer levels ``round(grade * levels_per_
 LambdaMART gain of each level is linear (``level / levels_per_unit``), so the objective optimizes
 exactly the nDCG the benchmark reports (gain = relevance - 1), not ``2^rel - 1``.
 
-Saved as ``manifest.json`` + LightGBM's own text model ``model.txt`` (no pickles).
+Saved as ``manifest.json`` + LightGBM's own text model ``model.txt`` (no pickles). The manifest
+records the feature names and whether the features held the vector side (``dense``, with the item
+encoder's id): a ranker scores only candidates computed the way it was trained.
 """
 
 from __future__ import annotations
@@ -64,6 +66,12 @@ class LearnedRanker:
         self._booster = None
         self.feature_names: list[str] = []
         self.metrics: dict[str, float] = {}
+        self.dense = True
+        """Trained on features with the vector side (cosine, vector rank); False: lexical features only."""
+        self.encoder_id: str | None = None
+        """The item encoder of the vector features it was trained with."""
+        self.version: str | None = None
+        """The registry version it was loaded from (shown in search reasons)."""
 
     def _labels(self, grades: np.ndarray) -> np.ndarray:
         g = np.clip(np.asarray(grades, dtype=np.float64), 0, self.config.max_grade)
@@ -126,7 +134,8 @@ class LearnedRanker:
         directory.mkdir(parents=True, exist_ok=True)
         self._booster.save_model(str(directory / "model.txt"))
         write_manifest(directory, self.KIND, json.loads(self.config.model_dump_json()),
-                       feature_names=self.feature_names, metrics=self.metrics)
+                       feature_names=self.feature_names, metrics=self.metrics, dense=self.dense,
+                       encoder_id=self.encoder_id)
 
     @classmethod
     def load(cls, directory: str | Path) -> LearnedRanker:
@@ -136,4 +145,7 @@ class LearnedRanker:
         ranker._booster = _lgb().Booster(model_file=str(directory / "model.txt"))
         ranker.feature_names = list(manifest["feature_names"])
         ranker.metrics = dict(manifest.get("metrics", {}))
+        ranker.dense = bool(manifest.get("dense", True))
+        ranker.encoder_id = manifest.get("encoder_id")
+        ranker.version = manifest.get("version")
         return ranker

@@ -81,9 +81,11 @@ class SpellingIndex:
             return 0
         return 1 if len(word) <= 7 else self.max_distance
 
-    def candidates(self, word: str, limit: int = 3) -> list[tuple[str, int]]:
-        """Up to ``limit`` ``(known word, distance)``, nearest first, then most frequent first."""
-        max_d = min(self.allowed_distance(word), self.max_distance)
+    def candidates(self, word: str, limit: int = 3, max_distance: int | None = None) -> list[tuple[str, int]]:
+        """Up to ``limit`` ``(known word, distance)``, nearest first, then most frequent first, within
+        ``max_distance`` edits (default: :meth:`allowed_distance`; never more than the index's own)."""
+        allowed = self.allowed_distance(word) if max_distance is None else max_distance
+        max_d = min(allowed, self.max_distance)
         if max_d == 0:
             return []
         seen: set[str] = set()

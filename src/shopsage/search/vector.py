@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shopsage.artifacts import load_arrays, read_manifest, save_arrays, write_manifest
 from shopsage.errors import ModelError, ValidationError
-from shopsage.types import ScoredItems
+from shopsage.types import PAD_ID, ScoredItems
 
 __all__ = ["VectorConfig", "VectorIndex"]
 
@@ -177,6 +177,8 @@ class VectorIndex:
 
     def _exact(self, q: np.ndarray, n: int, keep: np.ndarray) -> ScoredItems:
         slots = np.flatnonzero(keep)
+        if len(slots) == 0:  # a filter nothing meets: every row is padding (no slot to map ids through)
+            return ScoredItems(np.full((len(q), n), PAD_ID, np.int32), np.full((len(q), n), -np.inf, np.float32))
         if len(slots) == len(keep):
             scores = q @ self._vecs.T
             return ScoredItems.from_scores(scores, n)

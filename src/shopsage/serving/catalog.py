@@ -14,7 +14,7 @@ import numpy as np
 
 from shopsage.data.rows import ItemRow
 from shopsage.profiles import ItemInfo
-from shopsage.search import SearchConfig, SearchEngine, item_fields
+from shopsage.search import SearchEngine
 
 __all__ = ["ServingCatalog"]
 
@@ -28,16 +28,16 @@ class ServingCatalog:
     """Item rows by slot, indexed for search, with the masks rules need."""
 
     def __init__(self, engine: SearchEngine | None = None) -> None:
-        self.engine = engine or SearchEngine(SearchConfig.model_validate({"mode": "lexical"}))
-        self.rows: list[ItemRow | None] = [None] * self.engine.catalog.capacity
-        self.visible = np.zeros(self.engine.catalog.capacity, dtype=bool)  # live and not hidden
+        self.engine = engine if engine is not None else SearchEngine()
+        self.rows: list[ItemRow | None] = [None] * self.engine.capacity
+        self.visible = np.zeros(self.engine.capacity, dtype=bool)  # live and not hidden
 
     @property
     def capacity(self) -> int:
-        return self.engine.catalog.capacity
+        return self.engine.capacity
 
     def __len__(self) -> int:
-        return len(self.engine.catalog)
+        return self.engine.n_items
 
     def upsert(self, rows: Sequence[ItemRow]) -> np.ndarray:
         slots = self.engine.index(rows)
@@ -58,16 +58,13 @@ class ServingCatalog:
                 self.visible[s] = False
 
     def slot(self, ext_id: str) -> int | None:
-        s = self.engine.catalog.slot(ext_id)
-        if s is None or not self.engine.catalog.live[s]:
-            return None
-        return s
+        return self.engine.slot(ext_id)
 
     def slots(self, ext_ids: Iterable[str]) -> list[int]:
         return [s for s in (self.slot(e) for e in ext_ids) if s is not None]
 
     def ext(self, slot: int) -> str:
-        return self.engine.catalog.external([slot])[0]
+        return self.engine.ext(slot)
 
     def row(self, slot: int) -> ItemRow | None:
         return self.rows[slot] if 0 <= slot < len(self.rows) else None
@@ -97,36 +94,25 @@ class ServingCatalog:
 
     def terms(self, text: str) -> set[str]:
         """The index terms of a text (stemmed as the lexical index stems)."""
-        an = self.engine.lexical.analyzer
-        return {t for tok in an.tokens(text) if (t := an.term(tok)) is not None}
+        return self.engine.terms(text)
 
     def matched_words(self, query: str, slot: int) -> list[str]:
-        """The words of ``query`` whose index term occurs in the item's indexed text."""
-        r = self.row(slot)
-        if r is None:
-            return []
-        an = self.engine.lexical.analyzer
-        fields = item_fields(r)
-        item_terms = self.terms(" ".join(v for v in fields.values() if v))
-        out: list[str] = []
-        for tok in an.tokens(query):
-            t = an.term(tok)
-            if t is not None and t in item_terms and tok not in out:
-                out.append(tok)
-        return out
+        """The item's own words matching the words of ``query``, as its text writes them (see
+        ``SearchEngine.matched_words``)."""
+        return self.engine.matched_words(query, slot) if self.row(slot) is not None else []
 
     @property
     def live(self) -> np.ndarray:
-        return self.engine.catalog.live
+        return self.engine.live
 
     @property
     def in_stock(self) -> np.ndarray:
         """Live, available and with stock unknown or above zero."""
-        return self.engine.catalog.in_stock & self.engine.catalog.live
+        return self.engine.in_stock
 
     @property
     def leaf(self) -> np.ndarray:
-        return self.engine.catalog.leaf
+        return self.engine.leaf
 
     def view(self, slot: int) -> dict[str, Any]:
         """What the API shows of one item."""

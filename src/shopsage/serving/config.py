@@ -17,6 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 from shopsage.config import read_toml
 from shopsage.errors import ConfigError, describe_problems
 from shopsage.policy import Rule
+from shopsage.search import ModeChoice
 
 __all__ = ["GeneratorConfig", "DiversityConfig", "ScenarioConfig", "PipelinesConfig", "SCENARIOS",
            "DEFAULT_PIPELINES", "load_pipelines"]
@@ -76,9 +77,18 @@ class ScenarioConfig(_Strict):
     personalize_boost: float = Field(0.0, ge=0, le=1)
     """Search only: score multiplier ``1 + boost * share`` for the shopper's top categories and brands."""
     semantic_min_similarity: float = Field(0.45, ge=-1, le=1)
-    """Search only: the semantic fallback (a query none of whose words matches) keeps items at least
-    this close to the query (cosine). 0.45: on Home Depot 95% of real queries have a product closer
+    """Search only: an item that matches no query word is shown only when at least this close to the
+    query (cosine): the semantic fallback (a query none of whose words matches) and the vector side of
+    the vector, hybrid and learned modes. 0.45: on Home Depot 95% of real queries have a product closer
     than 0.478, 95% of made-up word pairs none closer than 0.466 (docs/benchmarks.md)."""
+    mode: ModeChoice = "auto"
+    """Search only: ``auto`` serves the best mode the service can: ``learned`` while a search ranker is
+    live in the registry (``shopsage models train ranker``, then ``promote``), ``hybrid`` when it runs
+    with the text encoder (``--semantic``), else ``lexical``; or name one (a request may too)."""
+    language: Literal["auto", "en", "zh", "multilingual"] = "auto"
+    """Search only: the catalogue's language, which picks the analyzer (``en``: English stemming,
+    ``zh``: jieba segmentation, ``multilingual``: per text); ``auto`` detects it from the catalogue's
+    text when the service starts."""
 
 
 def _g(kind: str, **kw: object) -> dict[str, object]:
@@ -127,6 +137,8 @@ DEFAULT_PIPELINES: dict[str, object] = {
             "exclude": ["hidden"],
             "diversity": {"method": "none"},
             "personalize_boost": 0.3,
+            "mode": "auto",
+            "language": "auto",
         },
     },
     "rules": [],

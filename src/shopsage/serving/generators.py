@@ -250,8 +250,8 @@ class Generators:
         return _SHOPPERS_ANY
 
     def semantic(self, g: GeneratorConfig, shopper: Shopper, allowed: np.ndarray) -> CandidateList | None:
-        dense = self.catalog.engine.semantic()
-        if dense is None:
+        engine = self.catalog.engine
+        if not engine.has_encoder:
             return None
         if shopper.item is not None:
             sources = [shopper.item]
@@ -261,13 +261,9 @@ class Generators:
         texts = [(s, embedding_text(r)) for s, r in rows if r is not None]
         if not texts:
             return None
-        query_encoder, vector = dense
-        vecs = query_encoder.encode([t for _, t in texts], progress=False)  # cached by text: a page's item costs once
-        profile = vecs.mean(axis=0)
-        profile /= max(float(np.linalg.norm(profile)), 1e-12)
         mask = allowed.copy()
         mask[[s for s, _ in texts]] = False
-        cand, scores = vector.search(profile, g.n, mask).row(0)
+        cand, scores = engine.nearest_in_meaning([t for _, t in texts], g.n, mask).row(0)
         slots = cand.astype(np.int64)
         src = [self.catalog.ext(s) for s, _ in texts]
         what = self._title(texts[0][0]) if len(texts) == 1 else "the items you viewed"
@@ -287,7 +283,7 @@ class Generators:
             return None
         mask = allowed.copy()
         mask[shopper.item] = False
-        cand, scores = self.catalog.engine.lexical.search([text], g.n, mask).row(0)
+        cand, scores = self.catalog.engine.more_like_text(text, g.n, mask).row(0)
         slots = cand.astype(np.int64)
         src_terms = self.catalog.terms(text)
         src = self.catalog.ext(shopper.item)

@@ -4,22 +4,11 @@ A reason names its ``stage`` (candidates, ranking, rules, diversity, fallback) a
 generator, model or rule), carries its machine-readable ``evidence`` (the item a shopper viewed,
 the matched query terms, the category an item is popular in, with counts) and a ``text`` a
 shopper can read. Tests check the evidence against the data, so it must always be the true one.
+The class lives in :mod:`shopsage.types` (search builds reasons too, below serving).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from shopsage.types import Reason
 
 __all__ = ["Reason"]
-
-
-@dataclass(frozen=True)
-class Reason:
-    stage: str
-    source: str
-    text: str
-    evidence: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"stage": self.stage, "source": self.source, "text": self.text, "evidence": self.evidence}

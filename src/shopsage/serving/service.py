@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 from shopsage.data.rows import EventRow, ItemRow, RowKey
 from shopsage.data.schema import Event
 from shopsage.data.stores import open_store
-from shopsage.errors import NotFoundError, ValidationError
+from shopsage.errors import NotFoundError, ShopSageError, ValidationError
 from shopsage.progress import LineProgress, Progress
 from shopsage.serving.build import build_missing
 from shopsage.serving.catalog import ServingCatalog
@@ -32,7 +32,7 @@ from shopsage.serving.generators import Generators, Popularity, Shopper
 from shopsage.serving.history import StoredHistory, load_history
 from shopsage.serving.models import ModelSet
 from shopsage.serving.scenario import run_scenario
-from shopsage.serving.search import SearchRequest, run_search
+from shopsage.serving.search import SearchRequest, page_json
 from shopsage.profiles import build_profile
 from shopsage.registry import ModelRegistry
 from shopsage.state import StateStore, Touch, open_state
@@ -45,6 +45,10 @@ ITEM_SCENARIOS = ("similar_items", "frequently_bought_together", "also_viewed")
 _NO_HISTORY = ("impression", "search")
 _INDEX_CHUNK = 5000
 _PERSIST_MIN = 64  # texts an encoding must add before the embedding cache writes a shard for them
+_LANGUAGE_SAMPLE = 2000  # items whose text decides the catalogue's language (search language = "auto")
+RANKER = "ranker"
+"""Registry name of the search ranker (``shopsage models train ranker``); its live version makes
+``learned`` the search mode of ``mode = "auto"``."""
 
 
 @dataclass
@@ -87,7 +91,9 @@ class Service:
         self._write = threading.Lock()  # catalogue writes against an encoder swap
         self.encoder_label: str | None = None  # the text encoder serving ("base" or a registry version)
         self._encoders: tuple[str, str] | None = None  # (item encoder path, query encoder path)
-        self.catalog = ServingCatalog(self._engine() if options.semantic else None)
+        self.search_language = "en"  # the catalogue language the search analyzer serves
+        self.ranker_label: str | None = None  # the search ranker version serving (None: none live)
+        self.catalog = ServingCatalog(self._engine())
         self.history = StoredHistory()
         self.version = 0  # bumped by every catalogue change (cached masks)
         self._masks: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
@@ -129,12 +135,53 @@ class Service:
         return item_enc, query_enc
 
     def _engine(self) -> Any:
-        from shopsage.search import SearchConfig, SearchEngine
+        """The search engine: the search scenario's mode and language (``auto``: detected from a sample of
+        the stored catalogue), the text encoder with ``semantic``, the live search ranker if any."""
+        from itertools import islice
 
-        items, queries, label = self._encoder_choice()
-        item_enc, query_enc = self._text_encoders(items, queries)
-        self._encoders, self.encoder_label = (items, queries), label
-        return SearchEngine(SearchConfig.model_validate({"mode": "lexical"}), item_enc, query_enc)
+        from shopsage.search import LexicalConfig, SearchConfig, SearchEngine
+        from shopsage.text.analyzers import LANGUAGE_ANALYZERS, detect_language
+
+        sc = self.pipelines.scenario("search")
+        language = sc.language
+        if language == "auto":
+            sample = islice(self.store.items(), _LANGUAGE_SAMPLE)
+            language = detect_language(" ".join(p for p in (r.title, r.description) if p) for _, r in sample)
+        self.search_language = language
+        cfg = SearchConfig(mode=sc.mode, lexical=LexicalConfig(analyzer=LANGUAGE_ANALYZERS[language]),  # type: ignore[arg-type]
+                           min_similarity=sc.semantic_min_similarity, personalize_boost=sc.personalize_boost)
+        item_enc = query_enc = None
+        if self.options.semantic:
+            items, queries, label = self._encoder_choice()
+            item_enc, query_enc = self._text_encoders(items, queries)
+            self._encoders, self.encoder_label = (items, queries), label
+        engine = SearchEngine(cfg, item_enc, query_enc)
+        self.say(f"search: {language} analyzer ({LANGUAGE_ANALYZERS[language]}), mode {sc.mode}")
+        self._load_ranker(engine)
+        return engine
+
+    def _load_ranker(self, engine: Any) -> bool:
+        """Serve the registry's live search ranker if it changed; a version that does not fit this
+        engine is reported and skipped (the previous one stays)."""
+        from shopsage.search.training import load_ranker
+
+        live = self.registry.current(RANKER)
+        label = None if live is None else f"{RANKER} {live.version}"
+        if label == self.ranker_label:
+            return False
+        self.ranker_label = label  # tried once: a version that fails is not reloaded every few seconds
+        try:
+            engine.use_ranker(None if live is None else load_ranker(live.path))
+        except (ShopSageError, OSError) as exc:
+            self.say(f"search ranker {label} not used: {exc}")
+            log.warning("search ranker %s not used: %s", label, exc)
+            return False
+        self.say(f"search ranker: {label or 'none'} (mode auto serves {engine.resolve_mode('auto')})")
+        return True
+
+    def refresh_ranker(self) -> bool:
+        """Serve the registry's live search ranker if one was promoted (or rolled back) since."""
+        return self._load_ranker(self.catalog.engine)
 
     def refresh_encoder(self) -> bool:
         """Serve the registry's live encoder if it changed: the item vectors are re-embedded (through the
@@ -153,13 +200,9 @@ class Service:
                 item_enc, vector = current_items, current_vector
                 query_enc = item_enc if queries == items else self._text_encoders(queries, queries)[0]
             else:
-                from shopsage.search import VectorIndex, embedding_text
-
                 item_enc, query_enc = self._text_encoders(items, queries)
-                live = [(int(s), r) for s in np.flatnonzero(engine.catalog.live) if (r := self.catalog.row(int(s)))]
-                vector = VectorIndex(item_enc.dim, engine.config.vector)
-                vector.add(np.array([s for s, _ in live], dtype=np.int64),
-                           item_enc.encode([embedding_text(r) for _, r in live]))
+                live = [r for s in np.flatnonzero(engine.live) if (r := self.catalog.row(int(s))) is not None]
+                vector = engine.embed_catalogue(item_enc, live)
             engine.use_encoders(item_enc, query_enc, vector)
             self._encoders, self.encoder_label = (items, queries), label
         self.say(f"text encoder: {label}")
@@ -217,6 +260,8 @@ class Service:
                     log.info("models reloaded: %s", ", ".join(changed))
                 if self.refresh_encoder():
                     log.info("text encoder reloaded: %s", self.encoder_label)
+                if self.refresh_ranker():
+                    log.info("search ranker reloaded: %s", self.ranker_label)
             except Exception:  # noqa: BLE001 - keep serving the loaded versions
                 log.exception("model reload failed; the loaded versions stay live")
 
@@ -450,13 +495,16 @@ class Service:
         return {"scenario": scenario, "items": items, "stages": ranked.stages}
 
     def search(self, req: SearchRequest) -> dict[str, Any]:
+        """One page of search results through the search front door (``SearchEngine.query``): the
+        shopper's profile from their history, live popularity, the scenario's exclusions and rules."""
         sh = self.shopper(req.user, req.session) if (req.user or req.session) else Shopper()
         profile = None
         if sh.user_history or sh.session_history:
             profile = self._profile_of(sh.user_history + sh.session_history)
-        sc = self.pipelines.scenario("search")
-        allowed = self._allowed(sc.exclude, sh)
-        return run_search(req, self.catalog, allowed, self.pipelines, profile, self._trending()[0])
+        allowed = self._allowed(self.pipelines.scenario("search").exclude, sh)
+        page = self.catalog.engine.query(replace(req, profile=profile, popularity=self._trending()[0]),
+                                         self.pipelines.rules, allowed)
+        return page_json(page, self.catalog)
 
     def _profile_of(self, hist: list[tuple[int, str]]) -> Any:
         touches = [(self.catalog.ext(s), t) for s, t in reversed(hist)]

@@ -3,22 +3,29 @@
 An analyzer has two steps so that typo tolerance can work on surface words:
 ``tokens(text)`` splits text into lower-case surface tokens, ``term(token)`` maps one surface
 token to its index term (a stem for English, the word itself for Chinese). ``analyze(text)`` is
-both steps at once. Every analyzer is a plain, picklable-free object described by its ``name``,
+both steps at once; ``words(text)`` pairs each word as the text writes it with its term (search
+quotes an item's own words as evidence: "Drill" for the query "drills"). Every analyzer is a plain, picklable-free object described by its ``name``,
 which index manifests record so that a loaded index analyzes queries the way it analyzed
 documents.
+
+Chinese text is segmented by jieba in its search-engine mode (``lcut_for_search``): a long word
+also yields its shorter dictionary words, so "电脑" finds "笔记本电脑" (laptop), which plain ``lcut``
+keeps as one token. :func:`detect_language` tells a Chinese catalogue from an English one by its
+text, for services started with ``language = "auto"``.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Protocol
+from typing import Literal, Protocol
 
 from shopsage.errors import ConfigError
 
 __all__ = ["Analyzer", "EnglishAnalyzer", "ChineseAnalyzer", "MultilingualAnalyzer", "make_analyzer",
-           "ENGLISH_STOPWORDS", "is_cjk", "cjk_ratio"]
+           "ENGLISH_STOPWORDS", "is_cjk", "cjk_ratio", "detect_language", "LANGUAGE_ANALYZERS", "Language"]
 
 # A short list: product queries are short and words like "in", "x" or "with" carry units and
 # sizes often enough that an aggressive list hurts ("1/2 in." needs "in", "no-drill" needs "no").
@@ -49,6 +56,26 @@ def _normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+Language = Literal["en", "zh", "multilingual"]
+LANGUAGE_ANALYZERS: dict[str, str] = {"en": "english", "zh": "chinese", "multilingual": "multilingual"}
+"""The analyzer (:func:`make_analyzer` name) that serves each catalogue language."""
+
+
+def detect_language(texts: Iterable[str], cjk_share: float = 0.2) -> Language:
+    """``zh`` when at least ``cjk_share`` of the texts with letters are mostly Chinese (a fifth of
+    their letters CJK ideographs), ``multilingual`` when some are, ``en`` when none is (or no text has
+    letters)."""
+    with_letters = chinese = 0
+    for text in texts:
+        if not any(c.isalpha() for c in text):
+            continue
+        with_letters += 1
+        chinese += cjk_ratio(text) >= 0.2
+    if chinese == 0:
+        return "en"
+    return "zh" if chinese >= cjk_share * with_letters else "multilingual"
+
+
 class Analyzer(Protocol):
     """What the lexical index needs from an analyzer."""
 
@@ -59,6 +86,8 @@ class Analyzer(Protocol):
     def term(self, token: str) -> str | None: ...
 
     def analyze(self, text: str) -> list[str]: ...
+
+    def words(self, text: str) -> list[tuple[str, str]]: ...
 
 
 class EnglishAnalyzer:
@@ -93,6 +122,15 @@ class EnglishAnalyzer:
                 out.append(t)
         return out
 
+    def words(self, text: str) -> list[tuple[str, str]]:
+        """``(word as written, index term)`` of every word of ``text`` that has a term."""
+        out = []
+        for m in _WORD.finditer(unicodedata.normalize("NFKC", text)):
+            t = self.term(m.group().casefold())
+            if t is not None:
+                out.append((m.group(), t))
+        return out
+
 
 class ChineseAnalyzer:
     """jieba word segmentation; runs of non-CJK characters go through the English analyzer."""
@@ -107,15 +145,19 @@ class ChineseAnalyzer:
         self._english = EnglishAnalyzer()
 
     def tokens(self, text: str) -> list[str]:
-        out = []
-        for word in self._jieba.lcut(_normalize(text)):
+        return [w.casefold() for w, _ in self._pieces(text)]
+
+    def _pieces(self, text: str) -> list[tuple[str, bool]]:
+        """``(word as written, is Chinese)``: jieba's search-engine segmentation, English words of the rest."""
+        out: list[tuple[str, bool]] = []
+        for word in self._jieba.lcut_for_search(unicodedata.normalize("NFKC", text)):
             word = word.strip()
             if not word:
                 continue
             if any(is_cjk(c) for c in word):
-                out.append(word)
+                out.append((word, True))
             else:
-                out.extend(self._english.tokens(word))
+                out.extend((m.group(), False) for m in _WORD.finditer(word))
         return out
 
     def term(self, token: str) -> str | None:
@@ -129,6 +171,15 @@ class ChineseAnalyzer:
             t = self.term(tok)
             if t is not None:
                 out.append(t)
+        return out
+
+    def words(self, text: str) -> list[tuple[str, str]]:
+        """``(word as written, index term)`` of every word of ``text`` that has a term."""
+        out = []
+        for word, _ in self._pieces(text):
+            t = self.term(word.casefold())
+            if t is not None:
+                out.append((word, t))
         return out
 
 
@@ -166,6 +217,9 @@ class MultilingualAnalyzer:
 
     def analyze(self, text: str) -> list[str]:
         return self._pick(text).analyze(text)
+
+    def words(self, text: str) -> list[tuple[str, str]]:
+        return self._pick(text).words(text)
 
 
 def make_analyzer(name: str) -> Analyzer:

@@ -1,4 +1,4 @@
-"""``GET /v1/search``: BM25 with filters, facets, sort, pages and optional personalization."""
+"""``GET /v1/search``: the search front door over HTTP (filters, facets, sort, pages, mode, personalization)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from shopsage.api.deps import service
 from shopsage.api.schemas import ErrorOut, SearchOut
 from shopsage.api.security import require_read
 from shopsage.errors import ValidationError
+from shopsage.search import ModeChoice
 from shopsage.serving.search import SearchRequest, Sort
 from shopsage.serving.service import Service
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[Depends(require_read)])
 
 
-@router.get("/search", response_model=SearchOut, responses={422: {"model": ErrorOut}})
+@router.get("/search", response_model=SearchOut, responses={422: {"model": ErrorOut}, 503: {"model": ErrorOut}})
 async def search(
     svc: Annotated[Service, Depends(service)],
     q: Annotated[str, Query(min_length=1, max_length=500, description="The shopper's query.")],
@@ -28,10 +29,14 @@ async def search(
     sort: Sort = "relevance",
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 10,
+    mode: Annotated[ModeChoice | None, Query(description="lexical, vector, hybrid, learned or auto (the best the "
+                                             "service can serve); default: the search scenario's mode. A mode the "
+                                             "service cannot serve (no encoder, no live ranker) answers 503.")] = None,
     user: Annotated[str | None, Query(min_length=1, max_length=256, description="Personalize for this user.")] = None,
     session: Annotated[str | None, Query(min_length=1, max_length=256, description="Personalize for this session.")] = None,
 ) -> SearchOut:
     if price_min is not None and price_max is not None and price_min > price_max:
         raise ValidationError(f"price_min {price_min} is above price_max {price_max}: swap them")
-    req = SearchRequest(q, tuple(category), tuple(brand), price_min, price_max, in_stock, sort, page, per_page, user, session)
+    req = SearchRequest(q, categories=tuple(category), brands=tuple(brand), price_min=price_min, price_max=price_max,
+                        in_stock=in_stock, sort=sort, page=page, per_page=per_page, mode=mode, user=user, session=session)
     return svc.search(req)  # type: ignore[return-value]  # validated once, as response_model
