@@ -28,8 +28,9 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q
 
+# var/ is the demo's home: its store var/shop.db, models var/models, caches var/cache; `shopsage stats`,
+# `shopsage models list` and `shopsage serve` read the same home by default.
 demo: $(STAMP)
-	mkdir -p var
 	$(VENV)/bin/shopsage demo --data $(DATA) --home var
 
 bench: $(STAMP)

@@ -10,7 +10,14 @@ from shopsage import __version__
 from shopsage.cli import data_commands
 from shopsage.cli.bench import bench_app
 from shopsage.cli.console import console, fail, progress_bar, run_or_fail
-from shopsage.cli.data_commands import STORE_HELP, default_store, home_of, home_option, import_shown
+from shopsage.cli.data_commands import (
+    STORE_HELP,
+    config_of,
+    default_store,
+    home_of,
+    home_option,
+    import_shown,
+)
 from shopsage.cli.models import models_app
 from shopsage.cli.serve import DEMO_MODELS, run_server, serve
 from shopsage.config import load_config
@@ -57,7 +64,8 @@ def _other_demo(store: Store, dataset: str) -> str | None:
 @app.command()
 def demo(
     ctx: typer.Context,
-    data: Path = typer.Option(Path("../shared/data"), "--data", help="Folder with the shared data sets."),
+    data: Path = typer.Option(None, "--data", help="Folder with the shared data sets (default: $SHOPSAGE_DATA_DIR, "
+                              "the config's paths.data_dir, else ../shared/data)."),
     home: Path = home_option(),
     store: str = typer.Option(None, "--store", help=STORE_HELP),
     dataset: str = typer.Option("scientific", "--dataset", help=f"One of: {', '.join(s for s, _, _ in DEMO_SETS)}."),
@@ -75,6 +83,7 @@ def demo(
         raise typer.BadParameter(f"unknown data set {dataset!r}; use one of {', '.join(sets)}", param_hint="--dataset")
     fmt, folder = sets[dataset]
     home = home_of(ctx, home)
+    data = data or config_of(ctx).paths.data_dir
     url = store or default_store(ctx, home)
     importer: Importer = run_or_fail(lambda: get_importer(fmt, str(data / folder)))  # type: ignore[assignment]
     st: Store = run_or_fail(lambda: open_store(url))  # type: ignore[assignment]
@@ -91,7 +100,10 @@ def demo(
         built = run_or_fail(lambda: build_missing(st, ModelRegistry(home / "models"), DEMO_MODELS,
                                                   say=console.print, progress=progress))
     console.print(f"models trained: {', '.join(built) or 'none (already in the registry)'}")  # type: ignore[arg-type]
-    console.print(f"home {home}: store {url}, models {home / 'models'} (shopsage models list --home {home})")
+    env = "" if home == home_of(ctx) else f"SHOPSAGE_HOME={home} "
+    at = f" --store {url}" if store else ""
+    console.print(f"home {home}: store {url}, models {home / 'models'}; see them with `{env}shopsage stats{at}` and "
+                  f"`{env}shopsage models list`, serve them again with `{env}shopsage serve --semantic{at}`")
     st.close()
     if do_serve:
         run_server(url, "memory://", "127.0.0.1", port, 1, home, None, semantic=True)
