@@ -117,11 +117,13 @@ DEFAULT_PIPELINES: dict[str, object] = {
             "diversity": {"method": "none"},
         },
         "next_in_session": {
-            "candidates": [_g("model", model="sknn", history="session", n=100, weight=1.5),
-                           _g("model", model="gru4rec", history="session", n=100),
-                           _g("similar_to_recent", model="itemknn", history="session", recent=3, n=100)],
-            "fallbacks": [_g("semantic", history="session", recent=3, n=100), _g("trending", n=100)],
-            "exclude": ["out_of_stock", "hidden", "seen"],
+            "candidates": [_g("model", model="blend-session", history="session", n=100)],
+            "fallbacks": [_g("model", model="sknn", history="session", n=100),
+                          _g("model", model="gru4rec", history="session", n=100),
+                          _g("similar_to_recent", model="itemknn", history="session", recent=3, n=100),
+                          _g("semantic", history="session", recent=3, n=100), _g("trending", n=100)],
+            "exclude": ["out_of_stock", "hidden"],
+            "diversity": {"method": "none"},
         },
         "trending": {
             "candidates": [_g("trending", n=200)],

@@ -187,9 +187,13 @@ class Generators:
         ids = m.model_ids([s for s, _ in hist])
         if len(ids) == 0:
             return None
-        res = m.model.recommend([ids.astype(np.int32)], g.n)
+        # the history's own items are the scenario's to exclude ("seen"), not the model's: a session's next
+        # click is often an item it already holds (a blend with the session's own items ranks them)
+        extra = len(np.unique(ids))
+        res = m.model.recommend([ids.astype(np.int32)], g.n + extra, filter_seen=False)
         cand, scores = res.row(0)
         slots, scores = _keep(m.slots_of(cand), scores, allowed)
+        slots, scores = slots[: g.n], scores[: g.n]
         src = f"{m.name}:{m.version}"
         typ_of = strongest_types(hist)
         n_distinct = len(np.unique(ids))

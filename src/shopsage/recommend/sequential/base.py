@@ -80,12 +80,24 @@ class SequentialConfig(ModelConfig):
     AVX512-BF16 or AMX; the loss and the weights stay float32). Inference is always float32."""
     threads: int = Field(2, ge=1)
     """torch intra-op threads for training and batched scoring."""
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    """Where training runs: ``cuda`` (a GPU), ``auto`` (a GPU when torch sees one) or ``cpu``. The
+    fitted model always serves and saves from the CPU."""
     seed: int = 0
     """The one random seed (initialisation, batching, dropout, negatives)."""
     checkpoint_dir: str | None = None
     """When set, the best weights so far are written there (safetensors + manifest.json)."""
     verbose: bool = False
     """Print one line per evaluation."""
+
+
+def training_device(choice: str) -> torch.device:
+    """The torch device of ``SequentialConfig.device``; asking for a GPU torch cannot see is an error."""
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ValidationError("device='cuda' but torch sees no GPU here: use device='auto' or 'cpu'")
+    return torch.device(choice)
 
 
 def pad_right(seqs: list[np.ndarray], max_len: int) -> tuple[np.ndarray, np.ndarray]:
@@ -159,8 +171,18 @@ class SequentialRecommender(Recommender):
         self.net = self._build_net(data.n_items, text, warm)
         if data.valid is None or not len(data.valid):
             data = holdout_valid(data, cfg.max_valid_cases, cfg.seed)
-        self.report = train_net(self, data, warm).as_dict()
+        device = training_device(cfg.device)
+        self.net.to(device)
+        try:
+            self.report = {**train_net(self, data, warm).as_dict(), "device": str(device)}
+        finally:
+            self.net.cpu()
         self._refresh()
+
+    @property
+    def _device(self) -> torch.device:
+        assert self.net is not None
+        return next(self.net.parameters()).device
 
     def _refresh(self) -> None:
         assert self.net is not None
@@ -179,7 +201,8 @@ class SequentialRecommender(Recommender):
         """Last hidden state of each history ``(B, D)``."""
         assert self.net is not None
         inp, lengths = pad_right(seqs, self.config.max_len)
-        return self._output(self.net.predict(torch.from_numpy(inp), torch.from_numpy(lengths)))
+        dev = self._device
+        return self._output(self.net.predict(torch.from_numpy(inp).to(dev), torch.from_numpy(lengths).to(dev)))
 
     def score_tensor(self, seqs: list[np.ndarray], batch: int = 1024) -> torch.Tensor:
         """``(B, n_items)`` float32 scores as a tensor (evaluation uses it without copies; also
@@ -188,7 +211,7 @@ class SequentialRecommender(Recommender):
         out = torch.empty((len(seqs), self.n_items), dtype=torch.float32)
         with torch.inference_mode():
             for lo in range(0, len(seqs), batch):
-                out[lo:lo + batch] = self._hidden(seqs[lo:lo + batch]) @ self._table.T
+                out[lo:lo + batch] = (self._hidden(seqs[lo:lo + batch]) @ self._table.T).float().cpu()
         return out
 
     def score(self, histories: Sequences) -> np.ndarray:

@@ -134,7 +134,7 @@ def _loss(model: SequentialRecommender, inp: torch.Tensor, tgt: torch.Tensor, co
             logits = logits.masked_fill(cold, -torch.inf)
         return F.cross_entropy(logits, y), int(y.numel())
     n = table.shape[0]
-    neg = torch.randint(0, n, (cfg.n_negatives,), generator=gen)  # (K,) shared negatives
+    neg = torch.randint(0, n, (cfg.n_negatives,), generator=gen).to(h.device)  # (K,) shared negatives
     if cold is not None:
         neg = neg[~cold[neg]]
     pos = (h * table[y]).sum(-1, keepdim=True)  # (P, 1)
@@ -152,7 +152,8 @@ def train_net(model: SequentialRecommender, data: TrainData, warm: np.ndarray | 
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     win, wlen = windows(data.sequences, cfg.max_len)
-    cold = None if warm is None else torch.from_numpy(~warm.astype(bool))
+    device = next(net.parameters()).device
+    cold = None if warm is None else torch.from_numpy(~warm.astype(bool)).to(device)
     valid = subsample_cases(data.valid, cfg.max_valid_cases, cfg.seed) if data.valid is not None and len(data.valid) else None
     decay = [p for n, p in net.named_parameters() if p.ndim >= 2 and "items" not in n]
     rest = [p for n, p in net.named_parameters() if not (p.ndim >= 2 and "items" not in n)]
@@ -170,8 +171,8 @@ def train_net(model: SequentialRecommender, data: TrainData, warm: np.ndarray | 
         total, count = 0.0, 0
         for idx in _batches(wlen, cfg.batch_size, rng):
             t = int(wlen[idx].max())
-            w = torch.from_numpy(win[idx, :t])
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16"):
+            w = torch.from_numpy(win[idx, :t]).to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bfloat16"):
                 loss, p = _loss(model, w[:, :-1], w[:, 1:], cold, gen)
             opt.zero_grad(set_to_none=True)
             loss.backward()
