@@ -1,8 +1,6 @@
-"""The engine on a tiny synthetic catalogue with a deterministic bag-of-words encoder."""
+"""The engine on a tiny synthetic catalogue with a deterministic bag-of-words encoder (conftest.HashEncoder)."""
 
 from __future__ import annotations
-
-import hashlib
 
 import numpy as np
 import pytest
@@ -11,27 +9,6 @@ from shopsage.data.rows import ItemRow
 from shopsage.errors import NotFittedError
 from shopsage.search import SearchConfig, SearchEngine, SearchRequest
 from shopsage.search.ranker import LearnedRanker, RankerConfig
-
-
-class HashEncoder:
-    """Unit vectors of hashed words: texts sharing words are close. Stands in for MiniLM."""
-
-    dim = 64
-    id = "hash-words-64"
-
-    def _vec(self, text: str) -> np.ndarray:
-        v = np.zeros(self.dim, np.float32)
-        for w in text.casefold().replace("|", " ").split():
-            v[int(hashlib.md5(w.encode()).hexdigest(), 16) % self.dim] += 1
-        n = np.linalg.norm(v)
-        return v / n if n else v
-
-    def encode(self, texts, progress=None) -> np.ndarray:
-        return np.stack([self._vec(t) for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
-
-    def encode_query(self, text: str) -> np.ndarray:
-        return self._vec(text)
-
 
 ROWS = [
     ItemRow("sku-1", "Red running shoes", category_path=("Shoes", "Running"), brand="Nike", price=80.0),
@@ -44,8 +21,8 @@ ROWS = [
 
 
 @pytest.fixture
-def engine() -> SearchEngine:
-    e = SearchEngine(SearchConfig(candidates=10), encoder=HashEncoder())  # type: ignore[arg-type]
+def engine(hash_encoder) -> SearchEngine:  # type: ignore[no-untyped-def]  # tests/search/conftest.py
+    e = SearchEngine(SearchConfig(candidates=10), encoder=hash_encoder)
     e.index(ROWS)
     return e
 
@@ -139,13 +116,13 @@ def test_trigram_feature_equals_set_jaccard(engine: SearchEngine) -> None:
     assert got[1] > got[0]
 
 
-def test_save_and_load_answer_the_same(engine: SearchEngine, tmp_path) -> None:
+def test_save_and_load_answer_the_same(engine: SearchEngine, tmp_path, hash_encoder) -> None:
     engine.config.ranker = RankerConfig(epochs=10, min_data_in_leaf=1, early_stopping=0)
     engine.fit_ranker([("hose", "sku-4", 2.0), ("drill", "sku-5", 2.0), ("shoes", "sku-2", 2.0)])
     engine.add_past_queries(["garden hose"])
     engine.delete(["sku-1"])
     engine.save(tmp_path / "engine")
-    back = SearchEngine.load(tmp_path / "engine", encoder=HashEncoder())  # type: ignore[arg-type]
+    back = SearchEngine.load(tmp_path / "engine", encoder=hash_encoder)
     for mode in ("lexical", "vector", "hybrid", "learned"):
         a = engine.search(["garden hose", "shoes"], 4, mode)  # type: ignore[arg-type]
         b = back.search(["garden hose", "shoes"], 4, mode)  # type: ignore[arg-type]
@@ -156,19 +133,19 @@ def test_save_and_load_answer_the_same(engine: SearchEngine, tmp_path) -> None:
     assert back.query(SearchRequest("hose", mode="lexical", price_max=40)).ids == ["sku-3"]
 
 
-def test_the_query_encoder_reads_the_spelling_corrected_query(engine: SearchEngine) -> None:
+def test_the_query_encoder_reads_the_spelling_corrected_query(engine: SearchEngine, hash_encoder) -> None:
     typo = "cordles drils"  # neither word is in the catalogue: the word-hash encoder finds no shared word
     assert engine.dense_text(typo) == "cordless drill"
     assert engine.dense_text("garden hose") == "garden hose"  # known words stay as typed
     fixed = engine.search([typo], 1, "vector")
     assert engine.catalog.external(fixed.row(0)[0]) == ["sku-5"]
-    np.testing.assert_allclose(engine.query_vectors([typo])[0], HashEncoder().encode_query("cordless drill"))
+    np.testing.assert_allclose(engine.query_vectors([typo])[0], hash_encoder.encode_query("cordless drill"))
     np.testing.assert_allclose(fixed.row(0)[1][0], engine.search(["cordless drill"], 1, "vector").row(0)[1][0])
     hybrid = engine.search([typo], 1, "hybrid")
     assert engine.catalog.external(hybrid.row(0)[0]) == ["sku-5"]
 
     engine.config.dense_spelling = False
     assert engine.dense_text(typo) == typo
-    np.testing.assert_allclose(engine.query_vectors([typo])[0], HashEncoder().encode_query(typo))
+    np.testing.assert_allclose(engine.query_vectors([typo])[0], hash_encoder.encode_query(typo))
     raw = engine.search([typo], 1, "vector")
     assert raw.row(0)[1][0] < fixed.row(0)[1][0]  # the typed words share no word with the drill's title

@@ -93,3 +93,13 @@ def test_dimension_mismatch_is_a_validation_error() -> None:
     ix = VectorIndex(4)
     with pytest.raises(ValidationError, match="dimension"):
         ix.add([0], np.ones((1, 5), np.float32))
+
+
+@pytest.mark.parametrize("kind", ["exact", "hnsw"])
+def test_a_filter_nothing_meets_gives_padding(kind: str) -> None:
+    x, q = _data(300)
+    ix = VectorIndex(x.shape[1], VectorConfig(kind=kind))  # type: ignore[arg-type]
+    ix.add(np.arange(len(x)), x)
+    res = ix.search(q[:3], 5, mask=np.zeros(len(x), bool))
+    assert res.ids.shape == (3, 5) and (res.ids == -1).all() and np.isneginf(res.scores).all()
+    assert ix.search(q[:1], 5, mask=np.zeros(0, bool)).row(0)[0].tolist() == []  # an empty mask too
