@@ -71,9 +71,9 @@ def test_promotion_reloads_without_dropping_requests(one_worker: Any, shop_url: 
     import threading
 
     from shopsage.data.stores import open_store
+    from shopsage.registry import ModelRegistry
     from shopsage.serving.build import register_recommender, training_data
     from shopsage.serving.models import recommender_class
-    from shopsage.registry import ModelRegistry
 
     srv = one_worker
     statuses: list[int] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,12 +20,15 @@ console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
 
+T = TypeVar("T")
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     err_console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
 
 
-def run_or_fail(fn: Callable[[], object]) -> object:
+def run_or_fail(fn: Callable[[], T]) -> T:
     """Run ``fn``; a ShopSage error becomes a one-line message and exit code 2 instead of a traceback."""
     try:
         return fn()

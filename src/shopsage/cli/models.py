@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from shopsage.cli.console import console, run_or_fail
+from shopsage.cli.data_commands import home_option
 from shopsage.registry import ModelRegistry
 
 __all__ = ["models_app"]
@@ -17,15 +18,12 @@ models_app = typer.Typer(help="Trained models: list versions, promote one, roll 
 
 
 def _registry(ctx: typer.Context, root: Path | None, home: Path | None = None) -> ModelRegistry:
-    from shopsage.cli.data_commands import config_of
+    from shopsage.cli.data_commands import home_of
 
-    if root is not None:
-        return ModelRegistry(root)
-    return ModelRegistry((home if home is not None else config_of(ctx).paths.home) / "models")
+    return ModelRegistry(root if root is not None else home_of(ctx, home) / "models")
 
 
 ROOT_HELP = "Registry folder (default: <home>/models)."
-HOME_HELP = "ShopSage home: its models/ folder is the registry (default: the config's paths.home or $SHOPSAGE_HOME)."
 SHOWN_METRICS = ("ndcg@10", "hr@10", "hr@20", "mrr@20", "recall@100")
 ENGINE_HELP = ("Search engine root (a folder with CURRENT): re-embed the catalogue with the promoted encoder and "
                "swap the vector index atomically. Without it only the registry's live pointer moves.")
@@ -55,7 +53,7 @@ def _metrics_text(manifest: dict[str, object]) -> str:
     if not metrics:
         return "-" if manifest.get("holdout") is False else ""
     shown = [k for k in SHOWN_METRICS if k in metrics] or sorted(metrics)[:4]
-    return ", ".join(f"{k} {float(metrics[k]):.4f}" for k in shown)
+    return "\n".join(f"{k} {float(metrics[k]):.4f}" for k in shown)
 
 
 def _when(ts: object) -> str:
@@ -72,7 +70,7 @@ def train(
     ctx: typer.Context,
     name: str = typer.Argument(..., help=f"What to train: {TRAIN_NAMES}."),
     store: str = typer.Option(None, "--store", help="Store URL to learn from (default: the configured store)."),
-    home: Path = typer.Option(None, "--home", help=HOME_HELP),
+    home: Path = home_option(),
     params: str = typer.Option(None, "--params", help="JSON of hyperparameters, e.g. '{\"reg\": 500}'; for a blend, "
                                "per part plus \"parts\": '{\"parts\": [\"sasrec\", \"sknn\"], \"sasrec\": {\"epochs\": 30}}'."),
     tune: int = typer.Option(0, "--tune", min=0, help="Optuna trials on the validation cases before the final fit."),
@@ -88,8 +86,7 @@ def train(
     max_test_cases: int = typer.Option(None, "--max-test-cases", help="Score a seeded sample of the tail (faster)."),
 ) -> None:
     """Train NAME on the store, score it on the store's held-out tail, register the version (manifest: figures)."""
-    from shopsage.cli.data_commands import default_store
-    from shopsage.data.stores import open_store
+    from shopsage.cli.data_commands import default_store, open_existing
     from shopsage.errors import ConfigError
     from shopsage.training import BLENDS, train_blend, train_recommender
 
@@ -104,9 +101,11 @@ def train(
             raise ConfigError("--params must be a JSON object of hyperparameters, e.g. '{\"reg\": 500}'")
         return value
 
-    config: dict[str, object] = run_or_fail(parsed)  # type: ignore[assignment]
+    config: dict[str, object] = run_or_fail(parsed)
+    if name in ("sasrec", "gru4rec"):
+        config.setdefault("verbose", True)  # a line per epoch: training takes minutes
     reg = _registry(ctx, None, home)
-    db = run_or_fail(lambda: open_store(store or default_store(ctx)))
+    db = open_existing(store or default_store(ctx, home))
     say = console.print
 
     def run() -> object:
@@ -126,7 +125,8 @@ def train(
     finally:
         db.close()  # type: ignore[attr-defined]
     v = version  # type: ignore[assignment]
-    console.print(f"{name} {v.version} registered in {reg.root}: {_metrics_text(v.manifest) or 'no held-out figures'}")  # type: ignore[attr-defined]
+    console.print(f"{name} {v.version} registered in {reg.root}: "
+                  f"{_metrics_text(v.manifest).replace(chr(10), ', ') or 'no held-out figures'}")  # type: ignore[attr-defined]
     if promote:
         live = run_or_fail(lambda: reg.promote_if_better(name, v.version, if_better) if if_better  # type: ignore[attr-defined]
                            else reg.promote(name, v.version))  # type: ignore[attr-defined]
@@ -139,7 +139,7 @@ def train(
 @models_app.command("list")
 def list_models(ctx: typer.Context, name: str = typer.Argument(None, help="Only this model."),
                 root: Path = typer.Option(None, "--root", help=ROOT_HELP),
-                home: Path = typer.Option(None, "--home", help=HOME_HELP),
+                home: Path = home_option(),
                 as_json: bool = typer.Option(False, "--json", help="Print the manifests' figures as JSON.")) -> None:
     """Every version of every model: live or not, kind, held-out protocol and figures, data fingerprint."""
     reg = _registry(ctx, root, home)
@@ -170,7 +170,7 @@ def list_models(ctx: typer.Context, name: str = typer.Argument(None, help="Only 
 
 @models_app.command("promote")
 def promote(ctx: typer.Context, name: str, version: str, root: Path = typer.Option(None, "--root", help=ROOT_HELP),
-            home: Path = typer.Option(None, "--home", help=HOME_HELP),
+            home: Path = home_option(),
             if_better: str = typer.Option(None, "--if-better", metavar="METRIC",
                                           help="Refuse unless VERSION beats the live version on this held-out metric "
                                           "(e.g. ndcg@10), both scored on the same held-out tail."),
@@ -191,7 +191,7 @@ def promote(ctx: typer.Context, name: str, version: str, root: Path = typer.Opti
 
 @models_app.command("rollback")
 def rollback(ctx: typer.Context, name: str, root: Path = typer.Option(None, "--root", help=ROOT_HELP),
-             home: Path = typer.Option(None, "--home", help=HOME_HELP),
+             home: Path = home_option(),
              engine: Path = typer.Option(None, "--engine", help=ENGINE_HELP),
              store: str = typer.Option(None, "--store", help=STORE_HELP),
              cache: Path = typer.Option(None, "--cache", help="Embedding cache folder (default: <home>/cache/embeddings).")) -> None:
@@ -238,14 +238,14 @@ def finetune(
                                     "(default: the packaged all-MiniLM-L6-v2)."),
     store: str = typer.Option(None, "--store", help=STORE_HELP.replace("re-embedded", "read")),
     root: Path = typer.Option(None, "--root", help=ROOT_HELP),
+    home: Path = home_option(),
     cache: Path = typer.Option(None, "--cache", help="Embedding cache folder (default: <home>/cache/embeddings)."),
 ) -> None:
     """Fine-tune the text encoder on the store's own logs; register the version with its dev figures."""
     from pydantic import ValidationError as ConfigInvalid
 
     from shopsage.cli.console import fail
-    from shopsage.cli.data_commands import config_of, default_store
-    from shopsage.data.stores import open_store
+    from shopsage.cli.data_commands import default_store, home_of, open_existing
     from shopsage.finetune.job import FineTuneJob, run_job
     from shopsage.finetune.trainer import FineTuneConfig
     from shopsage.text import default_model_path
@@ -266,9 +266,9 @@ def finetune(
              else e["msg"]) for e in exc.errors()))
     except ValueError as exc:
         fail(f"--wise takes comma-separated numbers in (0, 1], e.g. 0.3,0.5,1.0: {exc}")
-    reg = _registry(ctx, root)
-    db = run_or_fail(lambda: open_store(store or default_store(ctx)))
-    cache_dir = str(cache if cache is not None else config_of(ctx).paths.home / "cache" / "embeddings")
+    reg = _registry(ctx, root, home)
+    db = open_existing(store or default_store(ctx, home))
+    cache_dir = str(cache if cache is not None else home_of(ctx, home) / "cache" / "embeddings")
     base = str(base_model) if base_model is not None else default_model_path()
     report = run_or_fail(lambda: run_job(db, reg, name, job, base, cache_dir, log=console.print,  # type: ignore[arg-type]
                                          progress=True))

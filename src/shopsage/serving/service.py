@@ -24,7 +24,9 @@ from shopsage.data.rows import EventRow, ItemRow, RowKey
 from shopsage.data.schema import Event
 from shopsage.data.stores import open_store
 from shopsage.errors import NotFoundError, ShopSageError, ValidationError
+from shopsage.profiles import build_profile
 from shopsage.progress import LineProgress, Progress
+from shopsage.registry import ModelRegistry
 from shopsage.serving.build import build_missing
 from shopsage.serving.catalog import ServingCatalog
 from shopsage.serving.config import SCENARIOS, load_pipelines
@@ -33,8 +35,6 @@ from shopsage.serving.history import StoredHistory, load_history
 from shopsage.serving.models import ModelSet
 from shopsage.serving.scenario import run_scenario
 from shopsage.serving.search import SearchRequest, page_json
-from shopsage.profiles import build_profile
-from shopsage.registry import ModelRegistry
 from shopsage.state import StateStore, Touch, open_state
 
 __all__ = ["Service", "ServiceOptions", "ITEM_SCENARIOS"]
