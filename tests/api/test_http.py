@@ -132,3 +132,13 @@ def test_ready_is_503_until_the_service_started(tmp_path: Path) -> None:
         assert c.get("/ready").json()["ready"] is True
         assert c.get("/v1/recommendations/trending").status_code == 200
         assert "shopsage_catalog_items 40.0" in c.get("/metrics").text
+
+
+def test_search_says_its_mode_and_refuses_an_unknown_one(client: TestClient) -> None:
+    body = client.get("/v1/search", params={"q": "drils"}).json()
+    assert body["mode"] == "lexical" and body["fallback"] is None  # auto, without encoder or ranker
+    assert body["items"][0]["reasons"][0]["evidence"]["corrected"] == {"drils": "drill"}
+    r = client.get("/v1/search", params={"q": "saw", "mode": "telepathy"})
+    assert r.status_code == 422 and "mode" in r.json()["message"]
+    r = client.get("/v1/search", params={"q": "saw", "mode": "hybrid"})  # no text encoder in this service
+    assert r.status_code == 503 and "--semantic" in r.json()["message"]

@@ -31,7 +31,7 @@ from shopsage.errors import ValidationError
 from shopsage.policy import Rule, apply_rules
 from shopsage.profiles import Profile
 from shopsage.search.catalog import CatalogFacts, SearchFilter
-from shopsage.search.evidence import interest, quote, rule_reason
+from shopsage.search.evidence import interest, matched_words, quote, rule_reason
 from shopsage.search.ranking import Ranking, rank
 from shopsage.types import Reason
 
@@ -150,14 +150,17 @@ def answer(engine: SearchEngine, req: SearchRequest, rules: Sequence[Rule] = (),
                 lifted[s] = ev
         order = np.lexsort((np.arange(len(slots)), -scores))
         slots, scores = slots[order], scores[order]
-    out = apply_rules(slots, scores, list(rules), "search", facts, pinnable=keep)
-    final, final_scores = out.slots, out.scores
+    active = [r for r in rules if r.applies_to("search")]
+    touched: dict[int, list[Rule]] = {}
+    final, final_scores = slots, scores
+    if active:  # the rules read every result (a buried or boosted item may sit anywhere in the list)
+        out = apply_rules(slots, scores, active, "search", facts, pinnable=keep)
+        final, final_scores, touched = out.slots, out.scores, out.touched
     if req.sort != "relevance":
-        final, final_scores = _sorted(engine, req, out.slots, out.scores, out.touched)
+        final, final_scores = _sorted(engine, req, final, final_scores, touched)
     start = (req.page - 1) * req.per_page
     shown = final[start:start + req.per_page].tolist()
-    why = _Explainer(engine, req, found, used, fallback)
-    at = {s: i for i, s in enumerate(final.tolist())}
+    why = _Explainer(engine, req, found, used, fallback, shown)
     hits = []
     for s, sc in zip(shown, final_scores[start:start + req.per_page].tolist(), strict=True):
         reasons = why.search(s)
@@ -165,7 +168,8 @@ def answer(engine: SearchEngine, req: SearchRequest, rules: Sequence[Rule] = (),
             ev = lifted[s]
             reasons.append(Reason("personalization", "profile",
                                   f"Ranked higher for your interest in {ev.get('category') or ev.get('brand')}", ev))
-        reasons += [rule_reason(r, at[s] if r.action == "pin" else None, why.has(s)) for r in out.touched.get(s, [])]
+        reasons += [rule_reason(r, int(np.flatnonzero(final == s)[0]) if r.action == "pin" else None, why.has(s))
+                    for r in touched.get(s, [])]
         hits.append(SearchHit(s, facts.ext(s), float(sc), reasons))
     facets = engine.catalog.facets(final)
     return SearchPage(
@@ -234,11 +238,12 @@ class _Explainer:
     """The search reason of a shown result, from the ranking that found it."""
 
     def __init__(self, engine: SearchEngine, req: SearchRequest, found: Ranking, used: str,
-                 fallback: Literal["spelling", "semantic"] | None) -> None:
+                 fallback: Literal["spelling", "semantic"] | None, shown: list[int]) -> None:
         self.engine, self.req, self.ranking, self.used, self.fallback = engine, req, found, used, fallback
-        self.pos = {int(s): i for i, s in enumerate(found.slots.tolist())}
+        at = np.flatnonzero(np.isin(found.slots, shown))  # where the shown items are in the ranking (not pins)
+        self.pos = {int(found.slots[i]): int(i) for i in at}
         # the words the results matched: the query used plus what typo tolerance read instead
-        self.query_text = " ".join([used, *found.corrected.values()])
+        self.terms = engine.lexical.analyzer.analyze(" ".join([used, *found.corrected.values()]))
         ranker = engine.ranker
         self.source = {"lexical": "bm25", "vector": "vector", "hybrid": "hybrid",
                        "learned": "learned" + (f":{ranker.version}" if ranker is not None and ranker.version else "")
@@ -259,7 +264,8 @@ class _Explainer:
         if self.fallback == "semantic":
             return [Reason("search", "semantic", f"No product matches the words of '{q}'; this one is close in meaning",
                            {"query": q, "similarity": sim_ev, "mode": "vector", "fallback": "semantic"})]
-        words = self.engine.matched_words(self.query_text, slot) if self.ranking.lexical[i] else []
+        words = (matched_words(self.engine.lexical.analyzer, self.terms, self.engine.catalog.texts[slot])
+                 if self.ranking.lexical[i] else [])
         evidence = {"matched_terms": words, "query": self.used, "corrected": dict(self.ranking.corrected) or None,
                     "mode": self.ranking.mode, "fallback": self.fallback, "similarity": sim_ev}
         if words:
