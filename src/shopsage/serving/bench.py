@@ -105,6 +105,10 @@ def ensure_models(store_url: str, registry: ModelRegistry, names: list[str], par
     try:
         ts = prepare(store, holdout=False)
         live: dict[str, str] = {}
+        # a blend's parts first, as registry models of their own: the blend reuses them, fallbacks name them
+        parts = [p for n in names if n in BLENDS for p in params.get(n, {}).get("parts", BLENDS[n])]
+        names = [n for n in dict.fromkeys([*parts, *names]) if n not in BLENDS or n in names]
+        names = [n for n in names if n not in BLENDS] + [n for n in names if n in BLENDS]
         for name in names:
             cur = registry.current(name)
             if cur is None or cur.manifest.get("data_fingerprint") != ts.fingerprint:
