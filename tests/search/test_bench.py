@@ -43,6 +43,9 @@ def test_bench_runs_and_reports(tmp_path) -> None:
         search=SearchConfig(candidates=20, ranker=RankerConfig(epochs=10, min_data_in_leaf=2, early_stopping=0)))
     res = run_search_bench(cfg)
     assert set(res["modes"]) == {"lexical", "vector", "hybrid", "learned", "learned_no_popularity"}
+    # judgment files hold no behaviour events: no popularity feature, so leaving it out changes nothing
+    assert res["setup"]["popularity"].startswith("none") and res["setup"]["config"]["min_similarity"] is None
+    assert res["modes"]["learned_no_popularity"]["ndcg@10"] == res["modes"]["learned"]["ndcg@10"]
     assert res["setup"]["train_queries"] + res["setup"]["eval_queries"] == 30
     lex = res["modes"]["lexical"]
     # Every query names its exact item, which lexical search ranks first.

@@ -61,8 +61,7 @@ def bench_search(
                       encoder_model=str(encoder) if encoder else None,
                       query_encoder_model=str(query_encoder) if query_encoder else None,
                       compare_query_encoder=compare_query_encoder,
-                      search=SearchConfig(candidates=candidates, dense_spelling=dense_spelling, min_similarity=None,
-                                          semantic_results=100),  # the whole catalogue is ranked (the protocol)
+                      search=SearchConfig(candidates=candidates, dense_spelling=dense_spelling),
                       log=lambda m: typer.echo(m, err=True))
     results = run_search_bench(cfg)
     md = write_report(results, json_out, command="shopsage bench search " + " ".join(sys.argv[3:]))
