@@ -141,4 +141,4 @@ def test_search_says_its_mode_and_refuses_an_unknown_one(client: TestClient) -> 
     r = client.get("/v1/search", params={"q": "saw", "mode": "telepathy"})
     assert r.status_code == 422 and "mode" in r.json()["message"]
     r = client.get("/v1/search", params={"q": "saw", "mode": "hybrid"})  # no text encoder in this service
-    assert r.status_code == 503 and "--semantic" in r.json()["message"]
+    assert r.status_code == 422 and "--semantic" in r.json()["message"]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from shopsage.data.rows import ItemRow
-from shopsage.errors import NotFittedError
+from shopsage.errors import NotFittedError, ValidationError
 from shopsage.search import SearchConfig, SearchEngine, SearchRequest
 from shopsage.search.ranker import LearnedRanker, RankerConfig
 
@@ -98,7 +98,7 @@ def test_lexical_only_engine_refuses_vector_modes() -> None:
     e.index(ROWS)
     with pytest.raises(NotFittedError, match="no text encoder"):
         e.search(["hose"], 3, "vector")
-    with pytest.raises(NotFittedError, match="no text encoder"):
+    with pytest.raises(ValidationError, match="no text encoder"):
         e.query(SearchRequest("hose", mode="hybrid"))
     assert e.query(SearchRequest("hose")).mode == "lexical"  # auto: the best it can serve
 

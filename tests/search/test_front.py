@@ -142,7 +142,7 @@ def test_auto_is_the_best_mode_the_engine_can_serve(hash_encoder) -> None:  # ty
     judgments = [("drill", "d2", 2.0), ("hose", "h2", 2.0), ("shoes", "s1", 2.0), ("faucet", "f1", 2.0)]
     plain = _engine(ranker=RankerConfig(epochs=5, min_data_in_leaf=1, early_stopping=0))
     assert _all(plain, "drill").mode == "lexical"
-    with pytest.raises(NotFittedError, match="--semantic"):
+    with pytest.raises(ValidationError, match="'hybrid' cannot be served.*--semantic"):
         _all(plain, "drill", mode="hybrid")
     plain.fit_ranker(judgments)  # lexical features: it serves an engine with or without an encoder
     page = _all(plain, "drill")
@@ -154,8 +154,12 @@ def test_auto_is_the_best_mode_the_engine_can_serve(hash_encoder) -> None:  # ty
     assert _all(dense, "drill").mode == "learned"
     plain.use_ranker(dense.ranker)  # trained on the encoder's features: not for an engine without one
     assert _all(plain, "drill").mode == "lexical"
-    with pytest.raises(NotFittedError, match="--semantic"):
+    with pytest.raises(ValidationError, match="--semantic"):
         _all(plain, "drill", mode="learned")
+    plain.use_ranker(None)
+    plain.config.mode = "learned"  # a configured mode the engine cannot serve is the engine's error
+    with pytest.raises(NotFittedError, match="trained ranker"):
+        _all(plain, "drill")
 
 
 def test_the_fallback_chain_spelling_then_meaning(hash_encoder) -> None:  # type: ignore[no-untyped-def]

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from shopsage.errors import ValidationError
+from shopsage.errors import NotFittedError, ValidationError
 from shopsage.policy import Rule, apply_rules
 from shopsage.profiles import Profile
 from shopsage.search.catalog import CatalogFacts, SearchFilter
@@ -128,8 +128,15 @@ class SearchPage:
 def answer(engine: SearchEngine, req: SearchRequest, rules: Sequence[Rule] = (),
            allowed: np.ndarray | None = None) -> SearchPage:
     """Serve ``req`` from ``engine``; ``rules`` are the merchant rules of the ``search`` scenario,
-    ``allowed`` (bool over slots) the items this shopper may see (hidden, excluded...)."""
-    mode = engine.resolve_mode(req.mode)
+    ``allowed`` (bool over slots) the items this shopper may see (hidden, excluded...). A mode the request
+    names and the engine cannot serve is the request's error (``ValidationError``); the configured one,
+    the engine's (``NotFittedError``)."""
+    try:
+        mode = engine.resolve_mode(req.mode)
+    except NotFittedError as exc:
+        if req.mode is None:
+            raise
+        raise ValidationError(f"mode {req.mode!r} cannot be served: {exc}") from exc
     keep = engine.catalog.live.copy()
     flt = engine.catalog.mask(req.filter())
     if flt is not None:

@@ -17,7 +17,7 @@ from shopsage.serving.service import Service
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[Depends(require_read)])
 
 
-@router.get("/search", response_model=SearchOut, responses={422: {"model": ErrorOut}, 503: {"model": ErrorOut}})
+@router.get("/search", response_model=SearchOut, responses={422: {"model": ErrorOut}})
 async def search(
     svc: Annotated[Service, Depends(service)],
     q: Annotated[str, Query(min_length=1, max_length=500, description="The shopper's query.")],
@@ -31,7 +31,7 @@ async def search(
     per_page: Annotated[int, Query(ge=1, le=100)] = 10,
     mode: Annotated[ModeChoice | None, Query(description="lexical, vector, hybrid, learned or auto (the best the "
                                              "service can serve); default: the search scenario's mode. A mode the "
-                                             "service cannot serve (no encoder, no live ranker) answers 503.")] = None,
+                                             "service cannot serve (no encoder, no live ranker) answers 422.")] = None,
     user: Annotated[str | None, Query(min_length=1, max_length=256, description="Personalize for this user.")] = None,
     session: Annotated[str | None, Query(min_length=1, max_length=256, description="Personalize for this session.")] = None,
 ) -> SearchOut:
