@@ -44,7 +44,7 @@ from shopsage.search.ranker import LearnedRanker, RankerConfig
 from shopsage.text.analyzers import LANGUAGE_ANALYZERS, detect_language
 
 __all__ = ["RankerFit", "RankerTrainConfig", "RANKER", "BEHAVIOUR_SKIP", "behaviour_popularity", "evaluate",
-           "fit_search_ranker", "load_ranker", "train_ranker_version"]
+           "fit_search_ranker", "load_ranker", "register_ranker", "train_ranker_version"]
 
 RANKER = "ranker"
 """Registry name of the search ranker."""
@@ -182,6 +182,20 @@ def load_ranker(directory: str | Path) -> LearnedRanker:
     return LearnedRanker.load(directory)
 
 
+def register_ranker(registry: ModelRegistry, fit: RankerFit, **extra: Any) -> ModelVersion:
+    """Save ``fit``'s ranker as a new version of ``ranker`` (plain files: ``model.txt`` + manifest with its
+    held-out figures and ``extra``); not promoted."""
+    path = registry.new_version_dir(RANKER)
+    fit.ranker.save(path)
+    manifest: dict[str, Any] = {
+        "feature_names": fit.ranker.feature_names, "dense": fit.ranker.dense, "encoder_id": fit.ranker.encoder_id,
+        "metrics": fit.metrics, "protocol": "judgments" if fit.metrics else None, "holdout": bool(fit.eval_queries),
+        "n_eval_queries": len(fit.eval_queries), "n_train_queries": len(fit.train_queries),
+        "test_fingerprint": fit.test_fingerprint, "fit": fit.ranker.metrics, **extra,
+    }
+    return registry.register(RANKER, path, LearnedRanker.KIND, json.loads(fit.ranker.config.model_dump_json()), **manifest)
+
+
 def _engine(store: StoreReader, registry: ModelRegistry, cfg: RankerTrainConfig,
             say: Callable[[str], None]) -> tuple[SearchEngine, str]:
     """The store's catalogue indexed as the service indexes it (language, encoder)."""
@@ -218,16 +232,9 @@ def train_ranker_version(store: StoreReader, registry: ModelRegistry, params: di
     engine, language = _engine(store, registry, cfg, say)
     popularity = behaviour_popularity(store, engine)
     fit = fit_search_ranker(engine, judgments, popularity, cfg.holdout, cfg.seed, say)
-    path = registry.new_version_dir(RANKER)
-    fit.ranker.save(path)
-    extra: dict[str, Any] = {
-        "feature_names": fit.ranker.feature_names, "dense": fit.ranker.dense, "encoder_id": fit.ranker.encoder_id,
-        "metrics": fit.metrics, "protocol": "judgments" if fit.metrics else None, "holdout": cfg.holdout > 0,
-        "n_eval_queries": len(fit.eval_queries), "n_train_queries": len(fit.train_queries),
-        "test_fingerprint": fit.test_fingerprint, "data_fingerprint": _fingerprint(judgments),
-        "popularity": "behaviour events" if popularity is not None else "none (no behaviour events in the store)",
-        "language": language, "training": json.loads(cfg.model_dump_json()), "fit": fit.ranker.metrics,
-    }
-    version = registry.register(RANKER, path, LearnedRanker.KIND, json.loads(fit.ranker.config.model_dump_json()), **extra)
+    version = register_ranker(
+        registry, fit, data_fingerprint=_fingerprint(judgments), language=language,
+        popularity="behaviour events" if popularity is not None else "none (no behaviour events in the store)",
+        training=json.loads(cfg.model_dump_json()))
     say(f"ranker {version.version}: " + (", ".join(f"{k} {v:.4f}" for k, v in fit.metrics.items()) or "no held-out figures"))
     return version
