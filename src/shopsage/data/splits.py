@@ -25,7 +25,7 @@ from shopsage.errors import ValidationError
 from shopsage.vocab import Vocabulary
 
 __all__ = ["Sequences", "EvalCases", "SplitData", "leave_one_out", "temporal", "session_prefix",
-           "sequences_from_interactions", "cold_start_items"]
+           "sequences_from_interactions", "cold_start_items", "seeded_indices", "subsample_cases"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,21 @@ class EvalCases:
         if not np.all(self.targets.lengths == 1):
             raise ValidationError("these cases have several targets each; use .targets")
         return self.targets.items
+
+
+def seeded_indices(n: int, size: int, seed: int) -> np.ndarray:
+    """``size`` distinct indices of ``range(n)``: a seeded sample, ascending."""
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+def subsample_cases(cases: EvalCases, most: int | None, seed: int = 0) -> EvalCases:
+    """A seeded sample of at most ``most`` cases, kept in their order (all of them when ``None``
+    or enough): the one subsampler of evaluation, tuning and early stopping."""
+    if most is None or len(cases) <= most:
+        return cases
+    pick = seeded_indices(len(cases), most, seed)
+    return EvalCases(cases.owner[pick], Sequences.from_lists([cases.history[int(i)] for i in pick]),
+                     Sequences.from_lists([cases.targets[int(i)] for i in pick]))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ distinct targets of a row and ``hits`` the targets found in the top ``k``:
   hit rank r, divided by R (the TREC / ranx definition).
 
 A row without targets scores 0 everywhere (as in ranx). Values are fractions, means over rows.
+
+The DCG/NDCG, recall and reciprocal-rank kernels live in :mod:`shopsage.ranking_metrics` (core
+level, so that search and recommend use the same formulas) and are re-exported here.
 """
 
 from __future__ import annotations
@@ -23,10 +26,22 @@ import scipy.sparse as sp
 
 from shopsage.data.splits import Sequences
 from shopsage.errors import ValidationError
+from shopsage.ranking_metrics import (
+    binary_ideal_dcg,
+    dcg,
+    discounts,
+    ndcg,
+    ndcg_binary,
+    recall,
+    reciprocal_rank,
+    target_rank_metrics,
+)
 from shopsage.types import PAD_ID, ScoredItems
 
 __all__ = ["RANKING_METRICS", "hit_matrix", "ranking_metrics", "per_row_metrics", "auc", "log_loss",
-           "rank_auc", "coverage", "novelty", "intra_list_diversity", "popularity_bias"]
+           "rank_auc", "coverage", "novelty", "intra_list_diversity", "popularity_bias",
+           "discounts", "dcg", "ndcg", "binary_ideal_dcg", "ndcg_binary", "recall", "reciprocal_rank",
+           "target_rank_metrics"]
 
 RANKING_METRICS = ("hr", "recall", "precision", "f1", "ndcg", "mrr", "map")
 
@@ -81,30 +96,25 @@ def per_row_metrics(ranked: ScoredItems | np.ndarray, targets: Sequences | np.nd
     hits, n_rel = hit_matrix(ranked, targets, k)
     h = hits.astype(np.float64)
     n_hits = h.sum(axis=1)
-    safe_rel = np.maximum(n_rel, 1)
-    ranks = np.arange(1, k + 1, dtype=np.float64)
     out: dict[str, np.ndarray] = {}
-    recall = np.where(n_rel > 0, n_hits / safe_rel, 0.0)
+    rec = recall(n_hits, n_rel)
     precision = n_hits / k
     if "hr" in metrics:
         out["hr"] = (n_hits > 0).astype(np.float64)
     if "recall" in metrics:
-        out["recall"] = recall
+        out["recall"] = rec
     if "precision" in metrics:
         out["precision"] = precision
     if "f1" in metrics:
-        denom = precision + recall
-        out["f1"] = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
+        denom = precision + rec
+        out["f1"] = np.divide(2 * precision * rec, denom, out=np.zeros_like(denom), where=denom > 0)
     if "ndcg" in metrics:
-        disc = 1.0 / np.log2(ranks + 1)
-        ideal = np.r_[0.0, np.cumsum(disc)][np.minimum(n_rel, k)]
-        out["ndcg"] = np.divide(h @ disc, ideal, out=np.zeros(len(h)), where=ideal > 0)
+        out["ndcg"] = ndcg_binary(hits, n_rel)
     if "mrr" in metrics:
-        first = np.argmax(hits, axis=1)
-        out["mrr"] = np.where(n_hits > 0, 1.0 / (first + 1), 0.0)
+        out["mrr"] = reciprocal_rank(hits)
     if "map" in metrics:
-        prec_at = np.cumsum(h, axis=1) / ranks
-        out["map"] = np.where(n_rel > 0, (prec_at * h).sum(axis=1) / safe_rel, 0.0)
+        prec_at = np.cumsum(h, axis=1) / np.arange(1, k + 1, dtype=np.float64)
+        out["map"] = np.where(n_rel > 0, (prec_at * h).sum(axis=1) / np.maximum(n_rel, 1), 0.0)
     return out
 
 

@@ -30,7 +30,15 @@ from typing import Literal
 import numpy as np
 
 from shopsage.artifacts import load_arrays, save_arrays
-from shopsage.data.splits import EvalCases, Sequences, SplitData, leave_one_out, session_prefix, temporal
+from shopsage.data.splits import (
+    EvalCases,
+    Sequences,
+    SplitData,
+    leave_one_out,
+    session_prefix,
+    subsample_cases,
+    temporal,
+)
 from shopsage.data.stores.base import StoreReader
 from shopsage.errors import ValidationError
 from shopsage.evaluate.metrics import (
@@ -41,6 +49,7 @@ from shopsage.evaluate.metrics import (
     per_row_metrics,
     popularity_bias,
     rank_auc,
+    target_rank_metrics,
 )
 from shopsage.evaluate.topk import top_k
 from shopsage.recommend.base import Recommender
@@ -144,15 +153,6 @@ def slice_cases(cases: EvalCases, lo: int, hi: int) -> EvalCases:
     return EvalCases(cases.owner[lo:hi], _slice(cases.history, lo, hi), _slice(cases.targets, lo, hi))
 
 
-def subsample_cases(cases: EvalCases, max_cases: int | None, seed: int = 0) -> EvalCases:
-    """A seeded sample of at most ``max_cases`` cases (all of them when ``None`` or enough)."""
-    if max_cases is None or len(cases) <= max_cases:
-        return cases
-    pick = np.sort(np.random.default_rng(seed).choice(len(cases), size=max_cases, replace=False))
-    return EvalCases(cases.owner[pick], Sequences.from_lists([cases.history[int(i)] for i in pick]),
-                     Sequences.from_lists([cases.targets[int(i)] for i in pick]))
-
-
 def _sampled_ranks(scores: np.ndarray, hist: Sequences, target: np.ndarray, n_neg: int,
                    n_items: int, rng: np.random.Generator) -> np.ndarray:
     """0-based rank of each target among ``n_neg`` random items the user never had (ties count against)."""
@@ -175,10 +175,8 @@ def _sampled_ranks(scores: np.ndarray, hist: Sequences, target: np.ndarray, n_ne
 def _sampled_metrics(ranks: np.ndarray, ks: tuple[int, ...], n_neg: int) -> dict[str, float]:
     out: dict[str, float] = {}
     for k in ks:
-        hit = ranks < k
-        out[f"sampled-{n_neg}/hr@{k}"] = float(hit.mean())
-        out[f"sampled-{n_neg}/ndcg@{k}"] = float(np.where(hit, 1.0 / np.log2(ranks + 2), 0.0).mean())
-        out[f"sampled-{n_neg}/mrr@{k}"] = float(np.where(hit, 1.0 / (ranks + 1), 0.0).mean())
+        for name, values in target_rank_metrics(ranks, k).items():
+            out[f"sampled-{n_neg}/{name}@{k}"] = float(values.mean())
     return out
 
 

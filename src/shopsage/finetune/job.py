@@ -34,6 +34,7 @@ from shopsage.finetune.pairs import (
 )
 from shopsage.finetune.publish import register_encoder
 from shopsage.finetune.trainer import FineTuneConfig, FineTuneResult, fine_tune
+from shopsage.ranking_metrics import ndcg_binary
 from shopsage.registry import ModelRegistry, ModelVersion
 from shopsage.types import PAD_ID, ScoredItems
 
@@ -104,16 +105,15 @@ def split_anchors(pairs: PairSet, fraction: float, seed: int) -> tuple[PairSet, 
 def dev_ndcg(anchor_vecs: np.ndarray, item_vecs: np.ndarray, item_ids: list[str], dev: DevSet, k: int = 10) -> float:
     """Mean nDCG@k (binary gains) of exact cosine retrieval over ``item_vecs`` for the dev anchors."""
     pos = {e: i for i, e in enumerate(item_ids)}
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
     total = 0.0
     for start in range(0, len(dev.anchors), 512):
         own = [np.array([pos[e]] if e is not None and e in pos else [], dtype=np.int64)
                for e in dev.exclude[start:start + 512]]
         top = ScoredItems.from_scores(anchor_vecs[start:start + 512] @ item_vecs.T, k, own).ids
-        for b in range(top.shape[0]):
-            wanted = dev.positives[start + b]
-            dcg = sum(disc[r] for r, i in enumerate(top[b]) if i != PAD_ID and item_ids[i] in wanted)
-            total += dcg / disc[:min(len(wanted), k)].sum()
+        wanted = dev.positives[start:start + 512]
+        hits = np.array([[i != PAD_ID and item_ids[i] in w for i in row] for row, w in zip(top, wanted, strict=True)],
+                        dtype=bool).reshape(top.shape)
+        total += float(ndcg_binary(hits, np.array([len(w) for w in wanted])).sum())
     return total / max(1, len(dev.anchors))
 
 

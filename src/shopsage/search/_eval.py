@@ -1,8 +1,7 @@
-"""Retrieval metrics for the search benchmark (private, vectorized).
-
-ShopSage's evaluation package lives above ``search`` in the import order, so the search
-benchmark keeps this small helper; ``tests/search/test_eval.py`` checks it against hand-computed
-cases (and against ``shopsage.evaluate`` when that package provides the same metrics).
+"""Retrieval metrics for the search benchmark (private, vectorized): graded judgments looked up
+for ranked ids, scored by the one NDCG and recall of :mod:`shopsage.ranking_metrics` (the kernels
+that :mod:`shopsage.evaluate.metrics` builds on; evaluate itself lies above ``search``).
+``tests/search/test_eval.py`` checks them against hand-computed cases.
 """
 
 from __future__ import annotations
@@ -10,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
+from shopsage.ranking_metrics import ndcg, recall
 
 __all__ = ["JudgmentTable", "ndcg_at_k", "recall_at_k", "judgment_table", "quality"]
 
@@ -56,21 +57,13 @@ class JudgmentTable:
 
 def ndcg_at_k(ids: np.ndarray, table: JudgmentTable, k: int = 10) -> np.ndarray:
     """``(B,)`` nDCG@k with linear gains; queries without positive gain get NaN."""
-    gains = table.lookup(ids[:, :k])
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = (gains * disc[: gains.shape[1]]).sum(axis=1)
-    idcg = (table.ideal(k) * disc).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(idcg > 0, dcg / idcg, np.nan)
+    return ndcg(table.lookup(ids[:, :k]), table.ideal(k), empty=np.nan)
 
 
 def recall_at_k(ids: np.ndarray, table: JudgmentTable, k: int = 100, min_gain: float = 1.0) -> np.ndarray:
     """``(B,)`` share of items with gain >= ``min_gain`` found in the top k; NaN for queries with none."""
-    gains = table.lookup(ids[:, :k])
-    found = (gains >= min_gain).sum(axis=1)
-    total = table.count(min_gain)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, found / total, np.nan)
+    found = (table.lookup(ids[:, :k]) >= min_gain).sum(axis=1)
+    return recall(found, table.count(min_gain), empty=np.nan)
 
 
 def judgment_table(queries: Sequence[str], judgments: Sequence[tuple[str, str, float]],

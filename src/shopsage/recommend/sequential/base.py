@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from shopsage.data.splits import EvalCases, Sequences
+from shopsage.data.splits import EvalCases, Sequences, seeded_indices
 from shopsage.errors import ArtifactError, ValidationError
 from shopsage.recommend.base import ModelConfig, Recommender, TrainData
 from shopsage.recommend.sequential.items import ItemMode, encode_item_text
@@ -121,7 +121,7 @@ def holdout_valid(data: TrainData, most: int, seed: int) -> TrainData:
     size = min(most, max(1, len(lengths) // 10), len(eligible))
     if size == 0:
         return data
-    pick = np.sort(np.random.default_rng(seed).choice(eligible, size=size, replace=False))
+    pick = eligible[seeded_indices(len(eligible), size, seed)]
     held = np.zeros(len(lengths), dtype=bool)
     held[pick] = True
     seqs = data.sequences

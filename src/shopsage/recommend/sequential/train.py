@@ -21,7 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from shopsage.data.splits import EvalCases, Sequences
+from shopsage.data.splits import EvalCases, Sequences, subsample_cases
+from shopsage.ranking_metrics import target_rank_metrics
 
 if TYPE_CHECKING:
     from shopsage.recommend.base import TrainData
@@ -73,7 +74,8 @@ def windows(seqs: Sequences, max_len: int) -> tuple[np.ndarray, np.ndarray]:
 
 def rank_metrics(model: SequentialRecommender, cases: EvalCases, ks: tuple[int, ...] = (10,),
                  filter_seen: bool = True, batch: int = 1024) -> dict[str, float]:
-    """NDCG@k, HR@k and MRR@k of one-target cases under full ranking (ties rank the target last)."""
+    """NDCG@k, HR@k and MRR@k of one-target cases under full ranking (ties rank the target last),
+    by the one formula of :func:`shopsage.ranking_metrics.target_rank_metrics`."""
     target = cases.target.astype(np.int64)
     sums = {f"{m}@{k}": 0.0 for k in ks for m in ("ndcg", "hr", "mrr")}
     for lo in range(0, len(cases), batch):
@@ -88,20 +90,9 @@ def rank_metrics(model: SequentialRecommender, cases: EvalCases, ks: tuple[int, 
         rank = (scores >= ts).sum(1) - 1  # 0-based, ties count against the target
         rank = torch.where(torch.isfinite(ts[:, 0]), rank, torch.full_like(rank, 1 << 30)).numpy()
         for k in ks:
-            hit = rank < k
-            sums[f"hr@{k}"] += float(hit.sum())
-            sums[f"ndcg@{k}"] += float((1.0 / np.log2(rank[hit] + 2)).sum())
-            sums[f"mrr@{k}"] += float((1.0 / (rank[hit] + 1)).sum())
+            for name, values in target_rank_metrics(rank, k).items():
+                sums[f"{name}@{k}"] += float(values.sum())
     return {key: v / max(len(cases), 1) for key, v in sums.items()}
-
-
-def subsample_cases(cases: EvalCases, most: int, seed: int) -> EvalCases:
-    """At most ``most`` of ``cases``, a seeded sample kept in their order."""
-    if len(cases) <= most:
-        return cases
-    pick = np.sort(np.random.default_rng(seed).choice(len(cases), size=most, replace=False))
-    return EvalCases(cases.owner[pick], Sequences.from_lists([cases.history[int(c)] for c in pick]),
-                     Sequences.from_lists([cases.targets[int(c)] for c in pick]))
 
 
 def _batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
