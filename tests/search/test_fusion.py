@@ -5,6 +5,7 @@ import pytest
 
 from shopsage.errors import ValidationError
 from shopsage.search import reciprocal_rank_fusion, weighted_fusion
+from shopsage.search.fusion import fuse_ranked, rrf_term
 from shopsage.types import ScoredItems
 
 
@@ -37,3 +38,29 @@ def test_fusion_checks_its_inputs() -> None:
     two = ScoredItems(np.zeros((2, 1), np.int32), np.zeros((2, 1), np.float32))
     with pytest.raises(ValidationError, match="same queries"):
         weighted_fusion([a, two])
+
+
+def test_fuse_ranked_hand_computed_with_weights_ties_and_padding() -> None:
+    ids, scores = fuse_ranked([np.array([4, 2, -1]), np.array([2, 9])], weights=[2.0, 1.0], k=1)
+    # item 4: 2/2; item 2: 2/3 + 1/2; item 9: 1/3 (the padding adds nothing)
+    assert ids.tolist() == [2, 4, 9]
+    np.testing.assert_allclose(scores, [2 / 3 + 1 / 2, 1.0, 1 / 3], rtol=1e-15)
+    ids, _ = fuse_ranked([np.array([7, 3]), np.array([3, 7])], k=60)  # equal scores: the smaller id first
+    assert ids.tolist() == [3, 7]
+    assert rrf_term(0, 60.0, 2.0) == 2.0 / 61
+    empty_ids, empty_scores = fuse_ranked([])
+    assert len(empty_ids) == 0 and len(empty_scores) == 0
+    with pytest.raises(ValidationError, match="one weight per list"):
+        fuse_ranked([np.array([1])], weights=[1.0, 2.0])
+
+
+def test_rrf_of_a_batch_is_fuse_ranked_of_each_row() -> None:
+    rng = np.random.default_rng(0)
+    lists = [ScoredItems.from_rows([(rng.permutation(20)[:m], np.zeros(m, np.float32)) for m in (0, 5, 12)], 12)
+             for _ in range(3)]
+    fused = reciprocal_rank_fusion(lists, n=6, k=10.0, weights=[1.0, 0.5, 2.0])
+    for b in range(3):
+        ids, scores = fuse_ranked([x.ids[b] for x in lists], [1.0, 0.5, 2.0], 10.0)
+        got_ids, got_scores = fused.row(b)
+        assert got_ids.tolist() == ids[:6].tolist()
+        np.testing.assert_array_equal(got_scores, scores[:6].astype(np.float32))

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from shopsage.policy import Rule, RuleOutcome, apply_rules, category_cap, mmr, place_pins
+from shopsage.search.fusion import fuse_ranked, rrf_term
 from shopsage.serving.catalog import ServingCatalog
 from shopsage.serving.config import PipelinesConfig, ScenarioConfig
 from shopsage.serving.generators import CandidateList, Generators, Shopper
@@ -46,16 +47,10 @@ def rule_reason(rule: Rule, position: int | None = None) -> Reason:
 
 
 def _fuse(lists: list[tuple[CandidateList, float]], k: float) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted reciprocal-rank fusion: ``score(s) = sum_lists weight / (k + rank + 1)``, best first
-    (ties by slot)."""
-    if not lists:
-        return np.zeros(0, np.int64), np.zeros(0, np.float32)
-    slots = np.concatenate([cl.slots for cl, _ in lists])
-    parts = np.concatenate([w / (k + np.arange(len(cl)) + 1.0) for cl, w in lists])
-    uniq, inv = np.unique(slots, return_inverse=True)
-    score = np.bincount(inv, weights=parts)
-    order = np.lexsort((uniq, -score))
-    return uniq[order].astype(np.int64), score[order].astype(np.float32)
+    """Weighted reciprocal-rank fusion of the candidate lists (:func:`shopsage.search.fusion.fuse_ranked`:
+    ``score(s) = sum_lists weight / (k + rank + 1)``, rank from 0), best first, ties by slot."""
+    slots, score = fuse_ranked([cl.slots for cl, _ in lists], [w for _, w in lists], k)
+    return slots, score.astype(np.float32)
 
 
 def _why(lists: list[tuple[CandidateList, float]], k: float, s: int) -> list[Reason]:
@@ -64,7 +59,7 @@ def _why(lists: list[tuple[CandidateList, float]], k: float, s: int) -> list[Rea
     for li, (cl, w) in enumerate(lists):
         hit = np.flatnonzero(cl.slots == s)
         if len(hit):
-            found.append((w / (k + int(hit[0]) + 1), li, int(hit[0])))
+            found.append((rrf_term(int(hit[0]), k, w), li, int(hit[0])))
     return [lists[li][0].reason(r) for _, li, r in sorted(found, key=lambda t: -t[0])]
 
 
