@@ -25,6 +25,7 @@ from typing import Any
 
 from shopsage.errors import CapacityError, ConfigError, ShopSageError
 from shopsage.evaluate.protocols import EvalOptions
+from shopsage.recommend import MODELS, Recommender, model_class
 
 __all__ = ["ModelJob", "resolve_model", "run_job", "model_names", "model_label"]
 
@@ -51,11 +52,7 @@ class ModelJob:
 
 
 def model_names() -> list[str]:
-    """Names registered in :data:`shopsage.recommend.MODELS` (empty until models are installed)."""
-    try:
-        from shopsage.recommend import MODELS  # type: ignore[attr-defined]
-    except ImportError:
-        return []
+    """Names registered in :data:`shopsage.recommend.MODELS`."""
     return sorted(MODELS)
 
 
@@ -64,24 +61,22 @@ def model_label(name: str) -> str:
     return name.split("=", 1)[0] if "=" in name else name
 
 
-def resolve_model(name: str) -> type:
-    """The recommender class of a registered ``name`` (``ease``), of ``package.module:Class``, or of
+def resolve_model(name: str) -> type[Recommender]:
+    """The recommender class of a registered ``name`` (``ease``: :func:`shopsage.recommend.model_class`,
+    the one name resolver), or, as an extension for benchmarks, of ``package.module:Class`` or
     ``label=package.module:Class`` (reported as ``label``)."""
     name = name.split("=", 1)[1] if "=" in name else name
-    if ":" in name:
-        module, _, attr = name.partition(":")
+    if ":" not in name:
         try:
-            return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"cannot load model class {name!r}: {exc}. Give module.path:ClassName.") from None
+            return model_class(name)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (or give module.path:ClassName)") from None
+    module, _, attr = name.partition(":")
     try:
-        from shopsage.recommend import MODELS  # type: ignore[attr-defined]
-    except ImportError:
-        MODELS = {}
-    if name not in MODELS:
-        known = ", ".join(sorted(MODELS)) or "none installed"
-        raise ConfigError(f"unknown model {name!r}; known models: {known} (or give module.path:ClassName)")
-    return MODELS[name]  # type: ignore[no-any-return]
+        found: type[Recommender] = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"cannot load model class {name!r}: {exc}. Give module.path:ClassName.") from None
+    return found
 
 
 def _peak_mb() -> float:
