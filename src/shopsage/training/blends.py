@@ -12,8 +12,10 @@ of a seeded share of its histories (the sequential models' own early-stopping ca
 chosen stage by stage on a 0..1 grid (``step``), for each normalisation, by the protocol's metric
 (MRR@20 for sessions, NDCG@10 for users). Parts that learn nothing from held-out targets are then
 refitted on the whole training set; the blend is scored on the held-out tail beside each part alone.
-A part is taken from the registry when its live version was trained on the same data (same data
-fingerprint, e.g. a SASRec trained before on a GPU), else trained here with ``params[part]``.
+A sequential part is taken from the registry when its live version was trained on the same data
+(same data fingerprint, e.g. a SASRec trained before on a GPU), else trained here with
+``params[part]``; the other parts are always fitted here, once without the validation targets (for
+the choice) and once on everything.
 """
 
 from __future__ import annotations
@@ -166,7 +168,7 @@ def train_blend(store: Any, registry: ModelRegistry, name: str, *, parts: list[s
     live: dict[str, Recommender] = {}
     versions: dict[str, str] = {}
     for p in names:
-        found = _live_part(registry, p, fp)
+        found = _live_part(registry, p, fp) if p in _SEQUENTIAL else None
         if found is not None:
             live[p], versions[p] = found
             say(f"{name}: {p} {found[1]} from the registry (trained on the same data)")
@@ -187,7 +189,7 @@ def train_blend(store: Any, registry: ModelRegistry, name: str, *, parts: list[s
             select.append(live[p])
         else:
             select.append(create(p, **params[p]).fit(held))
-    metric = tune_metric(ts.protocol or ("session-prefix" if "sknn" in names else None))
+    metric = tune_metric("session-prefix" if ts.sessions else "leave-one-out")
     valid = subsample_cases(held.valid, most, hseed)
     say(f"{name}: choosing weights on {len(valid):,} validation cases ({metric})")
     choice = choose_weights(select, valid, ts.data.n_items, metric=metric, filter_seen=ts.filter_seen, step=step,

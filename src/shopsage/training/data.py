@@ -74,6 +74,8 @@ class TrainingSet:
     """Training interactions per event type (reasons say "bought" only for purchase-trained models)."""
     split: SplitData | None = None
     """The split behind a holdout (its validation cases serve tuning)."""
+    sessions: bool = False
+    """The histories are anonymous sessions (seen items stay candidates: shoppers click them again)."""
 
     @property
     def fingerprint(self) -> str:
@@ -95,7 +97,7 @@ class TrainingSet:
 
     @property
     def filter_seen(self) -> bool:
-        return default_filter_seen(self.protocol or "leave-one-out")
+        return default_filter_seen(self.protocol or ("session-prefix" if self.sessions else "leave-one-out"))
 
     def describe(self) -> dict[str, object]:
         return {"protocol": self.protocol or "none (trained on every stored interaction)",
@@ -131,7 +133,8 @@ def prepare(store: StoreReader, *, holdout: bool = True, protocol: str | None = 
             raise ValidationError("the store holds no interactions with items: import events first")
         _, seqs = sequences_from_interactions(inter, owner_groups(inter), lut[inter.item])
         text = _item_text(store, items) if with_text else None
-        return TrainingSet(items, TrainData(len(items), seqs, item_text=text), None, None, types)
+        sessions = float((inter.user >= 0).mean()) < 0.5
+        return TrainingSet(items, TrainData(len(items), seqs, item_text=text), None, None, types, sessions=sessions)
     protocol = protocol or choose_protocol(inter)
     if protocol not in PROTOCOLS:
         raise ValidationError(f"unknown protocol {protocol!r}; use one of: {', '.join(PROTOCOLS)}")
@@ -145,7 +148,8 @@ def prepare(store: StoreReader, *, holdout: bool = True, protocol: str | None = 
                               "train with --no-holdout, or import more events")
     text = _item_text(store, split.items) if with_text else None
     data = TrainData.from_split(split, with_valid_targets=True, item_text=text)
-    return TrainingSet(split.items, data, protocol, split.test, types, split)
+    return TrainingSet(split.items, data, protocol, split.test, types, split,
+                       sessions=protocol.startswith("session-prefix"))
 
 
 
