@@ -38,6 +38,7 @@ from machine import describe  # noqa: E402
 from shopsage.data.rows import ItemRow  # noqa: E402
 from shopsage.finetune import FineTuneConfig, Pair, PairSet, fine_tune, interleave  # noqa: E402
 from shopsage.finetune.publish import register_encoder  # noqa: E402
+from shopsage.ranking_metrics import ndcg  # noqa: E402
 from shopsage.registry import ModelRegistry  # noqa: E402
 from shopsage.search import SearchConfig, SearchEngine  # noqa: E402
 from shopsage.search.bench_data import read_catalog, read_judgments, split_queries  # noqa: E402
@@ -50,11 +51,13 @@ CACHE = str(ROOT / "var" / "cache" / "embeddings")
 
 
 def dense_quality(qv: np.ndarray, dv: np.ndarray, queries: list[str], ids: list[str],
-                  gains: dict[str, dict[str, float]], per_query: bool = False) -> dict[str, object]:
-    """nDCG@10 and Recall@100 of exact cosine retrieval over ``dv`` (``per_query``: each query's nDCG@10 too)."""
+                  gains: dict[str, dict[str, float]]) -> dict[str, object]:
+    """nDCG@10 (graded gains, :func:`shopsage.ranking_metrics.ndcg`) and Recall@100 of exact cosine
+    retrieval over ``dv``."""
     pos = {e: i for i, e in enumerate(ids)}
-    ndcgs, recalls = [], []
-    disc = 1.0 / np.log2(np.arange(2, 12))
+    ranked_gains = np.zeros((len(queries), 10))
+    ideal_gains = np.zeros((len(queries), 10))
+    recalls = []
     for start in range(0, len(queries), 256):
         scores = qv[start:start + 256] @ dv.T
         top = np.argpartition(-scores, 100, axis=1)[:, :100]
@@ -63,17 +66,14 @@ def dense_quality(qv: np.ndarray, dv: np.ndarray, queries: list[str], ids: list[
         for b, q in enumerate(queries[start:start + 256]):
             g = gains[q]
             ranked = [ids[i] for i in top[b]]
-            dcg = sum(g.get(e, 0.0) * d for e, d in zip(ranked[:10], disc, strict=False))
+            ranked_gains[start + b] = [g.get(e, 0.0) for e in ranked[:10]]
             ideal = sorted(g.values(), reverse=True)[:10]
-            idcg = sum(x * d for x, d in zip(ideal, disc, strict=False))
-            ndcgs.append(dcg / idcg if idcg > 0 else 0.0)
+            ideal_gains[start + b, :len(ideal)] = ideal
             relevant = {e for e, x in g.items() if x >= 1.0 and e in pos}
             if relevant:
                 recalls.append(len(relevant & set(ranked)) / len(relevant))
-    out: dict[str, object] = {"ndcg@10": float(np.mean(ndcgs)), "recall@100": float(np.mean(recalls)), "queries": len(queries)}
-    if per_query:
-        out["ndcg@10 per query"] = ndcgs
-    return out
+    return {"ndcg@10": float(ndcg(ranked_gains, ideal_gains).mean()), "recall@100": float(np.mean(recalls)),
+            "queries": len(queries)}
 
 
 def dev_quality(encoder: object, dv: np.ndarray, proto: Protocol, fixed_dev: list[str]) -> dict[str, object]:

@@ -54,6 +54,7 @@ from shopsage.finetune import (  # noqa: E402
     pairs_from_sequences,
 )
 from shopsage.finetune.publish import register_encoder  # noqa: E402
+from shopsage.ranking_metrics import target_rank_metrics  # noqa: E402
 from shopsage.registry import ModelRegistry  # noqa: E402
 from shopsage.text import EncoderConfig, TextEncoder, default_model_path  # noqa: E402
 
@@ -85,7 +86,7 @@ def history_texts(cases: list[tuple[list[str], str]], texts: dict[str, str]) -> 
 
 def gain_at_10(ranks: np.ndarray) -> np.ndarray:
     """NDCG@10 of one target at each 0-based rank (0 beyond the top 10)."""
-    return np.where(ranks < 10, 1.0 / np.log2(ranks + 2.0), 0.0)
+    return target_rank_metrics(ranks, 10)["ndcg"]
 
 
 def cold_quality(profiles: np.ndarray, cases: list[tuple[list[str], str]], cold: list[str],

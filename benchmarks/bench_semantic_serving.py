@@ -42,10 +42,10 @@ NO_MATCH = [f"{a} {b}" for a in NONSENSE for b in NONSENSE if a != b]  # 90 quer
 def main() -> None:
     from shopsage.data.importers import get_importer, run_import
     from shopsage.data.stores import open_store
+    from shopsage.registry import ModelRegistry
     from shopsage.serving.build import build_missing
     from shopsage.serving.search import SearchRequest
     from shopsage.serving.service import Service, ServiceOptions
-    from shopsage.registry import ModelRegistry
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=1000)

@@ -49,8 +49,8 @@ MODELS = ("pop", "itemknn", "ease", "fbt", "sknn")
 def prepare(tmp: Path) -> tuple[str, list[str], list[str], list[str]]:
     from shopsage.data.importers import get_importer, run_import
     from shopsage.data.stores import open_store
-    from shopsage.serving.build import build_missing
     from shopsage.registry import ModelRegistry
+    from shopsage.serving.build import build_missing
 
     url = f"sqlite:///{tmp / 'scientific.db'}"
     store = open_store(url)

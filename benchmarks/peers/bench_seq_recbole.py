@@ -5,7 +5,7 @@ Runs in RecBole's own virtual environment (never the project's):
     python3 -m venv /work/recbole-venv
     /work/recbole-venv/bin/pip install torch==2.13.0
     /work/recbole-venv/bin/pip install recbole==1.2.1 'numpy<2' 'pandas<2.2' 'scipy<1.13' 'setuptools>=77.0.3,<81'
-    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 /work/recbole-venv/bin/python benchmarks/bench_seq_recbole.py --epochs 2
+    TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 /work/recbole-venv/bin/python benchmarks/peers/bench_seq_recbole.py --epochs 2
 
 (torch 2.13.0 needs setuptools >= 77.0.3: with the issue's ``setuptools<70`` pip silently replaces it
 by torch 2.12.1 and its CUDA packages, 5.4 GB; below 81 keeps the ``pkg_resources`` RecBole's ray
@@ -31,8 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-DATA = Path(os.environ.get("SHOPSAGE_DATA_DIR", HERE.parents[1] / "shared" / "data"))
+BENCHMARKS = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("SHOPSAGE_DATA_DIR", BENCHMARKS.parents[1] / "shared" / "data"))
 
 
 def write_atomic(root: Path) -> int:
@@ -107,7 +107,7 @@ def main() -> None:
     ap.add_argument("--log", default=None, help="RecBole's log with seconds since start on each line "
                     "(default: in the temp dir); kept so a run stopped by `timeout` can still be read")
     ap.add_argument("--parse-log", default=None, help="only summarise the epochs of an earlier run's --log")
-    ap.add_argument("--checkpoint-dir", default=str(HERE.parent / "var" / "recbole-beauty"),
+    ap.add_argument("--checkpoint-dir", default=str(BENCHMARKS.parent / "var" / "recbole-beauty"),
                     help="where RecBole saves its best epoch (model, optimiser, epoch): kept for --resume")
     ap.add_argument("--resume", default=None, help="a checkpoint of an earlier run (a .pth file of "
                     "--checkpoint-dir): training goes on from the epoch after it, with its optimiser state")
@@ -121,7 +121,7 @@ def main() -> None:
                "train_samples_per_epoch": samples, "examples_per_s": samples / mean_train if epochs else None,
                "best_valid_ndcg@10_so_far": max((e["valid_ndcg@10"] for e in epochs), default=None),
                "load_average_1m": os.getloadavg()[0]}
-        (HERE / "results" / "seq-recbole-beauty.json").write_text(json.dumps(out, indent=2), encoding="utf-8")
+        (BENCHMARKS / "results" / "seq-recbole-beauty.json").write_text(json.dumps(out, indent=2), encoding="utf-8")
         print(json.dumps(out, indent=2))
         return
     import torch
@@ -168,8 +168,8 @@ def main() -> None:
            "epochs_log": epochs,
            "best_valid": result.get("best_valid_result"), "test": result.get("test_result"),
            "load_average_1m": os.getloadavg()[0]}
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "seq-recbole-beauty.json").write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
+    (BENCHMARKS / "results").mkdir(exist_ok=True)
+    (BENCHMARKS / "results" / "seq-recbole-beauty.json").write_text(json.dumps(out, indent=2, default=str), encoding="utf-8")
     print(json.dumps(out, indent=2, default=str))
 
 

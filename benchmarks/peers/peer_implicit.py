@@ -8,7 +8,7 @@ holds each user's history before the test item (train + validation target, exact
 filters as "seen"), the test matrix each user's test item. With one target per user implicit's
 ``precision`` is the hit rate, its ``map`` the reciprocal rank (it divides by min(K, targets) = 1).
 
-    .venv/bin/python benchmarks/peer_implicit.py --data ../shared/data/amazon-beauty --format amazon-seq
+    .venv/bin/python benchmarks/peers/peer_implicit.py --data ../shared/data/amazon-beauty --format amazon-seq
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: machine.py
 from machine import describe  # noqa: E402
 from shopsage.data.importers import get_importer, run_import  # noqa: E402
 from shopsage.data.splits import Sequences  # noqa: E402
@@ -133,7 +133,7 @@ def main() -> None:
                      "ranx_on_implicit_lists": r[4]} for r in rows],
         "max_abs_difference": max(abs(r[1] - r[2]) for r in rows),
         "machine": describe(),
-        "command": "python benchmarks/peer_implicit.py " + " ".join(sys.argv[1:]),
+        "command": "python benchmarks/peers/peer_implicit.py " + " ".join(sys.argv[1:]),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2))

@@ -1,8 +1,8 @@
 """Time to RecBole's validation quality: RecBole's SASRec run against ShopSage's, side by side.
 
-Run: python3 benchmarks/compare_recbole.py [--shopsage RESULT.json] [--recbole RESULT.json]
+Run: python3 benchmarks/peers/compare_recbole.py [--shopsage RESULT.json] [--recbole RESULT.json]
 
-Reads the two result files (``bench_seq.py --no-refit`` for ShopSage, ``bench_seq_recbole.py`` for
+Reads the two result files (``bench_seq.py --no-refit`` for ShopSage, ``peers/bench_seq_recbole.py`` for
 RecBole; both validate on every user's second-to-last item) and prints, for each RecBole epoch, its
 validation NDCG@10, its wall seconds, the first ShopSage epoch that reached that NDCG@10 and its
 seconds, and the ratio; then the same for RecBole's best epoch (the speed goal of issue 4).
@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def first_reaching(history: list[dict], target: float) -> dict | None:
