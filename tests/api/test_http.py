@@ -142,3 +142,28 @@ def test_search_says_its_mode_and_refuses_an_unknown_one(client: TestClient) -> 
     assert r.status_code == 422 and "mode" in r.json()["message"]
     r = client.get("/v1/search", params={"q": "saw", "mode": "hybrid"})  # no text encoder in this service
     assert r.status_code == 422 and "--semantic" in r.json()["message"]
+
+
+def test_recommendations_and_search_answer_their_documented_schema_exactly(client: TestClient) -> None:
+    """The hot routes answer the service's dict serialised once (no response_model validation): the
+    body must still be exactly what the schema documents (no key more or less, the documented types)."""
+    from shopsage.api.schemas import RecResponse, SearchOut
+
+    svc = client.app.state.service  # type: ignore[attr-defined]
+    client.post("/v1/events", json={"type": "view", "item": "pip3", "user": "u1", "session": "s1"})
+    asks = [("for_you", {"user": "u1"}), ("for_you", {"user": "u1", "session": "s1"}), ("for_you", {}),
+            ("similar_items", {"item": "pip1"}), ("frequently_bought_together", {"item": "pip0"}),
+            ("next_in_session", {"session": "s2"}), ("trending", {"n": 7}), ("also_viewed", {"item": "bk2"})]
+    for scenario, params in asks:
+        r = client.get(f"/v1/recommendations/{scenario}", params=params)
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json", (scenario, r.text)
+        body = r.json()
+        assert body["items"], scenario
+        assert RecResponse.model_validate(body).model_dump(mode="json") == body, scenario
+        assert body == svc.recommend(scenario, params.get("user"), params.get("session"), params.get("item"),
+                                     params.get("n", 10))
+    for params in ({"q": "pipette"}, {"q": "drils", "user": "u1"}, {"q": "model", "category": "Tools", "per_page": 3}):
+        r = client.get("/v1/search", params=params)
+        body = r.json()
+        assert r.status_code == 200 and body["items"], params
+        assert SearchOut.model_validate(body).model_dump(mode="json") == body, params

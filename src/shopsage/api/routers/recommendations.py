@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 
 from shopsage.api.deps import service
+from shopsage.api.responses import PreparedJSON
 from shopsage.api.schemas import ErrorOut, RecResponse
 from shopsage.api.security import require_read
 from shopsage.serving.service import Service
@@ -26,7 +27,7 @@ async def recommendations(
     item: Annotated[str | None, Query(min_length=1, max_length=256,
                                       description="The page's item (similar_items, frequently_bought_together, also_viewed).")] = None,
     n: Annotated[int, Query(ge=1, le=100)] = 10,
-) -> RecResponse:
+) -> PreparedJSON:
     """for_you (user and/or session; none: trending), similar_items / frequently_bought_together /
     also_viewed (item), next_in_session (session), trending."""
-    return svc.recommend(scenario, user, session, item, n)  # type: ignore[return-value]  # validated once, as response_model
+    return PreparedJSON(svc.recommend(scenario, user, session, item, n))  # RecResponse: its schema, not re-validated

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from shopsage.api.deps import service
+from shopsage.api.responses import PreparedJSON
 from shopsage.api.schemas import ErrorOut, SearchOut
 from shopsage.api.security import require_read
 from shopsage.errors import ValidationError
@@ -34,9 +35,9 @@ async def search(
                                              "service cannot serve (no encoder, no live ranker) answers 422.")] = None,
     user: Annotated[str | None, Query(min_length=1, max_length=256, description="Personalize for this user.")] = None,
     session: Annotated[str | None, Query(min_length=1, max_length=256, description="Personalize for this session.")] = None,
-) -> SearchOut:
+) -> PreparedJSON:
     if price_min is not None and price_max is not None and price_min > price_max:
         raise ValidationError(f"price_min {price_min} is above price_max {price_max}: swap them")
     req = SearchRequest(q, categories=tuple(category), brands=tuple(brand), price_min=price_min, price_max=price_max,
                         in_stock=in_stock, sort=sort, page=page, per_page=per_page, mode=mode, user=user, session=session)
-    return svc.search(req)  # type: ignore[return-value]  # validated once, as response_model
+    return PreparedJSON(svc.search(req))  # SearchOut: its schema, not re-validated
