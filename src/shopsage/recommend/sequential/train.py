@@ -88,9 +88,9 @@ def rank_metrics(model: SequentialRecommender, cases: EvalCases, ks: tuple[int, 
                 scores[torch.from_numpy(rows), torch.from_numpy(np.concatenate(hist).astype(np.int64))] = -torch.inf
         ts = scores.gather(1, tgt[:, None])  # (B, 1)
         rank = (scores >= ts).sum(1) - 1  # 0-based, ties count against the target
-        rank = torch.where(torch.isfinite(ts[:, 0]), rank, torch.full_like(rank, 1 << 30)).numpy()
+        ranks = torch.where(torch.isfinite(ts[:, 0]), rank, torch.full_like(rank, 1 << 30)).numpy()
         for k in ks:
-            for name, values in target_rank_metrics(rank, k).items():
+            for name, values in target_rank_metrics(ranks, k).items():
                 sums[f"{name}@{k}"] += float(values.sum())
     return {key: v / max(len(cases), 1) for key, v in sums.items()}
 
