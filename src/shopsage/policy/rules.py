@@ -137,8 +137,10 @@ def apply_rules(slots: np.ndarray, scores: np.ndarray, rules: Sequence[Rule], sc
 def place_pins(order: Sequence[int], pins: Sequence[Pin], n: int | None = None) -> list[int]:
     """``order`` with each pinned slot at its position; pins whose position lies beyond the other
     items follow them, in position order; at most ``n`` items."""
-    at = {p.position: p.slot for p in pins}
     total = len(order) + len(pins) if n is None else min(n, len(order) + len(pins))
+    if not pins:
+        return list(order[:total])
+    at = {p.position: p.slot for p in pins}
     out: list[int] = []
     rest = iter(order)
     placed: set[int] = set()
@@ -159,6 +161,8 @@ def place_pins(order: Sequence[int], pins: Sequence[Pin], n: int | None = None) 
 def _resolve_pins(rules: Sequence[Rule], present: list[int], facts: ItemFacts, pinnable: np.ndarray | None) -> list[Pin]:
     """Every item the pin ``rules`` place, in rule order: an item listed by several rules keeps the
     first; a position already taken moves the pin to the next free one."""
+    if not rules:
+        return []
     by_ext = {facts.ext(s): s for s in present}
     pins: list[Pin] = []
     taken: set[int] = set()
