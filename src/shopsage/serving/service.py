@@ -102,6 +102,7 @@ class Service:
         self._encoders: tuple[str, str] | None = None  # (item encoder path, query encoder path)
         self.search_language = "en"  # the catalogue language the search analyzer serves
         self.ranker_label: str | None = None  # the search ranker version serving (None: none live)
+        self._ranker_tried: str | None = None  # the last live version a load was tried for
         self.catalog = ServingCatalog(self._engine())
         self.history = StoredHistory()
         self.version = 0  # bumped by every catalogue change (cached masks)
@@ -176,15 +177,16 @@ class Service:
 
         live = self.registry.current(RANKER)
         label = None if live is None else f"{RANKER} {live.version}"
-        if label == self.ranker_label:
+        if label == self._ranker_tried:
             return False
-        self.ranker_label = label  # tried once: a version that fails is not reloaded every few seconds
+        self._ranker_tried = label  # tried once: a version that fails is not reloaded every few seconds
         try:
             engine.use_ranker(None if live is None else load_ranker(live.path))
         except (ShopSageError, OSError) as exc:
             self.say(f"search ranker {label} not used: {exc}")
             log.warning("search ranker %s not used: %s", label, exc)
             return False
+        self.ranker_label = label  # only once it serves
         self.say(f"search ranker: {label or 'none'} (mode auto serves {engine.resolve_mode('auto')})")
         return True
 
