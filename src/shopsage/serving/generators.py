@@ -140,19 +140,23 @@ class Generators:
 
     def _because(self, slot: int, typ: str, stage: str, source: str, **evidence: object) -> Reason:
         """"Because you <did> X": ``typ`` is the shopper's strongest interaction with X."""
-        text = BECAUSE_YOU.get(typ, "Because you interacted with {t}").format(t=self._title(slot))
-        return Reason(stage, source, text, {"item": self.catalog.ext(slot), "interaction": typ, **evidence})
+        row = self.catalog.row(slot)  # the row holds the id (a deleted item's slot only in the engine)
+        ext = row.ext_id if row is not None else self.catalog.ext(slot)
+        title = row.title if row is not None and row.title else ext
+        text = BECAUSE_YOU.get(typ, "Because you interacted with {t}").format(t=title)
+        return Reason(stage, source, text, {"item": ext, "interaction": typ, **evidence})
 
     def similar_to_recent(self, g: GeneratorConfig, m: LoadedModel, shopper: Shopper, allowed: np.ndarray) -> CandidateList | None:
         hist = shopper.history(g.history)
         types = strongest_types(hist)
+        known = m.from_slot  # slot -> model id, -1 when the model does not know the item
         recent: list[tuple[int, str]] = []
         seen: set[int] = set()
         for slot, _ in reversed(hist):  # the latest distinct items the model knows, newest first
             if slot in seen:
                 continue
             seen.add(slot)
-            if len(m.model_ids([slot])):
+            if 0 <= slot < len(known) and known[slot] >= 0:
                 recent.append((slot, types[slot]))
             if len(recent) >= g.recent:
                 break
@@ -189,14 +193,13 @@ class Generators:
             return None
         # the history's own items are the scenario's to exclude ("seen"), not the model's: a session's next
         # click is often an item it already holds (a blend with the session's own items ranks them)
-        extra = len(np.unique(ids))
-        res = m.model.recommend([ids.astype(np.int32)], g.n + extra, filter_seen=False)
+        n_distinct = len(np.unique(ids))
+        res = m.model.recommend([ids.astype(np.int32)], g.n + n_distinct, filter_seen=False)
         cand, scores = res.row(0)
         slots, scores = _keep(m.slots_of(cand), scores, allowed)
         slots, scores = slots[: g.n], scores[: g.n]
         src = f"{m.name}:{m.version}"
         typ_of = strongest_types(hist)
-        n_distinct = len(np.unique(ids))
         explained: dict[int, tuple[int, float]] = {}
 
         def reason(i: int) -> Reason:
