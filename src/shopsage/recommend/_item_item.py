@@ -33,8 +33,17 @@ class ItemItemRecommender(Recommender):
         return dense.astype(np.float32, copy=False)
 
     def _weight_rows(self, items: np.ndarray) -> np.ndarray:
-        rows = self.weights[items]
-        return (rows.toarray() if sp.issparse(rows) else np.array(rows)).astype(np.float32, copy=False)
+        w = self.weights
+        if not sp.issparse(w):
+            return np.asarray(w[items], dtype=np.float32)  # fancy indexing copies already
+        if not (isinstance(w, sp.csr_matrix) and w.has_canonical_format):
+            return w[items].toarray().astype(np.float32, copy=False)
+        # a few rows of a canonical CSR, read from its arrays (scipy's row indexing: 27 us for 1 to 5 rows)
+        out = np.zeros((len(items), w.shape[1]), np.float32)
+        for r, i in enumerate(np.asarray(items, dtype=np.int64).tolist()):
+            lo, hi = w.indptr[i], w.indptr[i + 1]
+            out[r, w.indices[lo:hi]] = w.data[lo:hi]
+        return out
 
     def similar_items(self, items: np.ndarray | list[int], n: int = 10) -> ScoredItems:
         """Items with the largest weight in each item's row; items with no weight (never seen
