@@ -79,7 +79,7 @@ def _shop(cfg: ServeBenchConfig, say: Say) -> tuple[str, Any]:
         split = make_split(source, protocol, seed=cfg.seed)
         shop_path = cfg.home / "shop.db"
         marker = cfg.home / "shop.split"
-        fingerprint = f"{protocol} {len(split.train)} {len(split.test)} {int(split.train.items.sum())}"
+        fingerprint = f"v2 {protocol} {len(split.train)} {len(split.test)} {int(split.train.items.sum())}"
         if not shop_path.exists() or not marker.exists() or marker.read_text() != fingerprint:
             shop_path.unlink(missing_ok=True)
             shop = open_store(f"sqlite:///{shop_path}")

@@ -158,10 +158,15 @@ def write_tail_free_store(source: StoreReader, dest: Any, split: SplitData, even
     ``split`` (train + validation targets, in order), leaving out the held-out tail: the shop a
     served pipeline is scored on knows nothing of the test cases. User protocols write user
     events, session protocols session events; the type is the one most of the source's
-    interactions have (the split keeps no per-event type). Returns the events written."""
+    interactions have (the split keeps no per-event type). Items of a data set without a catalogue
+    (ids only) are titled ``item <id>``. Returns the events written."""
     from shopsage.data.rows import EventBlock, EventRow, RowKey
 
-    dest.write_items([row for _, row in source.items()])
+    rows = [row for _, row in source.items()]
+    # a data set that names only ids (Diginetica, yoochoose) has no catalogue: its items would be stubs,
+    # which the service never shows; they are titled with their id, the one thing known of them
+    dest.write_items([r if (r.title or r.description or r.category_path or r.brand or r.price is not None)
+                      else r._replace(title=f"item {r.ext_id}") for r in rows])
     inter = store_interactions(source)
     event_type = event_type or max(_type_counts(inter).items(), key=lambda kv: kv[1])[0]
     by_user = split.protocol in ("leave-one-out", "temporal")
