@@ -68,7 +68,9 @@ class ItemItemRecommender(Recommender):
         self._check_items(items)
         if len(hist) == 0:
             return [(-1, 0.0)] * len(items)
-        contrib = self._weight_rows(hist)[:, items]  # (H, n)
+        w = self.weights
+        contrib = (np.asarray(w[np.ix_(hist, items)], dtype=np.float32) if not sp.issparse(w)
+                   else self._weight_rows(hist)[:, items])  # (H, n)
         best = np.argmax(contrib, axis=0)
         top = contrib[best, np.arange(len(items))]
         return [(int(hist[b]), float(w)) if w > 0 else (-1, 0.0) for b, w in zip(best, top, strict=True)]
