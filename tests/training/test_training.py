@@ -121,3 +121,32 @@ def test_anonymous_sessions_without_a_test_split_are_refused(tmp_path: Path) -> 
         prepare(store)
     assert len(prepare(store, holdout=False).data.sequences) == 6
     store.close()
+
+
+def test_the_weight_search_scores_exactly_the_blend_it_registers(shop, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from shopsage.recommend import create
+    from shopsage.recommend.hybrid import normalize_scores
+    from shopsage.training.blends import _nest, _nested
+
+    data = prepare(shop).data
+    parts = [create("pop").fit(data), create("itemknn").fit(data), create("recent").fit(data)]
+    hist = data.sequences
+    for how in ("minmax", "zscore"):
+        blend = _nest(parts, [0.3, 0.8], how)
+        normed = [normalize_scores(p.score(hist), how) for p in parts]
+        np.testing.assert_allclose(blend.score(hist), _nested(normed, [0.3, 0.8], how), rtol=1e-5, atol=1e-6)
+
+
+def test_refinement_never_lowers_the_validation_figure(shop) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from shopsage.recommend import create
+    from shopsage.recommend.sequential.base import holdout_valid
+    from shopsage.training.blends import choose_weights
+
+    held = holdout_valid(replace(prepare(shop).data, valid=None), 50, 0)
+    parts = [create("pop").fit(held), create("itemknn").fit(held), create("recent").fit(held)]
+    kw = dict(metric="ndcg@10", filter_seen=True, step=0.25, norms=("minmax",))
+    plain = choose_weights(parts, held.valid, held.n_items, refine=0, **kw)  # type: ignore[arg-type]
+    refined = choose_weights(parts, held.valid, held.n_items, refine=2, **kw)  # type: ignore[arg-type]
+    assert refined.value >= plain.value

@@ -98,8 +98,10 @@ def _nest(parts: list[Recommender], alphas: list[float], how: str) -> Recommende
 
 def choose_weights(parts: list[Recommender], valid: EvalCases, n_items: int, *, metric: str, filter_seen: bool,
                    step: float = 0.1, norms: tuple[str, ...] = ("minmax", "zscore"), batch: int = 500,
-                   say: Say = lambda _m: None) -> BlendChoice:
-    """Greedy stage-wise grid search of the nested blend's weights on ``valid`` (see the module doc)."""
+                   refine: int = 2, say: Say = lambda _m: None) -> BlendChoice:
+    """Greedy stage-wise grid search of the nested blend's weights on ``valid`` (see the module doc),
+    then ``refine`` sweeps of coordinate ascent: each weight again on the grid, the others fixed,
+    scoring the whole blend (a stage chosen without the later parts may be worth revisiting)."""
     if len(parts) < 2:
         raise ValidationError("a blend needs at least two parts")
     grid = [round(float(a), 4) for a in np.linspace(0.0, 1.0, int(round(1.0 / step)) + 1)]
@@ -124,10 +126,42 @@ def choose_weights(parts: list[Recommender], valid: EvalCases, n_items: int, *, 
             fixed.append(grid[g])
             value = float(sums[g] / len(valid))
             say(f"  {how}: weight {stage} = {grid[g]} (valid {metric} {value:.4f})")
+        for _ in range(refine):
+            fixed, value = _refine(parts, valid, n_items, fixed, how, grid, metric, opts, batch, value, say)
         if best is None or value > best.value:
             best = BlendChoice(fixed, how, value, metric)
     assert best is not None
     return best
+
+
+def _nested(normed: list[np.ndarray], alphas: list[float], how: str) -> np.ndarray:
+    """The blend's scores from its parts' normalised scores (the rule of the module doc)."""
+    s = normed[0]
+    for j, a in enumerate(alphas):
+        inner = s if j == 0 else normalize_scores(s, how)
+        s = a * inner + (1.0 - a) * normed[j + 1]
+    return s.astype(np.float32)
+
+
+def _refine(parts: list[Recommender], valid: EvalCases, n_items: int, alphas: list[float], how: str,
+            grid: list[float], metric: str, opts: EvalOptions, batch: int, value: float,
+            say: Say) -> tuple[list[float], float]:
+    """One sweep of coordinate ascent over the weights; keeps a change only when it scores better."""
+    trials = [(j, a) for j in range(len(alphas)) for a in grid if a != alphas[j]]
+    sums = np.zeros(len(trials))
+    for lo in range(0, len(valid), batch):
+        part = slice_cases(valid, lo, min(lo + batch, len(valid)))
+        normed = [normalize_scores(p.score(part.history), how) for p in parts]
+        for t, (j, a) in enumerate(trials):
+            trial = [*alphas[:j], a, *alphas[j + 1:]]
+            sums[t] += evaluate(_Fixed(_nested(normed, trial, how)), part, n_items, opts)[metric] * len(part)
+    t = int(np.argmax(sums)) if len(trials) else -1
+    if t >= 0 and sums[t] / len(valid) > value:
+        j, a = trials[t]
+        alphas = [*alphas[:j], a, *alphas[j + 1:]]
+        value = float(sums[t] / len(valid))
+        say(f"  {how}: refined weight {j + 1} to {a}: {alphas} (valid {metric} {value:.4f})")
+    return alphas, value
 
 
 def _live_part(registry: ModelRegistry, name: str, fingerprint: str) -> tuple[Recommender, str] | None:
