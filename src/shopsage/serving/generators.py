@@ -201,15 +201,16 @@ class Generators:
         src = f"{m.name}:{m.version}"
         typ_of = strongest_types(hist)
         explained: dict[int, tuple[int, float]] = {}
+        explains = m.explains
 
         def reason(i: int) -> Reason:
-            if m.explains:
+            if explains:
                 if i not in explained:  # explain the top of the list in one call: it is what a response shows
                     pos = [j for j in range(min(len(slots), max(i + 1, 32))) if j not in explained] or [i]
                     for j, hw in zip(pos, m.model.explain(ids, m.model_ids(slots[pos].tolist())), strict=True):  # type: ignore[attr-defined]
                         explained[j] = hw
                 h, w = explained[i]
-                h_slot = int(m.slots_of(np.array([h]))[0]) if h >= 0 else -1
+                h_slot = int(m.to_slot[h]) if h >= 0 else -1
                 if h_slot in typ_of:
                     return self._because(h_slot, typ_of[h_slot], "candidates", src, contribution=round(w, 6))
             return self._model_reason(m, g, n_distinct)
