@@ -190,3 +190,20 @@ def test_a_model_registered_without_its_item_list_maps_by_store_order(svc: Servi
     svc.registry.promote("itemknn", path2.name)
     assert svc.models.refresh() == []
     assert "itemknn" in svc.models.describe()["errors"] and svc.models.get("itemknn") is m
+
+
+def test_models_score_on_the_configured_torch_threads(make_service: Callable[..., Service]) -> None:
+    """A worker answers one request at a time: torch runs its models on ``inference_threads`` threads
+    (torch's default, one per core, made SASRec 100x slower on a busy machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(3 - threads)  # something else set another count
+            make_service(inference_threads=threads)
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ConfigError, match="inference_threads of 0 must be at least 1"):
+        make_service(inference_threads=0)
