@@ -16,7 +16,8 @@ from shopsage.errors import ConfigError
 @bench_app.command("serve")
 def bench_serve(
     ctx: typer.Context,
-    scenario: str = typer.Option(..., "--scenario", help="for_you (leave-one-out) or next_in_session (session prefixes)."),
+    scenario: str = typer.Option(..., "--scenario", help="for_you (leave-one-out), next_in_session (session prefixes) "
+                                 "or search (a data set with judgments: held-out queries)."),
     data: Path = typer.Option(..., "--data", help="File or folder of the data set (read in place)."),
     fmt: str = typer.Option(..., "--format", help="Import format (amazon-seq, recbole, sessions, ...)."),
     json_out: Path = typer.Option(..., "--json", help="Write the JSON report here."),
@@ -28,6 +29,8 @@ def bench_serve(
     max_cases: int = typer.Option(None, "--max-cases", help="Score a seeded sample of the test cases."),
     latency_requests: int = typer.Option(1000, "--latency-requests"),
     seed: int = typer.Option(0, "--seed"),
+    semantic: bool = typer.Option(True, "--semantic/--no-semantic", help="search: serve with the text encoder."),
+    encoder: str = typer.Option(None, "--encoder", help="search: the text encoder's model directory."),
 ) -> None:
     """Score a served scenario on its published protocol through the in-process service, beside each model alone."""
     from shopsage.cli.data_commands import config_of
@@ -40,7 +43,7 @@ def bench_serve(
         where = home or config_of(ctx).paths.home / "bench" / f"{scenario}-{data.name}"
         return ServeBenchConfig(scenario=scenario, data=str(data), format=fmt, home=where,  # type: ignore[arg-type]
                                 pipelines=pipelines, params=p, max_cases=max_cases,
-                                latency_requests=latency_requests, seed=seed)
+                                latency_requests=latency_requests, seed=seed, semantic=semantic, encoder=encoder)
 
     cfg: ServeBenchConfig = run_or_fail(build)  # type: ignore[assignment]
     report = run_or_fail(lambda: run_serve_bench(cfg, say=err_console.print))
@@ -49,6 +52,6 @@ def bench_serve(
     json_out.write_text(json.dumps(report, indent=2), encoding="utf-8")
     r: dict = report  # type: ignore[assignment,type-arg]
     console.print(f"served {r['scenario']}: " + ", ".join(f"{k} {v:.4f}" for k, v in r["served"].items()))
-    for name, m in r["models_alone"].items():
+    for name, m in r.get("models_alone", {}).items():
         console.print(f"  {name} alone: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items()))
     console.print(f"latency p50 {r['latency_ms']['p50']} ms, p99 {r['latency_ms']['p99']} ms")

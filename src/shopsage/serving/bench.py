@@ -38,7 +38,7 @@ from shopsage.vocab import Vocabulary
 
 __all__ = ["ServeBenchConfig", "run_serve_bench", "SERVE_SCENARIOS"]
 
-SERVE_SCENARIOS = ("for_you", "next_in_session")
+SERVE_SCENARIOS = ("for_you", "next_in_session", "search")
 Say = Callable[[str], None]
 
 
@@ -47,8 +47,8 @@ class ServeBenchConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scenario: Literal["for_you", "next_in_session"]
-    """The served scenario to score."""
+    scenario: Literal["for_you", "next_in_session", "search"]
+    """The served scenario to score (``search``: the data set's judgments, held-out queries)."""
     data: str
     """File or folder of the data set (read in place)."""
     format: str
@@ -64,6 +64,10 @@ class ServeBenchConfig(BaseModel):
     seed: int = 0
     latency_requests: int = Field(1000, ge=0)
     """Requests timed separately for the latency figures (the first ones of the scored cases)."""
+    semantic: bool = True
+    """``search``: serve with the text encoder (hybrid candidates; the ranker trained on its features)."""
+    encoder: str | None = None
+    """``search``: the text encoder's model directory (default: the packaged all-MiniLM-L6-v2)."""
 
 
 def _shop(cfg: ServeBenchConfig, say: Say) -> tuple[str, Any]:
@@ -133,7 +137,68 @@ def _ranked(items: list[str], index: dict[str, int], n: int) -> np.ndarray:
     return row
 
 
+def _latency(seconds: np.ndarray, most: int) -> dict[str, Any]:
+    lat = (seconds[:most] if most else seconds) * 1000
+    return {"p50": round(float(np.percentile(lat, 50)), 3), "p99": round(float(np.percentile(lat, 99)), 3),
+            "mean": round(float(lat.mean()), 3), "requests": int(len(lat)),
+            "note": "in-process Service call, one request at a time"}
+
+
+def run_search_bench(cfg: ServeBenchConfig, say: Say = lambda _m: None) -> dict[str, Any]:
+    """``search``: train the ranker on the store's judgments (held-out queries, ``models train ranker``),
+    promote it, start the service and ask :meth:`Service.search` each held-out query (100 results)."""
+    from shopsage.search._eval import judgment_table, quality
+    from shopsage.search.bench_data import split_queries
+    from shopsage.search.training import RankerTrainConfig, train_ranker_version
+    from shopsage.serving.search import SearchRequest
+
+    cfg.home.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{cfg.home / 'shop.db'}"
+    store = open_store(url)
+    try:
+        summary = run_import(store, get_importer(cfg.format, cfg.data))
+        say(f"imported {cfg.data}: {summary.accepted:,} new rows, {summary.already_present:,} already present")
+        judgments = store.judgments()
+        registry = ModelRegistry(cfg.home / "models")
+        params = {"semantic": cfg.semantic, **({"encoder": cfg.encoder} if cfg.encoder else {}),
+                  **cfg.params.get("ranker", {})}
+        train_cfg = RankerTrainConfig.from_params(params)
+        version = train_ranker_version(store, registry, params, say)
+        registry.promote("ranker", version.version)
+    finally:
+        store.close()
+    _, eval_q = split_queries(sorted({q for q, _, _ in judgments}), train_cfg.holdout, train_cfg.seed)
+    eval_q = eval_q[: cfg.max_cases] if cfg.max_cases else eval_q
+    held = set(eval_q)
+    opts = ServiceOptions(store_url=url, home=cfg.home, pipelines=cfg.pipelines, build_on_start=False,
+                          reload_interval_s=0, semantic=cfg.semantic, base_encoder=cfg.encoder)
+    svc = Service(opts, say=say).start()
+    try:
+        ids = np.full((len(eval_q), 100), -1, np.int64)
+        seconds = np.zeros(len(eval_q))
+        modes: dict[str, int] = {}
+        say(f"asking {len(eval_q):,} held-out queries")
+        for b, q in enumerate(eval_q):
+            started = time.perf_counter()
+            out = svc.search(SearchRequest(q, per_page=100))
+            seconds[b] = time.perf_counter() - started
+            slots = [svc.catalog.slot(it["id"]) for it in out["items"]]
+            ids[b, : len(slots)] = [s if s is not None else -1 for s in slots]
+            modes[out["mode"]] = modes.get(out["mode"], 0) + 1
+        served = quality(ids, judgment_table(eval_q, [j for j in judgments if j[0] in held], svc.catalog.slot))
+        return {"scenario": "search", "data": cfg.data, "format": cfg.format, "protocol": "held-out judged queries",
+                "n_eval_queries": len(eval_q), "served": {k: round(v, 6) for k, v in served.items()},
+                "modes_served": modes, "ranker": {"version": version.version, **version.manifest.get("metrics", {}),
+                                                  "popularity": version.manifest.get("popularity")},
+                "semantic": cfg.semantic, "encoder": svc.encoder_label,
+                "latency_ms": _latency(seconds, cfg.latency_requests)}
+    finally:
+        svc.close()
+
+
 def run_serve_bench(cfg: ServeBenchConfig, say: Say = lambda _m: None) -> dict[str, Any]:
+    if cfg.scenario == "search":
+        return run_search_bench(cfg, say)
     url, split = _shop(cfg, say)
     registry = ModelRegistry(cfg.home / "models")
     names = _pipeline_models(cfg)
@@ -176,15 +241,11 @@ def run_serve_bench(cfg: ServeBenchConfig, say: Say = lambda _m: None) -> dict[s
                 continue
             say(f"scoring {name} alone on the same cases")
             singles[name] = {k: round(v, 6) for k, v in evaluate(loaded.model, cases, split.n_items, eval_opts).items()}
-        lat = seconds[: cfg.latency_requests] * 1000 if cfg.latency_requests else seconds * 1000
         return {"scenario": cfg.scenario, "data": cfg.data, "format": cfg.format, "protocol": split.protocol,
                 "n_test_cases": len(split.test), "n_scored": len(cases), "filter_seen_in_singles": filter_seen,
                 "served": served, "models_alone": singles, "live_models": live,
                 "pipeline": load_pipelines(cfg.pipelines).scenario(cfg.scenario).model_dump(mode="json"),
-                "latency_ms": {"p50": round(float(np.percentile(lat, 50)), 3),
-                               "p99": round(float(np.percentile(lat, 99)), 3),
-                               "mean": round(float(lat.mean()), 3), "requests": int(len(lat)),
-                               "note": "in-process Service.recommend, one request at a time"},
+                "latency_ms": _latency(seconds, cfg.latency_requests),
                 "models_in_service": svc.models.describe()}
     finally:
         svc.close()
