@@ -207,3 +207,25 @@ def test_models_score_on_the_configured_torch_threads(make_service: Callable[...
         torch.set_num_threads(before)
     with pytest.raises(ConfigError, match="inference_threads of 0 must be at least 1"):
         make_service(inference_threads=0)
+
+
+def test_a_model_explains_only_the_items_shown_in_one_call(make_service: Callable[..., Service], tmp_path: Path) -> None:
+    text = (ROOT / "config" / "pipelines.toml").read_text().replace(
+        '{ kind = "model", model = "ease", n = 100 }', '{ kind = "model", model = "itemknn", n = 100 }')
+    path = tmp_path / "model.toml"
+    path.write_text(text)
+    svc = make_service(pipelines=path)
+    loaded = svc.models.get("itemknn")
+    assert loaded is not None
+    calls: list[list[int]] = []
+    explain = loaded.model.explain  # type: ignore[attr-defined]
+
+    def counted(history: list[int], items: list[int]) -> list[tuple[int, float]]:
+        calls.append([int(i) for i in items])
+        return explain(history, items)  # type: ignore[no-any-return]
+
+    loaded.model.explain = counted  # type: ignore[attr-defined]
+    shown = [it["id"] for it in svc.recommend("for_you", user="u1", n=6)["items"]]
+    assert len(calls) == 1, calls
+    explained = {svc.catalog.ext(int(loaded.to_slot[i])) for i in calls[0]}
+    assert explained and explained <= set(shown)

@@ -84,12 +84,14 @@ class Shopper:
 @dataclass
 class CandidateList:
     """A generator's ranked slots; ``reason(i)`` explains the item at position ``i`` (built only for
-    the items a response shows)."""
+    the items a response shows, whose positions ``prepare`` hears first, so that a model explains
+    them in one call)."""
 
     source: str
     slots: np.ndarray  # (m,) int64, best first
     scores: np.ndarray  # (m,) float32
     reason: Callable[[int], Reason]
+    prepare: Callable[[list[int]], None] = field(default=lambda _positions: None)
 
     def __len__(self) -> int:
         return len(self.slots)
@@ -203,19 +205,23 @@ class Generators:
         explained: dict[int, tuple[int, float]] = {}
         explains = m.explains
 
+        def prepare(positions: list[int]) -> None:  # the shown items of the list, explained in one call
+            pos = [j for j in positions if j not in explained]
+            if explains and pos:
+                for j, hw in zip(pos, m.model.explain(ids, m.model_ids(slots[pos].tolist())), strict=True):  # type: ignore[attr-defined]
+                    explained[j] = hw
+
         def reason(i: int) -> Reason:
             if explains:
-                if i not in explained:  # explain the top of the list in one call: it is what a response shows
-                    pos = [j for j in range(min(len(slots), max(i + 1, 32))) if j not in explained] or [i]
-                    for j, hw in zip(pos, m.model.explain(ids, m.model_ids(slots[pos].tolist())), strict=True):  # type: ignore[attr-defined]
-                        explained[j] = hw
+                if i not in explained:
+                    prepare([i])
                 h, w = explained[i]
                 h_slot = int(m.to_slot[h]) if h >= 0 else -1
                 if h_slot in typ_of:
                     return self._because(h_slot, typ_of[h_slot], "candidates", src, contribution=round(w, 6))
             return self._model_reason(m, g, n_distinct)
 
-        return CandidateList(f"model:{m.name}", slots, scores, reason)
+        return CandidateList(f"model:{m.name}", slots, scores, reason, prepare)
 
     def _model_reason(self, m: LoadedModel, g: GeneratorConfig, n_items: int) -> Reason:
         """``n_items``: the distinct items of the history that the model read."""

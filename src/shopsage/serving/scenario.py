@@ -145,9 +145,25 @@ def run_scenario(name: str, cfg: PipelinesConfig, gens: Generators, shopper: Sho
     stages["rules"] = _rule_counts(out)
     keep, stages["diversity"] = _diversify(sc, gens.catalog, out, n)
     shown = place_pins([int(out.ranked[i]) for i in keep], out.pins, n)
+    _prepare(pool, shown)
     score_of = dict(zip(out.slots.tolist(), out.scores.tolist(), strict=True))
     return Ranked(shown, [score_of[s] for s in shown],
                   [_reasons(s, at, pool, out.touched, sc.rrf_k) for at, s in enumerate(shown)], stages)
+
+
+def _prepare(pool: _Pool, shown: list[int]) -> None:
+    """Tell every candidate list, fallbacks included, the positions of its items that are shown (before
+    their reasons are built)."""
+    wanted = np.asarray(shown, dtype=np.int64)
+    for cl, _w in pool.lists:
+        cl.prepare(np.flatnonzero(np.isin(cl.slots, wanted)).tolist())
+    fallbacks: dict[int, tuple[CandidateList, list[int]]] = {}
+    for s in shown:
+        if s in pool.fallback:
+            cl, i = pool.fallback[s]
+            fallbacks.setdefault(id(cl), (cl, []))[1].append(i)
+    for cl, positions in fallbacks.values():
+        cl.prepare(positions)
 
 
 def _rule_counts(out: RuleOutcome) -> dict[str, int]:
