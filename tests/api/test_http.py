@@ -167,3 +167,21 @@ def test_recommendations_and_search_answer_their_documented_schema_exactly(clien
         body = r.json()
         assert r.status_code == 200 and body["items"], params
         assert SearchOut.model_validate(body).model_dump(mode="json") == body, params
+
+
+def test_history_ids_in_the_query_are_the_visit_a_storefront_keeps_itself(client: TestClient) -> None:
+    svc = client.app.state.service  # type: ignore[attr-defined]
+    r = client.get("/v1/recommendations/next_in_session", params={"history": "saw3,drl2"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body == svc.recommend("next_in_session", n=10, history=["saw3", "drl2"])
+    because = {reason["evidence"].get("item") for it in body["items"] for reason in it["reasons"]}
+    assert {"saw3", "drl2"} <= because  # neighbours of both sent items, each explained by it
+    assert body != client.get("/v1/recommendations/next_in_session", params={"history": "pip3"}).json()
+    assert client.get("/v1/recommendations/next_in_session").status_code == 422  # neither session nor history
+    for bad, says in ((",".join(["saw1"] * 51), "more than 50"), ("saw1,,saw2", "positions [1]"),
+                      ("saw1," + "x" * 257, "positions [1]"), ("", "positions [0]")):
+        r = client.get("/v1/recommendations/next_in_session", params={"history": bad})
+        assert r.status_code == 422 and says in r.json()["message"], (bad, r.text)
+    ok = client.get("/v1/recommendations/next_in_session", params={"history": ",".join(["saw1"] * 50)})
+    assert ok.status_code == 200
