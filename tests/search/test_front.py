@@ -148,7 +148,8 @@ def test_auto_is_the_best_mode_the_engine_can_serve(hash_encoder) -> None:  # ty
     page = _all(plain, "drill")
     assert page.mode == "learned" and page.hits[0].reasons[0].source == "learned"
     dense = _engine(hash_encoder, ranker=RankerConfig(epochs=5, min_data_in_leaf=1, early_stopping=0))
-    assert _all(dense, "drill").mode == "hybrid"
+    assert _all(dense, "drill").mode == "lexical"  # hybrid measured below BM25F alone (docs/benchmarks.md)
+    assert _all(dense, "drill", mode="hybrid").mode == "hybrid"
     dense.fit_ranker(judgments)
     assert dense.ranker is not None and dense.ranker.dense
     assert _all(dense, "drill").mode == "learned"

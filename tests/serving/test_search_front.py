@@ -87,7 +87,8 @@ def test_a_filter_nothing_meets_is_an_empty_page_with_the_encoder(tmp_path: Path
 def test_hybrid_over_http_finds_by_words_and_by_meaning(tmp_path: Path, services: list[Service]) -> None:
     svc = _service(services, _shop(tmp_path, LAB), tmp_path / "home", semantic=True)
     with TestClient(create_app(svc, Keys())) as http:
-        body = http.get("/v1/search", params={"q": "hand protection"}).json()
+        assert http.get("/v1/search", params={"q": "hand protection"}).json()["mode"] == "lexical"  # auto, no ranker
+        body = http.get("/v1/search", params={"q": "hand protection", "mode": "hybrid"}).json()
         assert body["mode"] == "hybrid" and body["fallback"] is None
         by_id = {it["id"]: it["reasons"][0] for it in body["items"]}
         assert list(by_id)[0] == "nitrile" and by_id["nitrile"]["evidence"]["matched_terms"] == ["hand", "protection"]

@@ -83,8 +83,8 @@ class ScenarioConfig(_Strict):
     than 0.478, 95% of made-up word pairs none closer than 0.466 (docs/benchmarks.md)."""
     mode: ModeChoice = "auto"
     """Search only: ``auto`` serves the best mode the service can: ``learned`` while a search ranker is
-    live in the registry (``shopsage models train ranker``, then ``promote``), ``hybrid`` when it runs
-    with the text encoder (``--semantic``), else ``lexical``; or name one (a request may too)."""
+    live in the registry (``shopsage models train ranker``, then ``promote``), else ``lexical`` (hybrid
+    fusion measured below BM25F alone on Home Depot); or name one (a request may too)."""
     language: Literal["auto", "en", "zh", "multilingual"] = "auto"
     """Search only: the catalogue's language, which picks the analyzer (``en``: English stemming,
     ``zh``: jieba segmentation, ``multilingual``: per text); ``auto`` detects it from the catalogue's
