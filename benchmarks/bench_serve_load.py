@@ -3,18 +3,24 @@
 Open loop: request ``i`` is due at ``t0 + i / rate`` whatever happened before; its latency is
 counted from that due time (no coordinated omission), so a slow server shows up as queueing.
 Closed loop: ``concurrency`` connections send back to back for ``seconds`` (maximum throughput).
+The servers measured run as child processes: ``start`` waits until one answers, ``cpu_seconds``
+reads its CPU time, ``stop`` ends it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 import numpy as np
 
-__all__ = ["Conn", "open_loop", "closed_loop", "summary", "request"]
+__all__ = ["Conn", "open_loop", "closed_loop", "summary", "request", "timed", "start", "stop", "cpu_seconds"]
 
 
 class Conn:
@@ -143,3 +149,36 @@ def timed(call: Callable[[int], object], count: int, warmup: int = 0) -> dict[st
     ms = np.array(t) * 1000
     return {"calls": count, "p50_ms": round(float(np.percentile(ms, 50)), 2),
             "p99_ms": round(float(np.percentile(ms, 99)), 2), "mean_ms": round(float(ms.mean()), 2)}
+
+
+def start(cmd: list[str], port: int, log: Path, env: dict[str, str] | None = None,
+          probe: str = "/ready") -> subprocess.Popen[bytes]:
+    """Run ``cmd`` (output to ``log``) until ``GET probe`` on ``port`` answers 200; its log if it exits first."""
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+    deadline = time.monotonic() + 600  # the first start with --semantic embeds the catalogue
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(log.read_text())
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}{probe}", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError(f"{cmd} did not start")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (contention does not inflate it, unlike wall time)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
