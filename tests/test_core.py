@@ -55,4 +55,4 @@ def test_artifacts_are_plain_files(tmp_path) -> None:  # type: ignore[no-untyped
 def test_settings_from_env() -> None:
     s = get_settings({"SHOPSAGE_STORE": "sqlite:///x.db", "SHOPSAGE_API_KEYS": "k1, k2,"})
     assert s.store == "sqlite:///x.db" and s.api_keys == ("k1", "k2")
-    assert get_settings({}).store == "sqlite:///var/shop.db"
+    assert get_settings({}).store is None  # the store is then <home>/shop.db (ShopSageConfig.store_url)

@@ -51,7 +51,8 @@ def test_a_query_matching_no_word_gets_the_items_nearest_in_meaning(shop: tuple[
         assert out["total"] > 0 and out["items"][0]["id"] == "meter"
         reason = out["items"][0]["reasons"][0]
         assert reason["source"] == "semantic" and 0 < reason["evidence"]["similarity"] <= 1
-        words = svc.search(SearchRequest("gloves"))  # with the encoder, auto is hybrid; a word match is explained by its words
+        assert svc.search(SearchRequest("gloves"))["mode"] == "lexical"  # auto without a ranker, encoder or not
+        words = svc.search(SearchRequest("gloves", mode="hybrid"))  # a word match is explained by its words
         assert words["mode"] == "hybrid" and words["fallback"] is None
         assert [it["id"] for it in words["items"]] == ["latex"] and words["items"][0]["reasons"][0]["source"] == "hybrid"
         assert words["items"][0]["reasons"][0]["evidence"]["matched_terms"] == ["gloves"]
