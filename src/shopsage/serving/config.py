@@ -103,6 +103,7 @@ DEFAULT_PIPELINES: dict[str, object] = {
                            _g("model", model="sasrec", n=100, weight=1.5)],
             "fallbacks": [_g("semantic", recent=5, n=100), _g("trending", n=100)],
             "exclude": ["out_of_stock", "hidden", "purchased", "seen"],
+            "diversity": {"method": "none"},
         },
         "similar_items": {
             "candidates": [_g("similar_to_item", model="itemknn", n=100), _g("content", n=50, weight=0.5),
