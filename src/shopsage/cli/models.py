@@ -59,7 +59,7 @@ def _metrics_text(manifest: dict[str, object]) -> str:
 def _when(ts: object) -> str:
     import datetime as dt
 
-    return dt.datetime.fromtimestamp(float(ts)).strftime("%Y-%m-%d %H:%M") if isinstance(ts, (int, float)) else ""
+    return dt.datetime.fromtimestamp(float(ts)).strftime("%m-%d %H:%M") if isinstance(ts, (int, float)) else ""
 
 
 TRAIN_NAMES = "pop, itemknn, ease, als, bpr, fbt, sknn, sasrec, gru4rec, ranker (the search ranker), blend-session, blend-user"
@@ -160,8 +160,8 @@ def list_models(ctx: typer.Context, name: str = typer.Argument(None, help="Only 
         n_test = (m.get("data") or {}).get("n_test_cases") if isinstance(m.get("data"), dict) else None
         if n_test:
             protocol += f" ({n_test:,} cases)"
-        table.add_row(v.name, v.version, "*" if v.current else "", str(m.get("kind", "")), protocol,
-                      _metrics_text(m), str(m.get("data_fingerprint", "")), _when(m.get("created_at")))
+        table.add_row(v.name, v.version, "*" if v.current else "", str(m.get("kind", "")).split("/")[-1], protocol,
+                      _metrics_text(m), str(m.get("data_fingerprint", ""))[:8], _when(m.get("created_at")))
     if not rows:
         console.print(f"no models in {reg.root} (train one: shopsage models train NAME --store URL)")
         return
