@@ -10,7 +10,6 @@ reload in the background when a new version is promoted.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 import time
@@ -21,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from shopsage.data.rows import EventRow, ItemRow, RowKey
+from shopsage.data.rows import ItemRow
 from shopsage.data.schema import Event
 from shopsage.data.stores import open_store
 from shopsage.errors import ConfigError, NotFoundError, ShopSageError, ValidationError
@@ -33,17 +32,18 @@ from shopsage.serving.catalog import ServingCatalog
 from shopsage.serving.config import SCENARIOS, load_pipelines
 from shopsage.serving.generators import Generators, Popularity, Shopper
 from shopsage.serving.history import StoredHistory, load_history
+from shopsage.serving.ingest import EventIngest
 from shopsage.serving.models import ModelSet
 from shopsage.serving.scenario import run_scenario
 from shopsage.serving.search import SearchRequest, page_json
-from shopsage.state import StateStore, Touch, open_state
+from shopsage.serving.shoppers import Masks, assemble_shopper
+from shopsage.state import StateStore, open_state
 
 __all__ = ["Service", "ServiceOptions", "ITEM_SCENARIOS"]
 
 log = logging.getLogger("shopsage.service")
 
 ITEM_SCENARIOS = ("similar_items", "frequently_bought_together", "also_viewed")
-_NO_HISTORY = ("impression", "search")
 _INDEX_CHUNK = 5000
 _PERSIST_MIN = 64  # texts an encoding must add before the embedding cache writes a shard for them
 _LANGUAGE_SAMPLE = 2000  # items whose text decides the catalogue's language (search language = "auto")
@@ -106,12 +106,11 @@ class Service:
         self.catalog = ServingCatalog(self._engine())
         self.history = StoredHistory()
         self.version = 0  # bumped by every catalogue change (cached masks)
-        self._masks: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
+        self.masks = Masks(self.catalog)
         self._stored = np.zeros(0, np.float32)
         self._live = _Live()
         self._cat_seen = 0
-        self._source = f"api/{os.getpid()}-{int(time.time() * 1000)}"
-        self._line = 0
+        self.events = EventIngest(lambda: self.store, self.state, self._live_changed)
         self._stop = threading.Event()
         self._reloader: threading.Thread | None = None
         names = [g.model for sc in self.pipelines.scenarios.values() for g in (*sc.candidates, *sc.fallbacks) if g.model]
@@ -301,7 +300,7 @@ class Service:
 
     def _changed(self) -> None:
         self.version += 1
-        self._masks.clear()
+        self.masks.clear()
         if len(self._stored) < self.catalog.capacity:
             self._stored = np.concatenate([self._stored, np.zeros(self.catalog.capacity - len(self._stored), np.float32)])
 
@@ -362,123 +361,17 @@ class Service:
 
     # ------------------------------------------------------------------ events
     def ingest(self, events: Sequence[Event], idempotency_key: str | None = None) -> dict[str, Any]:
-        """Apply validated events: claim their ids, persist them, update sessions, profiles, popularity."""
-        req = [f"req:{idempotency_key}"] if idempotency_key is not None else []
-        if req and not self.state.claim(req)[0]:
-            return {"accepted": 0, "duplicates": len(events), "replayed": True}
-        with_id = list(dict.fromkeys(e.id for e in events if e.id is not None))
-        try:
-            fresh_ids = dict(zip(with_id, self.state.claim(with_id), strict=True)) if with_id else {}
-        except Exception:
-            self.state.release(req)
-            raise
-        batch_seen: set[str] = set()
-        fresh: list[Event] = []
-        for e in events:
-            if e.id is not None:
-                if not fresh_ids[e.id] or e.id in batch_seen:
-                    continue
-                batch_seen.add(e.id)
-            fresh.append(e)
-        if fresh:
-            try:
-                self._persist(fresh)
-            except Exception:  # nothing applied: the client may retry the same request, ids and key
-                self.state.release(req + [e for e, new in fresh_ids.items() if new])
-                raise
-            self._apply(fresh)
-        return {"accepted": len(fresh), "duplicates": len(events) - len(fresh), "replayed": False}
-
-    def _persist(self, events: Sequence[Event]) -> None:
-        rows = []
-        for e in events:
-            self._line += 1
-            ctx = e.context.model_dump(exclude_none=True) if e.context is not None else None
-            rows.append(EventRow(RowKey(self._source, self._line, 0), e.type, e.item, e.user, e.session, e.query,
-                                 e.value, e.timestamp, e.ordinal, None, ctx or None, e.id))
-        self.store.write_events(rows)
-
-    def _apply(self, events: Sequence[Event]) -> None:
-        groups: dict[tuple[str | None, str | None], list[Touch]] = {}
-        pop: dict[str, float] = {}
-        for e in events:
-            if e.item is None or e.type in _NO_HISTORY:
-                continue
-            ts = e.timestamp if e.timestamp is not None else time.time()
-            groups.setdefault((e.user, e.session), []).append(Touch(e.item, e.type, ts))
-            pop[e.item] = pop.get(e.item, 0.0) + 1.0
-        for (user, session), touches in groups.items():
-            self.state.record(user, session, touches)
-        if pop:
-            self.state.bump_popularity(pop)
-            self._live.at = 0.0
+        """Apply validated events (:class:`~shopsage.serving.ingest.EventIngest`)."""
+        return self.events.ingest(events, idempotency_key)
 
     # ------------------------------------------------------------------ shoppers
-    def _live_history(self, touches: list[Touch]) -> list[tuple[int, str]]:
-        out = []
-        for t in reversed(touches):  # the state gives newest first
-            s = self.catalog.slot(t.item)
-            if s is not None:
-                out.append((s, t.type))
-        return out
-
     def shopper(self, user: str | None, session: str | None, item: str | None = None,
                 history: Sequence[str] | None = None) -> Shopper:
-        """Who a request is for; ``history`` (item ids, oldest first) is what the request itself says the
-        shopper viewed in this visit (a storefront without sessions on the server): it extends the
-        session's history, and unknown ids are left out."""
-        sh = Shopper(user=user, session=session)
-        live_user: list[Touch] = []
-        if user is not None:
-            slots, types = self.history.user(user)
-            live_user = self.state.user_touches(user)
-            sh.user_history = [(int(s), StoredHistory.type_name(t)) for s, t in zip(slots, types, strict=True)]
-            sh.user_history += self._live_history(live_user)
-            sh.purchased = {int(s) for s in self.history.purchased(user)}
-            sh.purchased |= {s for s in self.catalog.slots(self.state.purchased(user))}
-        if session is not None:
-            slots, types = self.history.session(session)
-            live = self.state.session_touches(session)
-            sh.session_history = [(int(s), StoredHistory.type_name(t)) for s, t in zip(slots, types, strict=True)]
-            stored_session = list(sh.session_history)
-            sh.session_history += self._live_history(live)
-            if user is not None:  # events sent with both ids are in both lists: count them once
-                known = set(live_user)
-                sh.combined = sh.user_history + stored_session + self._live_history([t for t in live if t not in known])
-        if history:
-            sent = [(slot, "view") for ext in history if (slot := self.catalog.slot(ext)) is not None]
-            sh.session_history = sh.session_history + sent
-            if sh.combined is not None:
-                sh.combined = sh.combined + sent
-        if item is not None:
-            s = self.catalog.slot(item)
-            if s is None:
-                raise NotFoundError(f"item {item!r} is not in the catalogue; check the id or upsert the item first")
-            sh.item = s
-        return sh
-
-    def _base_mask(self, exclude: tuple[str, ...]) -> np.ndarray:
-        key = (self.version, exclude)
-        m = self._masks.get(key)
-        if m is None:
-            m = self.catalog.visible.copy() if "hidden" in exclude else self.catalog.live.copy()
-            m &= self.catalog.live
-            if "out_of_stock" in exclude:
-                m &= self.catalog.in_stock
-            self._masks[key] = m
-        return m
+        """Who a request is for (:func:`~shopsage.serving.shoppers.assemble_shopper`)."""
+        return assemble_shopper(self.catalog, self.history, self.state, user, session, item, history)
 
     def _allowed(self, exclude: Sequence[str], sh: Shopper) -> np.ndarray:
-        m = self._base_mask(tuple(sorted(exclude))).copy()
-        if "purchased" in exclude and sh.purchased:
-            m[list(sh.purchased)] = False
-        if "seen" in exclude:
-            seen = [s for s, _ in sh.user_history] + [s for s, _ in sh.session_history]
-            if seen:
-                m[seen] = False
-        if "source_item" in exclude and sh.item is not None:
-            m[sh.item] = False
-        return m
+        return self.masks.allowed(exclude, sh, self.version)
 
     def _trending(self) -> Popularity:
         """Stored counts (all time, read at start) plus live ones: every item's, not only the top ones.
@@ -495,6 +388,9 @@ class Service:
         stored = self._stored[:cap]
         since = self._live.since if self.state.url.startswith("memory:") else None
         return Popularity(stored + self._live.counts, stored, self._live.counts, since)
+
+    def _live_changed(self) -> None:
+        self._live.at = 0.0  # live popularity changed: re-read it at the next request
 
     # ------------------------------------------------------------------ answers
     def recommend(self, scenario: str, user: str | None = None, session: str | None = None, item: str | None = None,
