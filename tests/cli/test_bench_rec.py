@@ -72,7 +72,7 @@ def test_bench_rec_clear_errors(shop: Path, tmp_path: Path) -> None:
     assert res.exit_code == 2 and "--params is not JSON" in res.output
     res = runner.invoke(app, ["bench", "rec", "--data", str(shop), "--format", "amazon-seq", "--models", TOY,
                               "--json", str(tmp_path / "r.json"), "--tune-trials", '{"x": "many"}'])
-    assert res.exit_code == 2 and "--tune-trials must map" in res.output
+    assert res.exit_code == 2 and "--tune-trials must be a JSON object of model names to numbers" in res.output
     res = runner.invoke(app, ["bench", "rec", "--data", str(shop), "--format", "amazon-seq", "--models", TOY,
                               "--json", str(tmp_path / "r.json"), "--ks", "10,x"])
     assert res.exit_code == 2 and "must be positive whole numbers" in res.output

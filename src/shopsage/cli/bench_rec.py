@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,29 +10,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from shopsage.cli.bench import bench_app
-from shopsage.cli.console import console, err_console, run_or_fail
+from shopsage.cli.console import console, err_console, json_object, run_or_fail
 from shopsage.errors import ConfigError
 
 
-def _json_map(text: str | None, option: str, kind: type, what: str, example: str) -> dict[str, Any]:
-    """A JSON object of model name -> ``kind`` given on the command line as ``option``."""
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{option} is not JSON ({exc}); example: '{example}'") from None
-    if not isinstance(value, dict) or not all(isinstance(v, kind) for v in value.values()):
-        raise ConfigError(f"{option} must map model names to {what}, e.g. '{example}'")
-    return value
-
-
 def _parse_params(text: str | None) -> dict[str, dict[str, Any]]:
-    return _json_map(text, "--params", dict, "objects", '{"ease": {"reg": 500}}')
+    return json_object(text, "--params", '{"ease": {"reg": 500}}', dict, "model names to objects")
 
 
 def _parse_trials(text: str | None) -> dict[str, int]:
-    return _json_map(text, "--tune-trials", int, "numbers of trials", '{"ease": 3}')
+    return json_object(text, "--tune-trials", '{"ease": 3}', int, "model names to numbers of trials")
 
 
 class _Bars:

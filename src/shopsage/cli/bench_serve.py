@@ -9,8 +9,7 @@ from pathlib import Path
 import typer
 
 from shopsage.cli.bench import bench_app
-from shopsage.cli.console import console, err_console, run_or_fail
-from shopsage.errors import ConfigError
+from shopsage.cli.console import console, err_console, json_object, run_or_fail
 
 
 @bench_app.command("serve")
@@ -37,9 +36,7 @@ def bench_serve(
     from shopsage.serving.bench import ServeBenchConfig, run_serve_bench
 
     def build() -> ServeBenchConfig:
-        p = json.loads(params) if params else {}
-        if not isinstance(p, dict):
-            raise ConfigError("--params must map model names to objects, e.g. '{\"sasrec\": {\"epochs\": 30}}'")
+        p = json_object(params, "--params", '{"sasrec": {"epochs": 30}}', dict, "model names to objects")
         where = home or config_of(ctx).paths.home / "bench" / f"{scenario}-{data.name}"
         return ServeBenchConfig(scenario=scenario, data=str(data), format=fmt, home=where,  # type: ignore[arg-type]
                                 pipelines=pipelines, params=p, max_cases=max_cases,

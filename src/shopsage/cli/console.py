@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.progress import Progress as RichProgress
 
-from shopsage.errors import ShopSageError
+from shopsage.errors import ConfigError, ShopSageError
 from shopsage.progress import LineProgress, Progress
 
-__all__ = ["console", "err_console", "fail", "progress_bar", "run_or_fail", "RichBars"]
+__all__ = ["console", "err_console", "fail", "json_object", "progress_bar", "run_or_fail", "RichBars"]
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
@@ -68,3 +69,18 @@ def progress_bar(every_s: float = 10.0) -> Iterator[Progress]:
                         console=err_console)
     with bars:
         yield RichBars(bars)
+
+
+def json_object(text: str | None, option: str, example: str, value_type: type = object,
+                what: str = "values") -> dict[str, Any]:
+    """The JSON object given on the command line as ``option`` (empty when absent); every value must be
+    a ``value_type``. Errors say what to type, with ``example``."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{option} is not JSON ({exc}); example: '{example}'") from None
+    if not isinstance(value, dict) or not all(isinstance(v, value_type) for v in value.values()):
+        raise ConfigError(f"{option} must be a JSON object of {what}, e.g. '{example}'")
+    return value

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from shopsage.cli.console import console, run_or_fail
+from shopsage.cli.console import console, json_object, run_or_fail
 from shopsage.cli.data_commands import home_option
 from shopsage.registry import ModelRegistry
 
@@ -87,21 +87,9 @@ def train(
 ) -> None:
     """Train NAME on the store, score it on the store's held-out tail, register the version (manifest: figures)."""
     from shopsage.cli.data_commands import default_store, open_existing
-    from shopsage.errors import ConfigError
     from shopsage.training import BLENDS, train_blend, train_recommender
 
-    def parsed() -> dict[str, object]:
-        if not params:
-            return {}
-        try:
-            value = json.loads(params)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--params is not JSON ({exc}); example: '{{\"reg\": 500}}'") from None
-        if not isinstance(value, dict):
-            raise ConfigError("--params must be a JSON object of hyperparameters, e.g. '{\"reg\": 500}'")
-        return value
-
-    config: dict[str, object] = run_or_fail(parsed)
+    config: dict[str, object] = run_or_fail(lambda: json_object(params, "--params", '{"reg": 500}', what="hyperparameters"))
     if name in ("sasrec", "gru4rec"):
         config.setdefault("verbose", True)  # a line per epoch: training takes minutes
     reg = _registry(ctx, None, home)
