@@ -5,6 +5,11 @@ sessions and profiles, shared between workers with Redis) and the model registry
 updates the state before the request returns, so the next request reflects it; item changes are
 applied to the catalogue at once and announced through the state to the other workers; models
 reload in the background when a new version is promoted.
+
+The service keeps the lifecycle, catalogue writes and the answers; its parts live beside it:
+:mod:`~shopsage.serving.encoders` (the search engine, text encoders and search ranker),
+:mod:`~shopsage.serving.ingest` (events), :mod:`~shopsage.serving.masks` (what a scenario may show)
+and :mod:`~shopsage.serving.shoppers` (who a request is for).
 """
 
 from __future__ import annotations
@@ -23,20 +28,21 @@ import numpy as np
 from shopsage.data.rows import ItemRow
 from shopsage.data.schema import Event
 from shopsage.data.stores import open_store
-from shopsage.errors import ConfigError, NotFoundError, ShopSageError, ValidationError
-from shopsage.profiles import build_profile
+from shopsage.errors import ConfigError, NotFoundError, ValidationError
 from shopsage.progress import LineProgress, Progress
 from shopsage.registry import ModelRegistry
 from shopsage.serving.build import build_missing
 from shopsage.serving.catalog import ServingCatalog
 from shopsage.serving.config import SCENARIOS, load_pipelines
+from shopsage.serving.encoders import SearchSide
 from shopsage.serving.generators import Generators, Popularity, Shopper
 from shopsage.serving.history import StoredHistory, load_history
 from shopsage.serving.ingest import EventIngest
+from shopsage.serving.masks import Masks
 from shopsage.serving.models import ModelSet
 from shopsage.serving.scenario import run_scenario
 from shopsage.serving.search import SearchRequest, page_json
-from shopsage.serving.shoppers import Masks, assemble_shopper
+from shopsage.serving.shoppers import assemble_shopper, history_profile
 from shopsage.state import StateStore, open_state
 
 __all__ = ["Service", "ServiceOptions", "ITEM_SCENARIOS"]
@@ -45,11 +51,6 @@ log = logging.getLogger("shopsage.service")
 
 ITEM_SCENARIOS = ("similar_items", "frequently_bought_together", "also_viewed")
 _INDEX_CHUNK = 5000
-_PERSIST_MIN = 64  # texts an encoding must add before the embedding cache writes a shard for them
-_LANGUAGE_SAMPLE = 2000  # items whose text decides the catalogue's language (search language = "auto")
-RANKER = "ranker"
-"""Registry name of the search ranker (``shopsage models train ranker``); its live version makes
-``learned`` the search mode of ``mode = "auto"``."""
 
 
 @dataclass
@@ -98,14 +99,9 @@ class Service:
         self.state: StateStore = open_state(options.state_url)
         self.registry = ModelRegistry(Path(options.home) / "models")
         self._write = threading.Lock()  # catalogue writes against an encoder swap
-        self.encoder_label: str | None = None  # the text encoder serving ("base" or a registry version)
-        self._encoders: tuple[str, str] | None = None  # (item encoder path, query encoder path)
-        self.search_language = "en"  # the catalogue language the search analyzer serves
-        self.ranker_label: str | None = None  # the search ranker version serving (None: none live)
-        self._ranker_tried: str | None = None  # the last live version a load was tried for
-        self.catalog = ServingCatalog(self._engine())
+        self.searching = SearchSide(options, self.registry, self.pipelines, say)
+        self.catalog = ServingCatalog(self.searching.build_engine(self.store))
         self.history = StoredHistory()
-        self.version = 0  # bumped by every catalogue change (cached masks)
         self.masks = Masks(self.catalog)
         self._stored = np.zeros(0, np.float32)
         self._live = _Live()
@@ -119,104 +115,29 @@ class Service:
         self.gens = Generators(self.catalog, self.models, self._trending)
         self.started = False
 
-    # ------------------------------------------------------------------ text encoder
-    def _encoder_choice(self) -> tuple[str, str, str]:
-        """(item encoder path, query encoder path, label) of the live registry version, or the base."""
-        from shopsage.finetune.publish import item_encoder_path
-        from shopsage.text import default_model_path
+    # ------------------------------------------------------------------ search side (encoders.py)
+    @property
+    def encoder_label(self) -> str | None:
+        """The text encoder serving ("base" or a registry version; None without ``semantic``)."""
+        return self.searching.encoder_label
 
-        live = self.registry.current(self.options.encoder)
-        if live is None:
-            base = self.options.base_encoder or default_model_path()
-            return base, base, "base"
-        return item_encoder_path(live), str(live.path), f"{self.options.encoder} {live.version}"
+    @property
+    def ranker_label(self) -> str | None:
+        """The search ranker version serving (None: none live)."""
+        return self.searching.ranker_label
 
-    def _text_encoders(self, items: str, queries: str) -> tuple[Any, Any]:
-        from shopsage.text import EncoderConfig, TextEncoder
-
-        cache = str(Path(self.options.home) / "cache" / "embeddings")
-        item_enc = TextEncoder(EncoderConfig(model=items, cache_dir=cache, progress=False))
-        query_enc = item_enc if queries == items else TextEncoder(EncoderConfig(model=queries, cache_dir=cache,
-                                                                                progress=False))
-        for enc in (item_enc, query_enc):
-            if enc.cache is not None:  # bulk embeddings persist; single updated or viewed items stay in memory
-                enc.cache.persist_min = _PERSIST_MIN
-        return item_enc, query_enc
-
-    def _engine(self) -> Any:
-        """The search engine: the search scenario's mode and language (``auto``: detected from a sample of
-        the stored catalogue), the text encoder with ``semantic``, the live search ranker if any."""
-        from itertools import islice
-
-        from shopsage.search import LexicalConfig, SearchConfig, SearchEngine
-        from shopsage.text.analyzers import LANGUAGE_ANALYZERS, detect_language
-
-        sc = self.pipelines.scenario("search")
-        language = sc.language
-        if language == "auto":
-            sample = islice(self.store.items(), _LANGUAGE_SAMPLE)
-            language = detect_language(" ".join(p for p in (r.title, r.description) if p) for _, r in sample)
-        self.search_language = language
-        cfg = SearchConfig(mode=sc.mode, lexical=LexicalConfig(analyzer=LANGUAGE_ANALYZERS[language]),  # type: ignore[arg-type]
-                           min_similarity=sc.semantic_min_similarity, personalize_boost=sc.personalize_boost)
-        item_enc = query_enc = None
-        if self.options.semantic:
-            items, queries, label = self._encoder_choice()
-            item_enc, query_enc = self._text_encoders(items, queries)
-            self._encoders, self.encoder_label = (items, queries), label
-        engine = SearchEngine(cfg, item_enc, query_enc)
-        self.say(f"search: {language} analyzer ({LANGUAGE_ANALYZERS[language]}), mode {sc.mode}")
-        self._load_ranker(engine)
-        return engine
-
-    def _load_ranker(self, engine: Any) -> bool:
-        """Serve the registry's live search ranker if it changed; a version that does not fit this
-        engine is reported and skipped (the previous one stays)."""
-        from shopsage.search.training import load_ranker
-
-        live = self.registry.current(RANKER)
-        label = None if live is None else f"{RANKER} {live.version}"
-        if label == self._ranker_tried:
-            return False
-        self._ranker_tried = label  # tried once: a version that fails is not reloaded every few seconds
-        try:
-            engine.use_ranker(None if live is None else load_ranker(live.path))
-        except (ShopSageError, OSError) as exc:
-            self.say(f"search ranker {label} not used: {exc}")
-            log.warning("search ranker %s not used: %s", label, exc)
-            return False
-        self.ranker_label = label  # only once it serves
-        self.say(f"search ranker: {label or 'none'} (mode auto serves {engine.resolve_mode('auto')})")
-        return True
+    @property
+    def search_language(self) -> str:
+        """The catalogue language the search analyzer serves."""
+        return self.searching.search_language
 
     def refresh_ranker(self) -> bool:
         """Serve the registry's live search ranker if one was promoted (or rolled back) since."""
-        return self._load_ranker(self.catalog.engine)
+        return self.searching.refresh_ranker(self.catalog.engine)
 
     def refresh_encoder(self) -> bool:
-        """Serve the registry's live encoder if it changed: the item vectors are re-embedded (through the
-        embedding cache) only when the item encoder changed, and the engine swaps encoders and index at once."""
-        if not self.options.semantic:
-            return False
-        items, queries, label = self._encoder_choice()
-        if (items, queries) == self._encoders:
-            return False
-        engine = self.catalog.engine
-        current_items = engine.encoder
-        with self._write:
-            current_vector = engine.vector
-            if (self._encoders is not None and items == self._encoders[0] and current_items is not None
-                    and current_vector is not None):  # a query-tower version: the item vectors stay
-                item_enc, vector = current_items, current_vector
-                query_enc = item_enc if queries == items else self._text_encoders(queries, queries)[0]
-            else:
-                item_enc, query_enc = self._text_encoders(items, queries)
-                live = [r for s in np.flatnonzero(engine.live) if (r := self.catalog.row(int(s))) is not None]
-                vector = engine.embed_catalogue(item_enc, live)
-            engine.use_encoders(item_enc, query_enc, vector)
-            self._encoders, self.encoder_label = (items, queries), label
-        self.say(f"text encoder: {label}")
-        return True
+        """Serve the registry's live text encoder if it changed (:meth:`SearchSide.refresh_encoder`)."""
+        return self.searching.refresh_encoder(self.catalog, self._write)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, progress: Progress | None = None) -> Service:
@@ -298,9 +219,13 @@ class Service:
                 counts[s] = c
         self._stored = counts
 
+    @property
+    def version(self) -> int:
+        """The catalogue's version, bumped by every change (:class:`~shopsage.serving.masks.Masks`)."""
+        return self.masks.version
+
     def _changed(self) -> None:
-        self.version += 1
-        self.masks.clear()
+        self.masks.changed()
         if len(self._stored) < self.catalog.capacity:
             self._stored = np.concatenate([self._stored, np.zeros(self.catalog.capacity - len(self._stored), np.float32)])
 
@@ -370,9 +295,6 @@ class Service:
         """Who a request is for (:func:`~shopsage.serving.shoppers.assemble_shopper`)."""
         return assemble_shopper(self.catalog, self.history, self.state, user, session, item, history)
 
-    def _allowed(self, exclude: Sequence[str], sh: Shopper) -> np.ndarray:
-        return self.masks.allowed(exclude, sh, self.version)
-
     def _trending(self) -> Popularity:
         """Stored counts (all time, read at start) plus live ones: every item's, not only the top ones.
         An in-process state counts since this service started; a shared one does not say since when."""
@@ -404,7 +326,7 @@ class Service:
                                   "items viewed in this visit)")
         sh = self.shopper(user, session, item, history)
         sc = self.pipelines.scenario(scenario)
-        ranked = run_scenario(scenario, self.pipelines, self.gens, sh, self._allowed(sc.exclude, sh), n)
+        ranked = run_scenario(scenario, self.pipelines, self.gens, sh, self.masks.allowed(sc.exclude, sh), n)
         items = []
         for s, score, reasons in zip(ranked.slots, ranked.scores, ranked.reasons, strict=True):
             items.append({**self.catalog.view(s), "score": float(score), "reasons": [r.as_dict() for r in reasons]})
@@ -416,18 +338,14 @@ class Service:
         sh = self.shopper(req.user, req.session) if (req.user or req.session) else Shopper()
         profile = None
         if sh.user_history or sh.session_history:
-            profile = self._profile_of(sh.user_history + sh.session_history)
-        allowed = self._allowed(self.pipelines.scenario("search").exclude, sh)
+            profile = history_profile(self.catalog, sh.user_history + sh.session_history)
+        allowed = self.masks.allowed(self.pipelines.scenario("search").exclude, sh)
         page = self.catalog.engine.query(replace(req, profile=profile, popularity=self._trending()[0]),
                                          self.pipelines.rules, allowed)
         return page_json(page, self.catalog)
-
-    def _profile_of(self, hist: list[tuple[int, str]]) -> Any:
-        touches = [(self.catalog.ext(s), t) for s, t in reversed(hist)]
-        return build_profile(touches, self.catalog.info)
 
     def profile(self, user: str) -> dict[str, Any]:
         sh = self.shopper(user, None)
         if not sh.user_history:
             raise NotFoundError(f"user {user!r} has no interactions yet: send events with POST /v1/events")
-        return {"user": user, **self._profile_of(sh.user_history).as_dict()}
+        return {"user": user, **history_profile(self.catalog, sh.user_history).as_dict()}

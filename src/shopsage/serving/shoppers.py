@@ -1,24 +1,23 @@
-"""Who a request is for: a :class:`Shopper` from the stored history, the live state and the request,
-and the mask of the items a scenario may show them.
+"""Who a request is for: a :class:`Shopper` from the stored history, the live state and the request.
 
-Histories are catalogue slots, oldest first, with event types; the stored part (read at start) comes
-before the live part (the state). :class:`Masks` caches the catalogue-wide part of each exclusion set
-per catalogue version and adds the shopper's own exclusions per request.
+Histories are catalogue slots, oldest first, with event types; the stored part (read at start,
+:mod:`shopsage.serving.history`) comes before the live part (the state), and the items the request
+itself sends come last. The mask of what a scenario may show the shopper is
+:mod:`shopsage.serving.masks`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-
 from shopsage.errors import NotFoundError
+from shopsage.profiles import Profile, build_profile
 from shopsage.serving.catalog import ServingCatalog
 from shopsage.serving.generators import Shopper
 from shopsage.serving.history import StoredHistory
 from shopsage.state import StateStore, Touch
 
-__all__ = ["Masks", "assemble_shopper"]
+__all__ = ["assemble_shopper", "history_profile"]
 
 
 def _live_history(catalog: ServingCatalog, touches: list[Touch]) -> list[tuple[int, str]]:
@@ -66,37 +65,8 @@ def assemble_shopper(catalog: ServingCatalog, history: StoredHistory, state: Sta
     return sh
 
 
-class Masks:
-    """Which slots a scenario may show a shopper (its ``exclude`` list), cached per catalogue version."""
 
-    def __init__(self, catalog: ServingCatalog) -> None:
-        self.catalog = catalog
-        self._cache: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
-
-    def clear(self) -> None:
-        self._cache.clear()
-
-    def base(self, exclude: tuple[str, ...], version: int) -> np.ndarray:
-        """The catalogue-wide part (live, visible, in stock) of ``exclude``; shared, never modify it."""
-        key = (version, exclude)
-        m = self._cache.get(key)
-        if m is None:
-            m = self.catalog.visible.copy() if "hidden" in exclude else self.catalog.live.copy()
-            m &= self.catalog.live
-            if "out_of_stock" in exclude:
-                m &= self.catalog.in_stock
-            self._cache[key] = m
-        return m
-
-    def allowed(self, exclude: Sequence[str], sh: Shopper, version: int) -> np.ndarray:
-        """A fresh mask: the base one less the shopper's purchases, history and the page's item as asked."""
-        m = self.base(tuple(sorted(exclude)), version).copy()
-        if "purchased" in exclude and sh.purchased:
-            m[list(sh.purchased)] = False
-        if "seen" in exclude:
-            seen = [s for s, _ in sh.user_history] + [s for s, _ in sh.session_history]
-            if seen:
-                m[seen] = False
-        if "source_item" in exclude and sh.item is not None:
-            m[sh.item] = False
-        return m
+def history_profile(catalog: ServingCatalog, hist: Sequence[tuple[int, str]]) -> Profile:
+    """The profile (recent items, top categories and brands, price band) of a history of ``(slot, type)``, oldest first."""
+    touches = [(catalog.ext(s), t) for s, t in reversed(hist)]
+    return build_profile(touches, catalog.info)
