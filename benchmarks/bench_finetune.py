@@ -33,9 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe  # noqa: E402
 from shopsage.data.rows import ItemRow  # noqa: E402
+from shopsage.evaluate.machine import describe  # noqa: E402
 from shopsage.finetune import FineTuneConfig, Pair, PairSet, fine_tune, interleave  # noqa: E402
 from shopsage.finetune.publish import register_encoder  # noqa: E402
 from shopsage.ranking_metrics import ndcg  # noqa: E402

@@ -37,11 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe  # noqa: E402
 from shopsage.data.importers import get_importer, run_import  # noqa: E402
 from shopsage.data.splits import cold_start_items  # noqa: E402
 from shopsage.data.stores import open_store  # noqa: E402
+from shopsage.evaluate.machine import describe  # noqa: E402
 from shopsage.finetune import (  # noqa: E402
     FineTuneConfig,
     PairSet,

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe  # noqa: E402
+from shopsage.evaluate.machine import describe  # noqa: E402
 from shopsage.text import EncoderConfig, TextEncoder  # noqa: E402
 from shopsage.text._backbone import _OnnxBackbone, _plain_layout  # noqa: E402
 from shopsage.text.encoder import default_model_path  # noqa: E402

@@ -28,10 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_serve import queries  # noqa: E402
-from bench_serve_load import timed  # noqa: E402
-from machine import describe  # noqa: E402
+from shopsage.evaluate.load import timed  # noqa: E402
+from shopsage.evaluate.load import title_queries as queries  # noqa: E402
+from shopsage.evaluate.machine import describe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SHOPSAGE_DATA_DIR", ROOT / ".." / "shared" / "data"))

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_seq.py --data beauty --model sasrec --set dropout=0.5
 
-Protocols: see ``bench_seq_data``. Writes ``benchmarks/results/seq-<data>-<model>[-<tag>].json``
+Protocols: see ``shopsage.evaluate.seq_data``. Writes ``benchmarks/results/seq-<data>-<model>[-<tag>].json``
 with the test metrics, the training report (best epoch, seconds to best, examples/s), the
 config and the machine (with its load average: the machine is shared).
 """
@@ -12,14 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_seq_data import load  # noqa: E402
-from machine import describe  # noqa: E402
+from shopsage.evaluate.machine import describe  # noqa: E402
+from shopsage.evaluate.seq_data import load  # noqa: E402
 from shopsage.recommend.base import TrainData  # noqa: E402
 from shopsage.recommend.sequential import GRU4Rec, SASRec  # noqa: E402
 from shopsage.recommend.sequential.train import rank_metrics  # noqa: E402

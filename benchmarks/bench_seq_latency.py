@@ -14,18 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from bench_seq_data import load  # noqa: E402
-from machine import describe  # noqa: E402
 from shopsage.data.splits import Sequences  # noqa: E402
+from shopsage.evaluate.machine import describe  # noqa: E402
+from shopsage.evaluate.seq_data import load  # noqa: E402
 from shopsage.recommend.base import TrainData  # noqa: E402
 from shopsage.recommend.sequential import GRU4Rec, SASRec  # noqa: E402
 

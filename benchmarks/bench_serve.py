@@ -37,7 +37,6 @@ import asyncio
 import json
 import os
 import random
-import re
 import sys
 import tempfile
 import time
@@ -48,9 +47,9 @@ from urllib.parse import quote
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_serve_load import Conn, closed_loop, cpu_seconds, open_loop, start, stop, summary, timed  # noqa: E402
-from machine import describe  # noqa: E402
+from shopsage.evaluate.load import Conn, closed_loop, cpu_seconds, open_loop, start, stop, summary, timed  # noqa: E402
+from shopsage.evaluate.load import title_queries as queries
+from shopsage.evaluate.machine import describe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SHOPSAGE_DATA_DIR", ROOT / ".." / "shared" / "data"))
@@ -162,15 +161,6 @@ def in_process(url: str, home: Path, us: list[str], ss: tuple[list[str], list[di
         svc.close()
     return out
 
-
-def queries(titles: list[str], n: int, rng: random.Random) -> list[str]:
-    out: list[str] = []
-    while len(out) < n:
-        words = [w for w in re.findall(r"[A-Za-z]{3,}", rng.choice(titles)[:80])]
-        if len(words) >= 2:
-            k = rng.randrange(len(words) - 1)
-            out.append(f"{words[k]} {words[k + 1]}".lower())
-    return out
 
 
 def serve_cmd(url: str, home: Path, port: int, *extra: str) -> list[str]:

@@ -30,8 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import describe  # noqa: E402
+from shopsage.evaluate.machine import describe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable

@@ -23,11 +23,10 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: machine.py
-from machine import describe  # noqa: E402
 from shopsage.data.importers import get_importer, run_import  # noqa: E402
 from shopsage.data.splits import Sequences  # noqa: E402
 from shopsage.data.stores import open_store  # noqa: E402
+from shopsage.evaluate.machine import describe  # noqa: E402
 from shopsage.evaluate.metrics import ranking_metrics  # noqa: E402
 from shopsage.evaluate.protocols import EvalOptions, evaluate, make_split  # noqa: E402
 from shopsage.recommend.base import ModelConfig, Recommender, TrainData  # noqa: E402

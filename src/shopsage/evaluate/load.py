@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -20,7 +22,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-__all__ = ["Conn", "open_loop", "closed_loop", "summary", "request", "timed", "start", "stop", "cpu_seconds"]
+__all__ = ["title_queries", "Conn", "open_loop", "closed_loop", "summary", "request", "timed", "start", "stop", "cpu_seconds"]
 
 
 class Conn:
@@ -182,3 +184,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def title_queries(titles: list[str], n: int, rng: random.Random) -> list[str]:
+    """``n`` shopper-like queries: two consecutive words (3+ letters) of a random item title."""
+    out: list[str] = []
+    while len(out) < n:
+        words = [w for w in re.findall(r"[A-Za-z]{3,}", rng.choice(titles)[:80])]
+        if len(words) >= 2:
+            k = rng.randrange(len(words) - 1)
+            out.append(f"{words[k]} {words[k + 1]}".lower())
+    return out

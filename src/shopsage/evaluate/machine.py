@@ -1,4 +1,4 @@
-"""Describe the machine a benchmark ran on, for docs/benchmarks.md."""
+"""The machine a benchmark ran on (processor, cores, memory, load), for its result file."""
 
 from __future__ import annotations
 

@@ -16,8 +16,9 @@ from pathlib import Path
 from shopsage.data.importers import get_importer, run_import
 from shopsage.data.splits import SplitData, leave_one_out, session_prefix
 from shopsage.data.stores import open_store
+from shopsage.settings import get_settings
 
-DATA = Path(os.environ.get("SHOPSAGE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = get_settings().data_dir  # $SHOPSAGE_DATA_DIR, else ../shared/data from the repository root
 CACHE = Path(os.environ.get("SHOPSAGE_BENCH_CACHE", Path(tempfile.gettempdir()) / "shopsage-bench-seq"))
 
 SETS = {
