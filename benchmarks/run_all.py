@@ -63,6 +63,8 @@ def presets(data: Path = DATA, postgres: str = POSTGRES) -> dict[str, list[str]]
                            "--models", "pop,itemknn,sknn,fbt,ease,als,bpr", "--tune", "6",
                            "--tune-trials", '{"pop": 4}', "--max-valid", "2000", "--threads", "1",
                            "--json", f"{RESULTS}/rec-diginetica.json"],
+        **{f"ope-{c}": ["ope", "--data", str(data / "open-bandit"), "--campaign", c, "--bootstrap", "10000",
+                        "--json", f"{RESULTS}/ope-open-bandit-{c}.json"] for c in ("all", "men")},
     }
 
 
@@ -75,6 +77,9 @@ SCRIPTS: dict[str, list[str]] = {
     "seq-latency": ["benchmarks/bench_seq_latency.py", "--data", "beauty"],
     "peer-implicit": ["benchmarks/peers/peer_implicit.py", "--data", str(DATA / "amazon-beauty")],
     "peer-recbole": ["benchmarks/peers/compare_recbole.py"],
+    **{f"peer-ope-obp-{c}": ["benchmarks/peers/ope_obp.py", "--data", str(DATA / "open-bandit"), "--campaign", c,
+                             "--bootstrap", "10000", "--json", f"{RESULTS}/ope-obp-{c}.json",
+                             "--compare", f"{RESULTS}/ope-open-bandit-{c}.json"] for c in ("all", "men")},
 }
 """Name -> a script under benchmarks/ and its arguments."""
 

@@ -17,7 +17,8 @@ from pydantic import ValidationError as PydanticValidationError
 from shopsage.errors import ConfigError, describe_problems
 from shopsage.settings import get_settings
 
-__all__ = ["ShopSageConfig", "StoreConfig", "ImportConfig", "PathsConfig", "load_config", "read_toml", "home_store_url"]
+__all__ = ["ShopSageConfig", "StoreConfig", "ImportConfig", "PathsConfig", "load_config", "read_toml", "home_store_url",
+           "PrivacyConfig", "PrivacyBudget"]
 
 STORE_FILE = "shop.db"
 """The store's file inside the home when no store URL is configured."""
@@ -49,10 +50,38 @@ class PathsConfig(_Section):
                        "registry (models/) and caches (cache/). --home and $SHOPSAGE_HOME override it.")
 
 
+class PrivacyBudget(_Section):
+    """The differential-privacy budget of what a shop publishes (:mod:`shopsage.privacy.dp`): every
+    release spends ``epsilon_per_release`` and is recorded in ``<home>/privacy/ledger.jsonl``; a
+    release that would take the spending of the last ``period_days`` past ``epsilon_per_period`` is
+    refused."""
+
+    epsilon_per_release: float = Field(1.0, gt=0, le=10, description="Epsilon one release spends (smaller: "
+                                       "noisier counts, more releases per period).")
+    epsilon_per_period: float = Field(10.0, gt=0, description="Total epsilon all releases of one period may spend.")
+    period_days: float = Field(30.0, gt=0, description="Length of the budget's rolling period, in days.")
+    delta: float = Field(1e-6, gt=0, lt=1e-3, description="Releases whose keys are private (search queries): the "
+                         "chance that a key only one shopper contributed is shown at all.")
+    max_contributions: int = Field(10, ge=1, description="Distinct keys (items, queries) one shopper counts toward in "
+                                   "one release, once each; the rest of a shopper's events are left out (the "
+                                   "sensitivity every noise scale follows).")
+
+
+class PrivacyConfig(_Section):
+    raw_ids: bool = Field(False, description="Store user and session ids as given instead of their keyed "
+                          "pseudonyms (privacy/ids.py); $SHOPSAGE_RAW_IDS overrides.")
+    dp_trending: bool = Field(False, description="The trending generator ranks by differentially private counts "
+                              "(each release spends the budget); off: exact counts.")
+    trending_release_s: float = Field(3600.0, ge=60, description="dp_trending: seconds between two releases of "
+                                      "the private counts (between them the last release is served, at no cost).")
+    budget: PrivacyBudget = Field(default_factory=lambda: PrivacyBudget.model_validate({}))
+
+
 class ShopSageConfig(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     import_: ImportConfig = Field(default_factory=ImportConfig, alias="import")
     paths: PathsConfig = Field(default_factory=PathsConfig)
+    privacy: PrivacyConfig = Field(default_factory=lambda: PrivacyConfig.model_validate({}))
 
     def store_url(self, home: Path | None = None) -> str:
         """The configured store URL, else the store of ``home`` (default: ``paths.home``)."""
@@ -85,4 +114,6 @@ def load_config(path: Path | None = None, environ: dict[str, str] | None = None)
         cfg.paths.data_dir = env.data_dir
     if source.get("SHOPSAGE_HOME"):
         cfg.paths.home = env.home
+    if source.get("SHOPSAGE_RAW_IDS"):
+        cfg.privacy.raw_ids = env.raw_ids
     return cfg

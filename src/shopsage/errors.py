@@ -21,6 +21,13 @@ __all__ = [
     "ArtifactError",
     "CapacityError",
     "NotBetterError",
+    "IdempotencyKeyReusedError",
+    "EventConflictError",
+    "UnknownItemsError",
+    "PrivacyBudgetError",
+    "FieldKeyError",
+    "RequestTimeoutError",
+    "RateLimitError",
     "HTTP_STATUS",
     "describe_problems",
 ]
@@ -91,6 +98,47 @@ class NotBetterError(ShopSageError):
     """A model version was not promoted: it does not beat the live one on the asked metric."""
 
 
+class IdempotencyKeyReusedError(ShopSageError):
+    """An ``Idempotency-Key`` came back with a different body than the request first recorded under it."""
+
+
+class EventConflictError(ShopSageError):
+    """An event id is already stored with other content; ``detail`` holds both versions."""
+
+    def __init__(self, message: str, detail: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class UnknownItemsError(ValidationError):
+    """Events name items that are not in the catalogue (``unknown_items = "reject"``); ``detail`` lists them."""
+
+    def __init__(self, message: str, items: list[str]) -> None:
+        super().__init__(message)
+        self.items = items
+        self.detail = [{"item": i} for i in items]
+
+
+class PrivacyBudgetError(ShopSageError):
+    """A differentially private release would spend more privacy budget than the period has left."""
+
+
+class FieldKeyError(ShopSageError):
+    """Encrypted personal fields cannot be read: the field key is missing or not the one they were written with."""
+
+
+class RequestTimeoutError(ShopSageError):
+    """A request's body did not arrive within the read timeout (``SHOPSAGE_READ_TIMEOUT``)."""
+
+
+class RateLimitError(ShopSageError):
+    """A client (API key or address) sent more requests than its rate limit allows; ``retry_after`` in seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 HTTP_STATUS: dict[type[ShopSageError], int] = {
     ValidationError: 422,
     ConfigError: 400,
@@ -99,6 +147,13 @@ HTTP_STATUS: dict[type[ShopSageError], int] = {
     NotBetterError: 409,
     NotFittedError: 503,
     StoreError: 503,
+    PrivacyBudgetError: 429,
+    FieldKeyError: 503,
+    IdempotencyKeyReusedError: 409,
+    EventConflictError: 409,
+    UnknownItemsError: 422,
+    RequestTimeoutError: 408,
+    RateLimitError: 429,
 }
 
 

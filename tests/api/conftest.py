@@ -117,3 +117,52 @@ def one_worker(shop_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     yield srv
     if srv.proc.poll() is None:
         srv.stop()
+
+
+class Live:
+    """An app served by uvicorn in a thread of this process (for raw sockets and concurrent requests)."""
+
+    def __init__(self, app: object) -> None:
+        import threading
+
+        import uvicorn
+
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",  # type: ignore[arg-type]
+                                                    lifespan="on", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the in-thread uvicorn did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture()
+def live() -> Iterator[Callable[[object], Live]]:
+    """``live(app)`` serves ``app`` on a free port until the test ends."""
+    started: list[Live] = []
+
+    def start(app: object) -> Live:
+        srv = Live(app)
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
+def make_service(tmp_path: Path, store_url: str | None = None, state_url: str = "memory://") -> object:
+    """A started service over the synthetic shop (SQLite in ``tmp_path`` unless ``store_url``)."""
+    from shopsage.serving.service import Service, ServiceOptions
+
+    url = store_url or f"sqlite:///{tmp_path / 'shop.db'}"
+    make_shop(url).close()
+    return Service(ServiceOptions(store_url=url, state_url=state_url, home=tmp_path / "home", reload_interval_s=0)).start()

@@ -42,15 +42,15 @@ def test_a_bad_event_rejects_the_whole_batch_with_a_precise_message(client: Test
 
 def test_one_event_or_a_batch_and_idempotency(client: TestClient) -> None:
     assert client.post("/v1/events", json={"type": "view", "item": "pip3", "user": "x1", "id": "e-1"}).json() == \
-        {"accepted": 1, "duplicates": 0, "replayed": False}
+        {"accepted": 1, "duplicates": 0, "quarantined": 0, "replayed": False}
     r = client.post("/v1/events", json={"events": [{"type": "view", "item": "pip3", "user": "x1", "id": "e-1"},
                                                    {"type": "view", "item": "pip4", "user": "x1", "id": "e-2"},
                                                    {"type": "view", "item": "pip4", "user": "x1", "id": "e-2"}]})
-    assert r.json() == {"accepted": 1, "duplicates": 2, "replayed": False}
+    assert r.json() == {"accepted": 1, "duplicates": 2, "quarantined": 0, "replayed": False}
     batch = {"events": [{"type": "purchase", "item": "pip5", "user": "x1"}]}
     assert client.post("/v1/events", json=batch, headers={"Idempotency-Key": "k1"}).json()["accepted"] == 1
     assert client.post("/v1/events", json=batch, headers={"Idempotency-Key": "k1"}).json() == \
-        {"accepted": 0, "duplicates": 1, "replayed": True}
+        {"accepted": 1, "duplicates": 0, "quarantined": 0, "replayed": True}  # the recorded answer, applied once
     assert client.get("/v1/users/x1/profile").json()["recent_items"] == ["pip5", "pip4", "pip3"]
 
 
@@ -160,8 +160,9 @@ def test_recommendations_and_search_answer_their_documented_schema_exactly(clien
         body = r.json()
         assert body["items"], scenario
         assert RecResponse.model_validate(body).model_dump(mode="json") == body, scenario
-        assert body == svc.recommend(scenario, params.get("user"), params.get("session"), params.get("item"),
-                                     params.get("n", 10))
+        edge = client.app.state.ids  # type: ignore[attr-defined]
+        assert body == svc.recommend(scenario, edge.maybe(params.get("user")), edge.maybe(params.get("session")),
+                                     params.get("item"), params.get("n", 10))
     for params in ({"q": "pipette"}, {"q": "drils", "user": "u1"}, {"q": "model", "category": "Tools", "per_page": 3}):
         r = client.get("/v1/search", params=params)
         body = r.json()
@@ -185,3 +186,22 @@ def test_history_ids_in_the_query_are_the_visit_a_storefront_keeps_itself(client
         assert r.status_code == 422 and says in r.json()["message"], (bad, r.text)
     ok = client.get("/v1/recommendations/next_in_session", params={"history": ",".join(["saw1"] * 50)})
     assert ok.status_code == 200
+
+
+def test_conflicts_are_409_naming_both_versions(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    first = {"type": "view", "item": "pip1", "user": "conflict-user-77", "id": "c-1", "timestamp": 1000.0}
+    assert client.post("/v1/events", json=first).json()["accepted"] == 1
+    r = client.post("/v1/events", json={**first, "item": "pip2"})
+    assert r.status_code == 409 and r.json()["error"] == "EventConflictError", r.text
+    detail = r.json()["detail"]
+    assert detail and "pip1" in str(detail) and "pip2" in str(detail)  # both versions named
+    assert "conflict-user-77" not in r.text  # the event as stored: its pseudonym
+    batch = {"events": [{"type": "view", "item": "pip3", "user": "conflict-user-77", "timestamp": 1001.0}]}
+    assert client.post("/v1/events", json=batch, headers={"Idempotency-Key": "ck"}).status_code == 200
+    changed = {"events": [{**batch["events"][0], "item": "pip4"}]}
+    r = client.post("/v1/events", json=changed, headers={"Idempotency-Key": "ck"})
+    assert r.status_code == 409 and r.json()["error"] == "IdempotencyKeyReusedError"
+    assert "conflict-user-77" not in "\n".join(rec.getMessage() for rec in caplog.records if not rec.name.startswith("httpx"))

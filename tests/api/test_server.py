@@ -82,8 +82,12 @@ def test_promotion_reloads_without_dropping_requests(one_worker: Any, shop_url: 
     def hammer() -> None:
         with httpx.Client(base_url=srv.base, timeout=10) as c:
             while not stop.is_set():
-                statuses.append(c.get("/v1/recommendations/for_you", params={"user": "u3", "n": 5}).status_code)
+                statuses.append(c.get("/v1/recommendations/for_you", params={"user": "u3-live", "n": 5}).status_code)
 
+    # a shopper with a history through the API (the shop's stored users were written raw, without
+    # the pseudonyms the API looks them up by)
+    seen = {"events": [{"type": "view", "item": i, "user": "u3-live"} for i in ("pip1", "pip2", "pip3")]}
+    assert httpx.post(f"{srv.base}/v1/events", json=seen).status_code == 200
     t = threading.Thread(target=hammer)
     t.start()
     before = httpx.get(f"{srv.base}/ready").json()["models"]["loaded"]["itemknn"]
@@ -103,7 +107,7 @@ def test_promotion_reloads_without_dropping_requests(one_worker: Any, shop_url: 
     t.join()
     assert loaded == new.version != before
     assert statuses and set(statuses) == {200}
-    reasons = httpx.get(f"{srv.base}/v1/recommendations/for_you", params={"user": "u3"}).json()["items"]
+    reasons = httpx.get(f"{srv.base}/v1/recommendations/for_you", params={"user": "u3-live"}).json()["items"]
     assert any(r["source"] == f"itemknn:{new.version}" for it in reasons for r in it["reasons"])
 
 

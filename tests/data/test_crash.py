@@ -36,7 +36,9 @@ def test_kill_9_loses_no_acknowledged_batch(tmp_path: Path, backend: str, reques
     ack = tmp_path / "ack.jsonl"
     cmd = [sys.executable, "-m", "shopsage.cli.main", "import", "amazon-seq", str(tmp_path / "shop"),
            "--store", url, "--batch-size", "2000", "--ack-log", str(ack)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # raw ids: the rows are compared with the file's (pseudonymised imports are tested in tests/privacy)
+    env = {**os.environ, "SHOPSAGE_RAW_IDS": "1", "SHOPSAGE_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if ack.exists() and len(ack.read_text().splitlines()) >= 5:

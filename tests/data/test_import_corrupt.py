@@ -60,14 +60,17 @@ def test_amazon_seq_corrupt_lines(lines: list[tuple]) -> None:
         store, summary = _run("amazon-seq", folder)
         src = source_name(folder / "user_sequence.txt")
         bad = _quarantined_lines(store, src)
+        users: dict[str, int] = {}  # one line per user: a user's second line is a duplicate
         for n, ln in enumerate(lines, start=1):
             stored = store.event_rows(src, [n])
-            if ln[0] == "good":
+            if ln[0] == "good" and users.setdefault(ln[1], n) == n:
                 assert [(e.user, e.item, e.ordinal) for e in stored] == [(ln[1], it, p) for p, it in enumerate(ln[2])]
                 assert n not in bad
+            elif ln[0] == "good":
+                assert stored == [] and "duplicate: user" in bad[n] and f"({users[ln[1]]})" in bad[n]
             else:
                 assert stored == [] and n in bad
-        assert summary.quarantined == sum(1 for ln in lines if ln[0] == "bad")
+        assert summary.quarantined == len(lines) - len(users)
 
 
 session_line = st.one_of(

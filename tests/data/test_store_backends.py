@@ -133,3 +133,20 @@ def test_read_only_open_reads_what_an_import_wrote(backend: str, request: pytest
     assert r.stats().items == 1
     assert r.imports() == [("table", "shop/items.csv"), ("recbole", "data/amazon-scientific")]
     r.close()
+
+
+@pytest.mark.parametrize(("query", "level"), [("", 2), ("?synchronous=full", 2), ("?synchronous=NORMAL", 1)])
+def test_sqlite_durability_is_chosen_by_the_url(tmp_path: Path, query: str, level: int) -> None:
+    """PRAGMA synchronous: 2 = FULL (the default: a commit survives a power cut), 1 = NORMAL."""
+    s = open_store(f"sqlite:///{tmp_path / 'shop.db'}{query}")
+    assert s._query("PRAGMA synchronous")[0][0] == level
+    assert s.path == str(tmp_path / "shop.db")
+    s.close()
+
+
+def test_sqlite_url_options_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(StoreURLError, match=r"synchronous=off is not a SQLite store option; the one option is "
+                                            r"\?synchronous=full"):
+        open_store(f"sqlite:///{tmp_path / 'shop.db'}?synchronous=off")
+    with pytest.raises(StoreURLError, match="journal=wal is not a SQLite store option"):
+        open_store(f"sqlite:///{tmp_path / 'shop.db'}?journal=wal")

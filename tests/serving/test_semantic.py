@@ -123,7 +123,9 @@ def test_a_promoted_encoder_goes_live_without_a_restart(shop: tuple[str, Path]) 
         reg.promote("encoder", _version(reg, "both"))
         assert svc.refresh_encoder() is True and svc.encoder_label == "encoder v0002"
         assert engine.vector is not vectors and len(engine.vector) == len(ITEMS)  # type: ignore[arg-type]
-        assert engine.encoder is engine.query_encoder
+        # one model for both sides: the queries run it through onnxruntime (the service's default query backend)
+        assert engine.query_encoder.config.model == engine.encoder.config.model  # type: ignore[union-attr]
+        assert engine.query_encoder.config.backend == "onnx"  # type: ignore[union-attr]
         assert svc.search(SearchRequest("electrical voltage tester"))["items"][0]["id"] == "meter"
         assert svc.refresh_encoder() is False
         reg.rollback("encoder")

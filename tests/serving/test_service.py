@@ -141,7 +141,7 @@ def test_a_failed_write_applies_nothing_and_can_be_retried(svc: Service) -> None
     svc.store = open_store(url)
     with pytest.raises(NotFoundError):
         svc.profile("retry-user")
-    assert svc.ingest(ev, idempotency_key="k-retry") == {"accepted": 1, "duplicates": 0, "replayed": False}
+    assert svc.ingest(ev, idempotency_key="k-retry") == {"accepted": 1, "duplicates": 0, "quarantined": 0, "replayed": False}
     assert svc.profile("retry-user")["recent_items"] == ["pip2"]
 
 
@@ -158,7 +158,7 @@ def test_mmr_diversity_from_the_config(make_service: Callable[..., Service], tmp
 
 
 def test_items_known_only_from_events_are_never_shown(make_service: Callable[..., Service]) -> None:
-    svc = make_service()
+    svc = make_service(unknown_items="accept")  # a shop that sends events before its catalogue
     svc.ingest([Event(type="purchase", item="ghost", user=f"g{k}", timestamp=time.time()) for k in range(30)])
     fresh = make_service()  # the store now holds a stub item "ghost" (no title, no price)
     assert fresh.catalog.slot("ghost") is not None

@@ -1,35 +1,15 @@
-"""One contract for every state backend: memory:// and redis:// (the real server, a unique prefix per run)."""
+"""One contract for every state backend: memory:// and redis:// (the real server, a unique prefix per
+test; fixtures in conftest.py). Expiry, caps and forgetting: test_bounds.py."""
 
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import pytest
 
 from shopsage.errors import StoreError, StoreURLError
 from shopsage.state import StateStore, Touch, open_state
-from shopsage.testing.services import require_service
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture(params=["memory", "redis"])
-def state(request: pytest.FixtureRequest) -> Iterator[StateStore]:
-    if request.param == "memory":
-        st = open_state("memory://")
-        yield st
-        st.close()
-        return
-    prefix = f"ss_test_{uuid.uuid4().hex[:12]}"
-    try:
-        st = open_state(f"{REDIS_URL}?prefix={prefix}")
-    except StoreError as exc:
-        require_service("Redis", str(exc))
-    yield st
-    st.clear()  # type: ignore[attr-defined]
-    st.close()
 
 
 def test_claim_is_once_per_id(state: StateStore) -> None:
@@ -101,10 +81,8 @@ def test_unreachable_redis_is_a_store_error() -> None:
         open_state("redis://127.0.0.1:1/0")
 
 
-def test_memory_forgets_the_oldest_event_ids_beyond_its_limit() -> None:
-    from shopsage.state.memory import MemoryState
-
-    st = MemoryState(seen_limit=3)
+def test_forgets_the_oldest_event_ids_beyond_max_claims(open_with: Callable[[str], StateStore]) -> None:
+    st = open_with("max_claims=3")
     assert st.claim(["a", "b", "c", "d"]) == [True] * 4
     assert st.claim(["d", "c", "b"]) == [False, False, False]
     assert st.claim(["a"]) == [True]  # forgotten: the oldest

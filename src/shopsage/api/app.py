@@ -1,8 +1,13 @@
-"""The FastAPI application: routers, the error handler, keys, size limits, metrics.
+"""The FastAPI application: routers, the error handler, keys, limits, pseudonyms, metrics.
 
 ``create_app(service)`` serves a started or unstarted :class:`~shopsage.serving.service.Service`
 (started in the lifespan when needed). ``app_from_env()`` is the factory uvicorn workers call:
 it reads the service options from ``SHOPSAGE_SERVE_*`` variables set by ``shopsage serve``.
+
+The layers a request passes, outermost first: ``ContainErrors`` (an escaped exception is logged
+without values and answered 500), CORS (only when origins are configured), ``AccessLog`` (route
+templates, never paths), ``RateLimit`` (429 with Retry-After), ``ReadTimeout`` (408 for a body that
+does not arrive), ``BodyLimit`` (413), then the routes, which run in the thread pool.
 """
 
 from __future__ import annotations
@@ -18,11 +23,14 @@ from typing import Any
 from fastapi import FastAPI
 
 from shopsage import __version__
-from shopsage.api.errors import install_error_handlers
+from shopsage.api.errors import ContainErrors, install_error_handlers
+from shopsage.api.ratelimit import Buckets, Limits, MemoryBuckets, RateLimit, RedisBuckets
 from shopsage.api.routers import events, items, ops, recommendations, search, users
-from shopsage.api.security import AccessLog, BodyLimit, Keys
+from shopsage.api.security import AccessLog, BodyLimit, Keys, ReadTimeout
+from shopsage.config import PrivacyConfig
+from shopsage.privacy.ids import Pseudonymizer
 from shopsage.serving.service import Service, ServiceOptions
-from shopsage.settings import get_settings
+from shopsage.settings import Settings, get_settings
 
 __all__ = ["create_app", "app_from_env", "Metrics", "OPTIONS_ENV", "MAX_BODY_BYTES"]
 
@@ -56,8 +64,16 @@ class Metrics:
             self.models.set(len(svc.models.models))
 
 
-def create_app(svc: Service, keys: Keys | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
-    keys = keys if keys is not None else _keys_from_env()
+def create_app(svc: Service, keys: Keys | None = None, max_body_bytes: int = MAX_BODY_BYTES, *,
+               settings: Settings | None = None, ids: Pseudonymizer | None = None,
+               buckets: Buckets | None = None) -> FastAPI:
+    """The app over ``svc``. ``settings`` (default: the environment's) give the keys unless ``keys`` is
+    given, the rate limits, read timeout and CORS origins; ``ids`` is the edge's pseudonymizer (default:
+    :meth:`Pseudonymizer.from_env` with the service's home); ``buckets`` the rate limit's (default:
+    Redis when the state is Redis, else in-process)."""
+    settings = settings if settings is not None else get_settings()
+    keys = keys if keys is not None else Keys.from_settings(settings)
+    ids = ids if ids is not None else Pseudonymizer.from_env(Path(svc.options.home))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,19 +88,31 @@ def create_app(svc: Service, keys: Keys | None = None, max_body_bytes: int = MAX
                   description="Search and recommendations for online shops. Every recommended item carries its reasons.")
     app.state.service = svc
     app.state.keys = keys
+    app.state.ids = ids
     app.state.shared_state = not svc.state.url.startswith("memory")
     app.state.metrics = Metrics()
     install_error_handlers(app)
     for r in (events.router, search.router, recommendations.router, items.router, users.router, ops.router):
         app.include_router(r)
+    # added innermost first
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(ReadTimeout, timeout_s=settings.read_timeout)
+    limits = Limits(settings.rate_limit_key, settings.rate_limit_address, settings.rate_burst)
+    if limits.on:
+        if buckets is None:
+            buckets = MemoryBuckets() if svc.state.url.startswith("memory") else RedisBuckets(svc.state.url)
+        app.add_middleware(RateLimit, limits=limits, buckets=buckets, secret=ids.bucket_secret)
     app.add_middleware(AccessLog, observe=app.state.metrics.observe)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_credentials=False,
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "X-API-Key", "X-Shopper-Token", "Content-Type",
+                                          "Idempotency-Key"],
+                           expose_headers=["Retry-After", "X-Worker"], max_age=600)
+    app.add_middleware(ContainErrors)
     return app
-
-
-def _keys_from_env() -> Keys:
-    s = get_settings()
-    return Keys(write=s.api_keys, read=s.read_keys)
 
 
 def app_from_env() -> FastAPI:
@@ -94,6 +122,8 @@ def app_from_env() -> FastAPI:
         raw["pipelines"] = Path(raw["pipelines"])
     if raw.get("home"):
         raw["home"] = Path(raw["home"])
+    if raw.get("privacy") is not None:
+        raw["privacy"] = PrivacyConfig.model_validate(raw["privacy"])
     opts = ServiceOptions(**raw)
     opts.build_on_start = False  # the parent process built what was missing before starting the workers
     return create_app(Service(opts, say=lambda m: log.info("%s", m)))

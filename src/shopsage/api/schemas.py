@@ -4,49 +4,85 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from shopsage.data.rows import ItemRow
 from shopsage.data.schema import Event, EventType, Item, check_event_parties
+from shopsage.privacy.ids import Pseudonymizer
+from shopsage.privacy.scrub import scrub_query
 
 __all__ = ["EventIn", "EventBatch", "IngestResult", "ItemIn", "ItemPatch", "ItemView", "ReasonOut", "RecItem",
            "RecResponse", "SearchItem", "SearchOut", "FacetValue", "ProfileOut", "NamedWeight", "UpsertResult",
-           "Health", "Ready", "ErrorOut", "MAX_BATCH", "item_row"]
+           "Health", "Ready", "ErrorOut", "MAX_BATCH", "item_row", "IdText", "FreeText", "Label", "ID_PATTERN",
+           "TEXT_PATTERN", "printable", "clean_text", "TokenOut", "EraseOut"]
 
 MAX_BATCH = 1000
 """Events per POST /v1/events (and items per POST /v1/items)."""
 
-_ID = Field(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f]+$")
+ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+"""Ids and labels: no control characters (the schema's part of :func:`printable`)."""
+TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+"""Free text: no control characters but tab and line breaks (the schema's part of :func:`clean_text`)."""
+
+
+def printable(value: str) -> str:
+    """Ids and labels hold printable characters only, as the importers require (``check_id``): no NUL,
+    control, format or unassigned characters, the same on SQLite and PostgreSQL. The message never
+    repeats the value (it may be a shopper's id)."""
+    if not value.isprintable():
+        raise ValueError("must hold printable characters only (no control, format or unassigned characters)")
+    return value
+
+
+def clean_text(value: str) -> str:
+    """Free text: no NUL or other control characters but tab and line breaks (PostgreSQL cannot store NUL)."""
+    for ch in value:
+        if ch < " " and ch not in "\t\n\r" or ch == "\x7f":
+            raise ValueError("must not hold NUL or other control characters (tab and line breaks are fine)")
+    return value
+
+
+IdText = Annotated[str, Field(min_length=1, max_length=256, pattern=ID_PATTERN), AfterValidator(printable)]
+"""A user, session, item or event id."""
+Label = Annotated[str, Field(max_length=256, pattern=ID_PATTERN), AfterValidator(printable)]
+"""A short printable label (brand, category, page, device, attribute name)."""
+
+
+def FreeText(max_length: int) -> Any:  # noqa: N802 - a type factory, used like a type
+    """Free text of at most ``max_length`` characters (a query, a title, a description)."""
+    return Annotated[str, Field(max_length=max_length, pattern=TEXT_PATTERN), AfterValidator(clean_text)]
 
 
 class _In(BaseModel):
-    # strict: JSON false is not 0 and 0 is not false (numbers still widen to floats)
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True)
+    # strict: JSON false is not 0 and 0 is not false (numbers still widen to floats); NaN, Infinity and
+    # numbers beyond the float range (1e400 reads as infinity) are refused: they cannot be stored or answered
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, strict=True, allow_inf_nan=False)
 
 
 class EventContextIn(_In):
     """Where and how an event happened; every field optional."""
 
-    page: str | None = Field(None, max_length=256)
+    page: Label | None = None
     position: int | None = Field(None, ge=0, le=1_000_000, description="0-based rank at which the item was shown.")
-    device: str | None = Field(None, max_length=64)
-    experiment: str | None = Field(None, max_length=256)
-    arm: str | None = Field(None, max_length=256)
+    device: Annotated[Label, Field(max_length=64)] | None = None
+    experiment: Label | None = None
+    arm: Label | None = None
     propensity: float | None = Field(None, gt=0, le=1, description="Probability the logging policy showed the item.")
 
 
 class EventIn(_In):
     """One shopper event. Without ``timestamp`` and ``ordinal`` the server's receive time is used."""
 
-    id: str | None = Field(None, min_length=1, max_length=256, description="Event id: the idempotency key of this event.")
-    user: str | None = Field(None, min_length=1, max_length=256, description="Pseudonymous user id.")
-    session: str | None = Field(None, min_length=1, max_length=256, description="Session id.")
-    item: str | None = Field(None, min_length=1, max_length=256, description="Item id (all types but search).")
+    id: IdText | None = Field(None, description="Event id: the idempotency key of this event.")
+    user: IdText | None = Field(None, description="The shop's user id (stored as its pseudonym).")
+    session: IdText | None = Field(None, description="Session id (stored as its pseudonym).")
+    item: IdText | None = Field(None, description="Item id (all types but search).")
     type: EventType
-    query: str | None = Field(None, max_length=2048)
-    value: float | None = None
+    query: FreeText(2048) | None = Field(None, description="Stored with e-mail addresses, phone and card "  # type: ignore[valid-type]
+                                         "numbers replaced by [email], [phone], [card].")
+    value: float | None = Field(None, ge=-1e12, le=1e12)
     timestamp: float | None = Field(None, ge=0, le=32503680000.0, description="Unix seconds (default: now).")
     ordinal: int | None = Field(None, ge=0, le=2**62)
     context: EventContextIn | None = None
@@ -59,8 +95,13 @@ class EventIn(_In):
             raise ValueError("value must be a finite number")
         return self
 
-    def to_event(self) -> Event:
+    def to_event(self, ids: Pseudonymizer) -> Event:
+        """The domain event as stored: user and session pseudonymised, the query scrubbed."""
         data = self.model_dump()
+        data["user"] = ids.maybe(self.user)
+        data["session"] = ids.maybe(self.session)
+        if self.query is not None:
+            data["query"] = scrub_query(self.query)
         if data["timestamp"] is None and data["ordinal"] is None:
             data["timestamp"] = time.time()
         return Event.model_validate(data)
@@ -73,20 +114,23 @@ class EventBatch(_In):
 class IngestResult(BaseModel):
     accepted: int = Field(description="Events applied now.")
     duplicates: int = Field(description="Events whose id (or the request's Idempotency-Key) was seen before.")
+    quarantined: int = Field(0, description="Events set aside with their reason (e.g. unknown items, when the "
+                             "service is configured to quarantine them), not applied.")
     replayed: bool = Field(description="True when the whole request repeated an Idempotency-Key.")
 
 
 class ItemIn(_In):
     """An item to create or replace (``id`` comes from the path in PUT /v1/items/{id})."""
 
-    id: str | None = Field(None, min_length=1, max_length=256)
-    title: str | None = Field(None, max_length=2000)
-    description: str | None = Field(None, max_length=20000)
-    category_path: list[str] = Field(default_factory=list, max_length=20)
-    brand: str | None = Field(None, max_length=256)
+    id: IdText | None = None
+    title: FreeText(2000) | None = None  # type: ignore[valid-type]
+    description: FreeText(20000) | None = None  # type: ignore[valid-type]
+    category_path: list[Annotated[Label, Field(min_length=1)]] = Field(default_factory=list, max_length=20)
+    brand: Label | None = None
     price: float | None = Field(None, ge=0, le=1e12)
-    currency: str | None = Field(None, min_length=3, max_length=3)
-    attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=100)
+    currency: Annotated[Label, Field(min_length=3, max_length=3)] | None = None
+    attributes: dict[Annotated[Label, Field(min_length=1)], FreeText(2000) | int | float | bool | None] = Field(  # type: ignore[valid-type]
+        default_factory=dict, max_length=100)
     available: bool = True
     stock: int | None = Field(None, ge=0, le=2**62)
 
@@ -193,6 +237,17 @@ class Ready(BaseModel):
     models: dict[str, Any]
     text_encoder: str | None = Field(None, description="The text encoder serving ('base' or 'NAME vNNNN'); "
                                      "null without --semantic.")
+
+
+class TokenOut(BaseModel):
+    token: str = Field(description="Send it as 'X-Shopper-Token: TOKEN' to read this user's profile and "
+                       "recommendations.")
+    expires_at: int = Field(description="Unix seconds after which the token is refused.")
+
+
+class EraseOut(BaseModel):
+    user: str = Field(description="The id erased, as the request gave it.")
+    erased: dict[str, int] = Field(description="Rows and keys removed, by kind (events, sessions, ...).")
 
 
 class ErrorOut(BaseModel):

@@ -1,72 +1,156 @@
-"""API keys, request size limits and the access log (which never holds personal data).
+"""Who may call what: scoped API keys, shopper tokens; request size and read-time limits; the access log.
 
-No keys configured (the demo): every route is open and the server listens on 127.0.0.1 only.
-``SHOPSAGE_API_KEYS`` set: writes (events, items, admin) need one of them, else 401 (no key) or
-403 (a key without the right). ``SHOPSAGE_READ_KEYS`` set as well: reads need a read or write key.
-A key comes as ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``.
+Keys come as ``Authorization: Bearer KEY`` or ``X-API-Key: KEY`` and are compared in constant time;
+they are never logged. Scopes nest: an admin key may do anything, a write key may write and read, a
+read key may read.
+
+=====================  =======================================================================
+configured             who may call
+=====================  =======================================================================
+no keys (the demo)     everyone; ``shopsage serve`` then listens on 127.0.0.1 only
+``SHOPSAGE_API_KEYS``  events: a write key (401 without a key, 403 with a key of a lesser scope);
+                       catalogue writes, reload, user deletion: an admin key (``SHOPSAGE_ADMIN_KEYS``,
+                       or a write key while no admin keys are set); shared reads (search,
+                       trending, items): anyone; **per-user reads** (a profile, recommendations or
+                       search for a ``user``): a key or a shopper token for that user
++ ``SHOPSAGE_READ_KEYS``  every read needs a key (or, per-user reads, a shopper token)
+=====================  =======================================================================
+
+A **shopper token** (``X-Shopper-Token: TOKEN``, issued by ``POST /v1/users/{id}/token`` with a write
+key, or by :meth:`shopsage.privacy.ids.Pseudonymizer.issue_shopper_token`) lets a storefront read
+its own shopper's profile and recommendations without holding an API key.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import HTTPException, Request
 
-__all__ = ["Keys", "require_read", "require_write", "BodyLimit", "AccessLog", "LOOPBACK"]
+from shopsage.errors import HTTP_STATUS, RequestTimeoutError
+from shopsage.settings import Settings
+
+__all__ = ["Keys", "require_read", "require_write", "require_admin", "require_user_read", "BodyLimit", "ReadTimeout",
+           "AccessLog", "LOOPBACK", "presented_key", "send_error"]
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+TOKEN_HEADER = "x-shopper-token"
 
 Scope = dict[str, Any]
-ASGIApp = Callable[[Scope, Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Level = Literal["read", "write", "admin"]
 
 
 @dataclass(frozen=True)
 class Keys:
+    """The configured keys by scope (see the module docstring)."""
+
     write: tuple[str, ...] = ()
     read: tuple[str, ...] = ()
+    admin: tuple[str, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Keys:
+        return cls(write=settings.api_keys, read=settings.read_keys, admin=settings.admin_keys)
 
     @property
     def open(self) -> bool:
-        return not self.write and not self.read
+        return not self.write and not self.read and not self.admin
+
+    def allowed(self, level: Level) -> tuple[str, ...]:
+        """Every key that may act at ``level`` (write keys are the admin keys while none is set)."""
+        admin = self.admin or self.write
+        if level == "admin":
+            return admin
+        return admin + self.write if level == "write" else admin + self.write + self.read
 
 
-def _presented(request: Request) -> str | None:
-    auth = request.headers.get("authorization")
+def presented_key(headers: Any) -> str | None:
+    """The API key a request presents (``headers``: Starlette headers or a dict of lower-case names)."""
+    auth = headers.get("authorization")
     if auth and auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
-    return request.headers.get("x-api-key") or None
+    return headers.get("x-api-key") or None
 
 
 def _match(key: str, keys: tuple[str, ...]) -> bool:
-    return any(hmac.compare_digest(key.encode(), k.encode()) for k in keys)
+    given = key.encode("utf-8", "surrogateescape")
+    found = False
+    for k in keys:  # every key compared: the time does not say which one matched
+        found |= hmac.compare_digest(given, k.encode())
+    return found
 
 
-def _check(request: Request, write: bool) -> None:
+_WHERE = {"read": "SHOPSAGE_READ_KEYS, SHOPSAGE_API_KEYS or SHOPSAGE_ADMIN_KEYS",
+          "write": "SHOPSAGE_API_KEYS or SHOPSAGE_ADMIN_KEYS",
+          "admin": "SHOPSAGE_ADMIN_KEYS (or SHOPSAGE_API_KEYS while no admin keys are set)"}
+
+
+def _unauthorized(what: str) -> HTTPException:
+    return HTTPException(401, f"{what}: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
+                         headers={"WWW-Authenticate": "Bearer"})
+
+
+def _check(request: Request, level: Level) -> None:
     keys: Keys = request.app.state.keys
-    if keys.open or (not write and not keys.read):
+    if keys.open or (level == "read" and not keys.read):
         return
-    key = _presented(request)
+    key = presented_key(request.headers)
     if key is None:
-        raise HTTPException(401, "this route needs an API key: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'",
-                            headers={"WWW-Authenticate": "Bearer"})
-    allowed = keys.write if write else keys.write + keys.read
-    if not _match(key, allowed):
-        raise HTTPException(403, "this key may not " + ("write: use a key from SHOPSAGE_API_KEYS" if write
-                                                         else "read: use a key from SHOPSAGE_READ_KEYS or SHOPSAGE_API_KEYS"))
+        raise _unauthorized("this route needs an API key")
+    if not _match(key, keys.allowed(level)):
+        raise HTTPException(403, f"this key may not {level}: use a key from {_WHERE[level]}")
 
 
 async def require_read(request: Request) -> None:
-    _check(request, write=False)
+    _check(request, "read")
 
 
 async def require_write(request: Request) -> None:
-    _check(request, write=True)
+    _check(request, "write")
+
+
+async def require_admin(request: Request) -> None:
+    _check(request, "admin")
+
+
+def require_user_read(request: Request, user: str | None) -> None:
+    """A read about one user (``user``: the raw id of the request): a key of any scope, or a valid
+    shopper token for that user. Open when no keys are configured."""
+    keys: Keys = request.app.state.keys
+    if user is None or keys.open:
+        return
+    token = request.headers.get(TOKEN_HEADER)
+    if token is not None and request.app.state.ids.verify_shopper_token(token, user):
+        return
+    key = presented_key(request.headers)
+    if key is None:
+        raise _unauthorized("reading a user's data needs an API key or a shopper token for that user "
+                            "('X-Shopper-Token: TOKEN', from POST /v1/users/{id}/token)"
+                            + (" (the one sent is expired or for another user)" if token is not None else ""))
+    if not _match(key, keys.allowed("read")):
+        raise HTTPException(403, f"this key may not read: use a key from {_WHERE['read']}")
+
+
+async def send_error(send: Send, status: int, error: str, message: str, headers: dict[str, str] | None = None) -> None:
+    """A ``{"error", "message", "detail"}`` answer written by a middleware (before any route ran)."""
+    import json
+
+    body = json.dumps({"error": error, "message": message, "detail": None}).encode()
+    extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *extra]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class BodyLimit:
@@ -76,8 +160,7 @@ class BodyLimit:
         self.app = app
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[dict[str, Any]]],
-                       send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -88,7 +171,7 @@ class BodyLimit:
                 except ValueError:
                     too_big = False
                 if too_big:
-                    await _too_large(send, self.max_bytes)
+                    await self._too_large(send)
                     return
         seen = 0
 
@@ -104,19 +187,62 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except _BodyTooLarge:
-            await _too_large(send, self.max_bytes)
+            await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        await send_error(send, 413, "PayloadTooLarge", f"the request body is larger than {self.max_bytes} bytes: "
+                         "send fewer events or items per request", {"connection": "close"})
 
 
 class _BodyTooLarge(Exception):
     pass
 
 
-async def _too_large(send: Callable[[dict[str, Any]], Awaitable[None]], limit: int) -> None:
-    body = (b'{"error":"PayloadTooLarge","message":"the request body is larger than '
-            + str(limit).encode() + b' bytes: send fewer events or items per request"}')
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+class ReadTimeout:
+    """408 when a request body has not wholly arrived ``timeout_s`` after the request began (a body
+    shorter than its Content-Length, a client dripping bytes): on timeout the 408 is sent (with
+    ``connection: close``), the route sees a disconnect and whatever it answers is dropped."""
+
+    def __init__(self, app: ASGIApp, timeout_s: float) -> None:
+        self.app = app
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        done = False  # the body has arrived: later receives wait for a disconnect, unbounded
+        started = False
+        timed_out = False
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
+
+        async def bounded() -> dict[str, Any]:
+            nonlocal done, started, timed_out
+            if done:
+                return await receive()
+            try:
+                msg = await asyncio.wait_for(receive(), max(0.0, deadline - asyncio.get_running_loop().time()))
+            except TimeoutError:
+                done = True
+                if not started:
+                    timed_out = started = True
+                    exc = RequestTimeoutError(f"the request body did not arrive within {self.timeout_s:g} s (is it "
+                                              "shorter than its Content-Length?): send the whole body at once")
+                    await send_error(send, HTTP_STATUS[RequestTimeoutError], "RequestTimeout", str(exc),
+                                     {"connection": "close"})
+                return {"type": "http.disconnect"}
+            if msg["type"] != "http.request" or not msg.get("more_body", False):
+                done = True
+            return msg
+
+        async def sending(msg: dict[str, Any]) -> None:
+            nonlocal started
+            if timed_out:
+                return  # the 408 is the answer
+            started = started or msg["type"] == "http.response.start"
+            await send(msg)
+
+        await self.app(scope, bounded, sending)
 
 
 class AccessLog:
@@ -129,8 +255,7 @@ class AccessLog:
         self.log = logging.getLogger("shopsage.access")
         self.worker = str(os.getpid()).encode()  # which worker answered (multi-worker debugging)
 
-    async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[dict[str, Any]]],
-                       send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

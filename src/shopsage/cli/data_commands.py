@@ -18,6 +18,7 @@ from shopsage.data.cleaning import RobotFilter
 from shopsage.data.importers import FORMATS, Importer, ImportSummary, get_importer, run_import
 from shopsage.data.rows import RowKey
 from shopsage.data.stores import Store, StoreStats, open_store
+from shopsage.privacy.imports import private_importer
 
 __all__ = ["register", "config_of", "home_option", "home_of", "default_store", "open_existing", "import_shown",
            "stats_table", "HOME_HELP", "STORE_HELP"]
@@ -83,8 +84,11 @@ def import_data(
                                      help="Quarantine events beyond N a minute from one user (0 = off, the default)."),
     ack_log: Path = typer.Option(None, "--ack-log", help="Append one line per committed batch (for audits)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    home: Path = home_option(),
 ) -> None:
-    """Import a data set into the store; bad rows go to the quarantine, never lost."""
+    """Import a data set into the store; bad rows go to the quarantine, never lost. User and session ids
+    are stored as pseudonyms keyed by the home's id key and queries are scrubbed, as the API does
+    (privacy.raw_ids or SHOPSAGE_RAW_IDS=1 keeps ids as given)."""
     if fmt not in FORMATS:
         fail(f"unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
     options = {"mapping": mapping} if fmt == "table" else {}
@@ -94,8 +98,10 @@ def import_data(
     strict = cfg.strict if strict is None else strict
     batch_size = cfg.batch_size if batch_size is None else batch_size
     robot_filter = cfg.robot_filter_per_minute if robot_filter is None else robot_filter
-    url = store or default_store(ctx)
-    importer: Importer = run_or_fail(lambda: get_importer(fmt, str(path), **options))  # type: ignore[assignment]
+    home = home_of(ctx, home)
+    url = store or default_store(ctx, home)
+    importer: Importer = run_or_fail(lambda: private_importer(get_importer(fmt, str(path), **options), home,  # type: ignore[assignment]
+                                                              config_of(ctx).privacy.raw_ids))
     st: Store = run_or_fail(lambda: open_store(url))  # type: ignore[assignment]
     ack = open(ack_log, "a", encoding="utf-8") if ack_log else None  # noqa: SIM115 - closed below
 

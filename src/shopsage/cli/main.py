@@ -19,10 +19,13 @@ from shopsage.cli.data_commands import (
     import_shown,
 )
 from shopsage.cli.models import models_app
+from shopsage.cli.privacy import privacy_app
 from shopsage.cli.serve import DEMO_MODELS, run_server, serve
+from shopsage.cli.users import users_app
 from shopsage.config import load_config
 from shopsage.data.importers import Importer, get_importer
 from shopsage.data.stores import Store, open_store
+from shopsage.privacy.imports import private_importer
 
 __all__ = ["app"]
 
@@ -41,6 +44,8 @@ def main(
     ctx.obj = run_or_fail(lambda: load_config(config))
 app.add_typer(bench_app, name="bench")
 app.add_typer(models_app, name="models")
+app.add_typer(users_app, name="users")
+app.add_typer(privacy_app, name="privacy")
 app.command("serve")(serve)
 
 DEMO_SETS = [
@@ -85,7 +90,8 @@ def demo(
     home = home_of(ctx, home)
     data = data or config_of(ctx).paths.data_dir
     url = store or default_store(ctx, home)
-    importer: Importer = run_or_fail(lambda: get_importer(fmt, str(data / folder)))  # type: ignore[assignment]
+    importer: Importer = run_or_fail(lambda: private_importer(get_importer(fmt, str(data / folder)), home,  # type: ignore[assignment]
+                                                              config_of(ctx).privacy.raw_ids))
     st: Store = run_or_fail(lambda: open_store(url))  # type: ignore[assignment]
     other = _other_demo(st, dataset)
     if other is not None:
@@ -106,7 +112,7 @@ def demo(
                   f"`{env}shopsage models list`, serve them again with `{env}shopsage serve --semantic{at}`")
     st.close()
     if do_serve:
-        run_server(url, "memory://", "127.0.0.1", port, 1, home, None, semantic=True)
+        run_server(url, "memory://", "127.0.0.1", port, 1, home, None, semantic=True, privacy=config_of(ctx).privacy)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,7 +11,8 @@ from pathlib import Path
 import typer
 
 from shopsage.cli.console import console, err_console, fail, progress_bar, run_or_fail
-from shopsage.cli.data_commands import STORE_HELP, default_store, home_of, home_option
+from shopsage.cli.data_commands import STORE_HELP, config_of, default_store, home_of, home_option
+from shopsage.config import PrivacyConfig
 from shopsage.settings import get_settings
 
 __all__ = ["serve", "run_server", "DEMO_MODELS"]
@@ -27,7 +28,8 @@ def _logging(level: str) -> None:
 
 def run_server(store: str, state: str, host: str, port: int, workers: int, home: Path, pipelines: Path | None,
                access_log: bool = True, build: tuple[str, ...] | None = None, semantic: bool = False,
-               encoder: str = "encoder") -> None:
+               encoder: str = "encoder", unknown_items: str = "quarantine", query_backend: str = "onnx",
+               privacy: PrivacyConfig | None = None) -> None:
     """Check the keys against the address, build what is missing, then serve until interrupted."""
     import uvicorn
 
@@ -38,8 +40,11 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
     from shopsage.serving.build import BUILD_ON_START, build_missing
     from shopsage.serving.service import Service, ServiceOptions
 
+    privacy = privacy or PrivacyConfig()
+    if privacy.raw_ids:  # the config's switch reaches the API edge (and every worker) as $SHOPSAGE_RAW_IDS
+        os.environ.setdefault("SHOPSAGE_RAW_IDS", "1")
     settings = get_settings()
-    keys = Keys(write=settings.api_keys, read=settings.read_keys)
+    keys = Keys.from_settings(settings)  # write, read and admin keys
     if keys.open and host not in LOOPBACK:
         fail(f"no API keys are configured, so the service may only listen on 127.0.0.1, not {host}. "
              "Set SHOPSAGE_API_KEYS (and optionally SHOPSAGE_READ_KEYS), or leave --host at 127.0.0.1.")
@@ -61,7 +66,8 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
                                           say=say, progress=progress))
     st.close()  # type: ignore[attr-defined]
     opts = ServiceOptions(store_url=store, state_url=state, home=home, pipelines=pipelines, build_on_start=False,
-                          semantic=semantic, encoder=encoder)
+                          semantic=semantic, encoder=encoder, unknown_items=unknown_items,  # type: ignore[arg-type]
+                          query_backend=query_backend, privacy=privacy)  # type: ignore[arg-type]
     if workers == 1:
         with progress_bar() as progress:
             svc = run_or_fail(lambda: Service(opts, say=say).start(progress))
@@ -71,7 +77,8 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
         return
     os.environ[OPTIONS_ENV] = json.dumps({"store_url": store, "state_url": state, "home": str(home),
                                           "pipelines": str(pipelines) if pipelines else None,
-                                          "semantic": semantic, "encoder": encoder})
+                                          "semantic": semantic, "encoder": encoder, "unknown_items": unknown_items,
+                                          "query_backend": query_backend, "privacy": privacy.model_dump(mode="json")})
     console.print(f"ShopSage on http://{host}:{port} with {workers} workers (docs: http://{host}:{port}/docs)")
     uvicorn.run("shopsage.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 access_log=False, log_level="warning")
@@ -92,8 +99,14 @@ def serve(
                                   "registry, else all-MiniLM-L6-v2): the 'semantic' generator and the search fallback "
                                   "for queries that match no word. A promoted version goes live without a restart."),
     encoder: str = typer.Option("encoder", "--encoder", help="Registry name of the text encoder (shopsage models finetune)."),
+    unknown_items: str = typer.Option("quarantine", "--unknown-items", help="A live event naming an item not in the "
+                                      "catalogue: quarantine (kept with its reason), reject (422) or accept (creates a "
+                                      "placeholder item)."),
+    query_backend: str = typer.Option("onnx", "--query-backend", help="--semantic: encode search queries with onnx "
+                                      "(onnxruntime, the same vectors, faster) or torch."),
 ) -> None:
     """Serve search and recommendations over HTTP; builds the BM25 index, popularity and item-kNN when missing."""
     home = home_of(ctx, home)
     run_server(store or default_store(ctx, home), state, host, port, workers, home, pipelines, access_log,
-               semantic=semantic, encoder=encoder)
+               semantic=semantic, encoder=encoder, unknown_items=unknown_items, query_backend=query_backend,
+               privacy=config_of(ctx).privacy)

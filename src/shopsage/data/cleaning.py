@@ -14,11 +14,13 @@ from datetime import datetime
 from shopsage.data.rows import EventRow
 from shopsage.data.schema import EVENT_TYPES
 
-__all__ = ["BadValue", "check_id", "parse_float", "parse_price", "parse_timestamp", "check_event_type",
-           "check_text", "RobotFilter", "MAX_ID_LEN", "MAX_TS"]
+__all__ = ["BadValue", "check_id", "parse_float", "parse_price", "parse_rating", "parse_timestamp", "check_event_type",
+           "check_text", "check_printable", "check_int64", "check_json_value", "RobotFilter", "MAX_ID_LEN", "MAX_TS", "MAX_NUMBER_CHARS"]
 
 MAX_ID_LEN = 256
 MAX_TS = 32503680000.0  # year 3000
+MAX_NUMBER_CHARS = 40  # the default of ImportLimits.max_number_chars: longer "numbers" are data errors
+INT64_MAX = 2**63 - 1
 _EVENT_TYPES = frozenset(EVENT_TYPES)
 
 
@@ -30,7 +32,7 @@ def check_id(value: str | None, what: str) -> str:
     """A non-empty id of at most 256 printable characters, without surrounding white space."""
     if value is None:
         raise BadValue(f"missing {what}")
-    value = value.strip()
+    value = value.strip(" \t")  # only plain blanks: a control character at the edge is refused, not dropped
     if not value:
         raise BadValue(f"missing {what}")
     if len(value) > MAX_ID_LEN:
@@ -40,10 +42,22 @@ def check_id(value: str | None, what: str) -> str:
     return value
 
 
-def check_text(value: str | None, what: str) -> str | None:
-    """Text that decoded cleanly: undecodable bytes (surrogate escapes, U+FFFD) are refused."""
+def check_printable(text: str, what: str) -> str:
+    """``text`` if it holds no control or other non-printing character (ids separated by spaces:
+    ``str.split()`` would silently treat such a character as a separator)."""
+    if not text.isprintable():
+        at, c = next((n, c) for n, c in enumerate(text) if not c.isprintable())
+        raise BadValue(f"control character U+{ord(c):04X} at character {at + 1} of {what}: remove it")
+    return text
+
+
+def check_text(value: str | None, what: str, max_chars: int | None = None) -> str | None:
+    """Text that decoded cleanly: undecodable bytes (surrogate escapes, U+FFFD) and NUL are refused,
+    and so is text longer than ``max_chars`` when given."""
     if value is None:
         return None
+    if max_chars is not None and len(value) > max_chars:
+        raise BadValue(f"{what} has {len(value):,} characters, over the limit of {max_chars:,} (ImportLimits.max_field_chars)")
     if "\ufffd" in value:
         raise BadValue(f"undecodable bytes in {what}")
     try:
@@ -55,9 +69,17 @@ def check_text(value: str | None, what: str) -> str | None:
     return value
 
 
-def parse_float(value: str | None, what: str) -> float | None:
+def _number_text(value: str, what: str, max_chars: int) -> None:
+    if len(value) > max_chars:
+        raise BadValue(f"{what} has {len(value):,} characters, too many for a number (at most {max_chars}, "
+                       "ImportLimits.max_number_chars)")
+
+
+def parse_float(value: str | None, what: str, max_chars: int = MAX_NUMBER_CHARS) -> float | None:
+    """A finite number, or None for an empty value; refuses text longer than ``max_chars``."""
     if value is None or value.strip() == "":
         return None
+    _number_text(value, what, max_chars)
     try:
         out = float(value)
     except ValueError:
@@ -74,12 +96,58 @@ def parse_price(value: str | None) -> float | None:
     return out
 
 
+def parse_rating(value: str | None, low: float, high: float, max_chars: int = MAX_NUMBER_CHARS) -> float | None:
+    """A rating within ``[low, high]`` (``ImportLimits.min_rating`` / ``max_rating``), or None when empty."""
+    out = parse_float(value, "rating", max_chars)
+    if out is not None and not low <= out <= high:
+        raise BadValue(f"rating {out:g} is outside {low:g}..{high:g}: fix it, or set ImportLimits.min_rating "
+                       "and max_rating to the scale of this file")
+    return out
+
+
+def check_int64(value: int | None, what: str) -> int | None:
+    """An integer a database column can hold (64-bit signed)."""
+    if value is not None and not -INT64_MAX - 1 <= value <= INT64_MAX:
+        raise BadValue(f"{what} {str(value)[:30]}... does not fit in 64 bits")
+    return value
+
+
+def check_json_value(value: object, what: str, max_depth: int, max_chars: int, depth: int = 0) -> None:
+    """Refuse a parsed JSON (or Parquet) value nested deeper than ``max_depth``, holding a string longer
+    than ``max_chars`` or with NUL / undecodable characters, an integer beyond 64 bits or a
+    non-finite number: any of them would fail or be truncated in a store."""
+    if isinstance(value, str):
+        check_text(value, what, max_chars)
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int):
+        check_int64(value, what)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise BadValue(f"{what} is not a finite number ({value})")
+    elif isinstance(value, dict | list | tuple):
+        if depth >= max_depth:
+            raise BadValue(f"{what} is nested more than {max_depth} levels deep (ImportLimits.max_depth)")
+        if isinstance(value, dict):
+            for k, v in value.items():
+                check_text(str(k), f"a key of {what}", max_chars)
+                check_json_value(v, f"{what}.{str(k)[:40]}", max_depth, max_chars, depth + 1)
+        else:
+            for v in value:
+                check_json_value(v, what, max_depth, max_chars, depth + 1)
+
+
 def parse_timestamp(value: str | float | None) -> float:
     """Unix seconds (int or float) or an ISO 8601 date-time; refuses missing, negative or absurd times."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise BadValue("missing timestamp")
+    if isinstance(value, str) and len(value) > 64:
+        raise BadValue(f"timestamp has {len(value):,} characters: give Unix seconds or ISO 8601")
     if isinstance(value, int | float):
-        ts = float(value)
+        try:
+            ts = float(value)
+        except OverflowError:
+            raise BadValue(f"bad timestamp {str(value)[:30]}...: outside 1970..3000") from None
     else:
         text = value.strip()
         try:
@@ -91,7 +159,10 @@ def parse_timestamp(value: str | float | None) -> float:
                 raise BadValue(f"bad timestamp {text!r}: give Unix seconds or ISO 8601") from None
             if dt.tzinfo is None:
                 raise BadValue(f"timestamp {text!r} has no time zone: add Z or +HH:MM") from None
-            ts = dt.timestamp()
+            try:
+                ts = dt.timestamp()
+            except (OverflowError, ValueError, OSError):
+                raise BadValue(f"bad timestamp {text!r}: outside 1970..3000") from None
     if not math.isfinite(ts) or ts < 0 or ts > MAX_TS:
         raise BadValue(f"bad timestamp {value!r}: outside 1970..3000")
     return ts

@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 __all__ = ["RowKey", "ItemRow", "EventRow", "EventBlock", "JudgmentRow", "DocumentRow", "QuarantineRow", "WriteResult",
-           "row_digest", "item_digest", "event_digest"]
+           "row_digest", "item_digest", "event_digest", "safe_text", "QUARANTINE_TEXT_LIMIT"]
+
+QUARANTINE_TEXT_LIMIT = 4000
+"""Characters of raw text (and of a reason) the quarantine keeps per row; the rest is cut, saying how much."""
 
 
 class RowKey(NamedTuple):
@@ -154,10 +157,43 @@ class DocumentRow(NamedTuple):
     language: str | None = None
 
 
+def safe_text(text: str, limit: int = QUARANTINE_TEXT_LIMIT) -> str:
+    """``text`` made storable in any text column of SQLite and PostgreSQL, at most ``limit`` characters.
+
+    Undecodable bytes (the lone surrogates of ``surrogateescape`` decoding) become ``\\xNN``, other lone
+    surrogates ``\\udNNN``, and NUL ``\\x00`` (PostgreSQL text cannot hold NUL); the result is valid
+    UTF-8. Longer text is cut and ends with how many characters were left out.
+    """
+    total = len(text)
+    if total > 2 * limit:  # escaping only grows text: cut first so a 1 GB line costs nothing
+        text = text[:2 * limit]
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogateescape" if _only_escapes(text) else "backslashreplace").decode(
+            "utf-8", "backslashreplace")
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates left by the above
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    if len(text) > limit:
+        text = f"{text[:limit - 40]}... (cut; {total:,} characters in all)"
+    return text
+
+
+def _only_escapes(text: str) -> bool:
+    """Whether every lone surrogate of ``text`` is a ``surrogateescape`` byte (U+DC80..U+DCFF)."""
+    return all("\udc80" <= c <= "\udcff" for c in text if "\ud800" <= c <= "\udfff")
+
+
 class QuarantineRow(NamedTuple):
     key: RowKey
     reason: str
     raw: str
+
+    @classmethod
+    def safe(cls, key: RowKey, reason: str, raw: str) -> QuarantineRow:
+        """A quarantine row whose reason and raw text any backend stores as they are (see :func:`safe_text`)."""
+        return cls(key, safe_text(reason, 1000), safe_text(raw))
 
 
 @dataclass

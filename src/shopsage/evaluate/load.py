@@ -75,8 +75,10 @@ class Result:
         return len(self.latency_s) / self.seconds
 
 
-async def open_loop(host: str, port: int, path_of: Callable[[int], str], rate: float, count: int,
-                    pool: int = 32) -> Result:
+async def open_loop(host: str, port: int, path_of: Callable[[int], str | tuple[str, str, bytes]], rate: float,
+                    count: int, pool: int = 32) -> Result:
+    """``path_of(i)``: a path to GET, or ``(method, path, body)``. A connection the server drops counts
+    as status 0 and is replaced (a soak keeps going and reports it)."""
     conns = [await Conn(host, port).open() for _ in range(pool)]
     free: asyncio.Queue[Conn] = asyncio.Queue()
     for c in conns:
@@ -90,9 +92,16 @@ async def open_loop(host: str, port: int, path_of: Callable[[int], str], rate: f
     async def one(i: int) -> None:
         due = t0 + i / rate
         await asyncio.sleep(max(0.0, due - loop.time()))
+        req = path_of(i)
+        method, path, body = ("GET", req, b"") if isinstance(req, str) else req
         conn = await free.get()
         start = loop.time()
-        status, _ = await conn.send("GET", path_of(i))
+        try:
+            status, _ = await conn.send(method, path, body)
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            status = 0
+            conn.close()
+            conn = await Conn(host, port).open()
         end = loop.time()
         free.put_nowait(conn)
         lat[i], svc[i] = end - due, end - start

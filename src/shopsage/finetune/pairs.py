@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from shopsage.data.schema import EVENT_TYPES
 from shopsage.data.stores.base import StoreReader
 from shopsage.errors import ValidationError
+from shopsage.privacy.cipher import FieldCipher, reveal_query_events
 from shopsage.search.engine import embedding_text
 
 __all__ = ["Pair", "PairSet", "pairs_from_judgments", "pairs_from_search_events", "pairs_from_sequences",
@@ -90,7 +91,7 @@ def pairs_from_search_events(store: StoreReader, types: Sequence[str] = POSITIVE
     unknown = set(types) - set(EVENT_TYPES)
     if unknown:
         raise ValidationError(f"unknown event types {sorted(unknown)}; use some of {', '.join(EVENT_TYPES)}")
-    rows = store.query_events(types)
+    rows = reveal_query_events(store.query_events(types), FieldCipher.from_env())  # encrypted at rest when keyed
     pairs = [Pair(q, item) for q, item in rows]
     texts = _texts(store, (p.positive for p in pairs))
     pairs = [p for p in pairs if texts.get(p.positive)]

@@ -68,8 +68,9 @@ class SearchSide:
 
         cache = str(Path(self.options.home) / "cache" / "embeddings")
         item_enc = TextEncoder(EncoderConfig(model=items, cache_dir=cache, progress=False))
-        query_enc = item_enc if queries == items else TextEncoder(EncoderConfig(model=queries, cache_dir=cache,
-                                                                                progress=False))
+        backend = self.options.query_backend
+        query_enc = item_enc if queries == items and backend == "torch" else \
+            TextEncoder(EncoderConfig(model=queries, cache_dir=cache, progress=False, backend=backend, threads=1))
         for enc in (item_enc, query_enc):
             if enc.cache is not None:  # bulk embeddings persist; single updated or viewed items stay in memory
                 enc.cache.persist_min = _PERSIST_MIN
@@ -114,7 +115,7 @@ class SearchSide:
             if (self._encoders is not None and items == self._encoders[0] and current_items is not None
                     and current_vector is not None):  # a query-tower version: the item vectors stay
                 item_enc, vector = current_items, current_vector
-                query_enc = item_enc if queries == items else self._text_encoders(queries, queries)[0]
+                query_enc = self._text_encoders(queries, queries)[1]
             else:
                 item_enc, query_enc = self._text_encoders(items, queries)
                 live = [r for s in np.flatnonzero(engine.live) if (r := catalog.row(int(s))) is not None]

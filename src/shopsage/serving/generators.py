@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from shopsage.privacy.trending import PrivateTrending, TrendingRelease
 from shopsage.profiles import EVENT_WEIGHTS
 from shopsage.search import embedding_text
 from shopsage.serving.catalog import ServingCatalog
@@ -114,10 +115,14 @@ def _keep(slots: np.ndarray, scores: np.ndarray, allowed: np.ndarray) -> tuple[n
 class Generators:
     """The generator kinds of :class:`~shopsage.serving.config.GeneratorConfig`, over one catalogue."""
 
-    def __init__(self, catalog: ServingCatalog, models: ModelSet, trending: Callable[[], Popularity]) -> None:
+    def __init__(self, catalog: ServingCatalog, models: ModelSet, trending: Callable[[], Popularity],
+                 private: PrivateTrending | None = None) -> None:
         self.catalog = catalog
         self.models = models
         self._trending = trending
+        self.private = private
+        """``privacy.dp_trending``: trending ranks by differentially private counts instead."""
+        self._private_scores: tuple[float, int, np.ndarray] | None = None  # (release time, capacity, scores)
 
     def run(self, g: GeneratorConfig, shopper: Shopper, allowed: np.ndarray, scenario: str) -> CandidateList | None:
         """The generator's list, or None when it cannot run (its model is absent, no item, no history)."""
@@ -311,6 +316,8 @@ class Generators:
         return CandidateList("content", slots, scores.astype(np.float32), reason)
 
     def trending(self, g: GeneratorConfig, allowed: np.ndarray) -> CandidateList:
+        if self.private is not None:
+            return self._private_trending(g, allowed)
         pop = self._trending()
         s = np.where(allowed[: len(pop.scores)], pop.scores, -np.inf)
         k = min(g.n, int(np.isfinite(s).sum()), len(s))
@@ -324,6 +331,39 @@ class Generators:
             return self._popular(int(top[i]), pop)
 
         return CandidateList("trending", top.astype(np.int64), s[top].astype(np.float32), reason)
+
+    def _private_trending(self, g: GeneratorConfig, allowed: np.ndarray) -> CandidateList:
+        """Trending by the last private release: its noisy counts rank, and its counts alone are shown."""
+        assert self.private is not None
+        rel = self.private.current()
+        if rel is None:
+            return CandidateList.empty("trending")
+        cap = len(allowed)
+        cached = self._private_scores
+        if cached is None or cached[0] != rel.at or cached[1] != cap:
+            scores = np.zeros(cap, np.float32)
+            for ext, c in rel.counts.items():
+                slot = self.catalog.slot(ext)
+                if slot is not None and slot < cap:
+                    scores[slot] = c
+            cached = self._private_scores = (rel.at, cap, scores)
+        s = np.where(allowed, cached[2], 0.0)
+        top = np.flatnonzero(s > 0)
+        top = top[np.argsort(-s[top], kind="stable")][: g.n]
+
+        def reason(i: int) -> Reason:
+            return self._private_popular(int(top[i]), int(s[top[i]]), rel)
+
+        return CandidateList("trending", top.astype(np.int64), s[top].astype(np.float32), reason)
+
+    def _private_popular(self, slot: int, count: int, rel: TrendingRelease) -> Reason:
+        """"Popular in Saws: about 12 shoppers": the release's noisy count, never an exact one."""
+        cat = self.catalog.category(slot)
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(rel.at))
+        who = "1 shopper" if count == 1 else f"{count} shoppers"
+        return Reason("candidates", "trending", f"Popular in {cat or 'the shop'}: about {who}",
+                      {"category": cat, "shoppers": count, "differentially_private": True, "epsilon": rel.epsilon,
+                       "noise_scale": rel.scale, "released_at": at})
 
     def _popular(self, slot: int, pop: Popularity) -> Reason:
         """"Popular in Saws: 12 interactions in all, 5 since 2025-01-02 10:00 UTC": every count is

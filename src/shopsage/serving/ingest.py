@@ -1,73 +1,82 @@
-"""Event ingest: claim event ids and idempotency keys, persist, then apply to the live state.
+"""Event ingest: store a request exactly once, then apply what it stored to the live state.
 
-An accepted batch is written to the store before the state (sessions, profiles, popularity) learns
-of it; a failed write releases the claims, so the client may retry the same request, ids and key.
+The store is the only judge of "already seen" (:meth:`~shopsage.data.stores.base.StoreWriter.ingest_events`):
+a request's events and, with an ``Idempotency-Key``, its record (the body's digest and the answer)
+commit in one transaction. Only then are the events this call stored applied to the state
+(sessions, profiles, popularity), so a crash between the two loses nothing the store acknowledged:
+a retry is answered from the store's record, and a restarted service reads the events from the
+store. A retry with the key and another body, or an event id reused with other content, is refused
+(409) with nothing applied.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from shopsage.data.rows import EventRow, RowKey
 from shopsage.data.schema import Event
-from shopsage.data.stores.base import StoreWriter
+from shopsage.data.stores.base import StoreWriter, UnknownItems
+from shopsage.privacy.cipher import FieldCipher
 from shopsage.state import StateStore, Touch
 
-__all__ = ["EventIngest", "NO_HISTORY"]
+__all__ = ["EventIngest", "NO_HISTORY", "request_digest"]
 
 NO_HISTORY = ("impression", "search")
 """Event types that never enter a shopper's history or popularity."""
 
 
-class EventIngest:
-    """The write path of ``POST /v1/events`` for one service process."""
+def request_digest(events: Sequence[Event], stamped: Collection[int] = ()) -> str:
+    """SHA-256 of a request's events as the client sent them (timestamps the server stamped left out):
+    a retry under the same Idempotency-Key must have the same digest."""
+    sent = []
+    for i, e in enumerate(events):
+        data = e.model_dump(mode="json", exclude_none=True)
+        if i in stamped:
+            data.pop("timestamp", None)
+        sent.append(data)
+    text = json.dumps(sent, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
-    def __init__(self, store: Callable[[], StoreWriter], state: StateStore, on_popularity: Callable[[], None]) -> None:
+
+class EventIngest:
+    """The write path of ``POST /v1/events`` for one service process; safe to call from several threads."""
+
+    def __init__(self, store: Callable[[], StoreWriter], state: StateStore, on_popularity: Callable[[], None],
+                 unknown_items: UnknownItems = "quarantine") -> None:
         self._store = store  # the service's current store (it may reopen one)
         self.state = state
         self._on_popularity = on_popularity  # live popularity changed: the service re-reads it
+        self.unknown_items: UnknownItems = unknown_items
         self._source = f"api/{os.getpid()}-{int(time.time() * 1000)}"
-        self._line = 0
+        self._lines = itertools.count(1)  # next() is atomic: each request its own line
+        self._cipher = FieldCipher.from_env()  # $SHOPSAGE_FIELD_KEY: queries and contexts stored encrypted
 
-    def ingest(self, events: Sequence[Event], idempotency_key: str | None = None) -> dict[str, Any]:
-        """Apply validated events: claim their ids, persist them, update sessions, profiles, popularity."""
-        req = [f"req:{idempotency_key}"] if idempotency_key is not None else []
-        if req and not self.state.claim(req)[0]:
-            return {"accepted": 0, "duplicates": len(events), "replayed": True}
-        with_id = list(dict.fromkeys(e.id for e in events if e.id is not None))
-        try:
-            fresh_ids = dict(zip(with_id, self.state.claim(with_id), strict=True)) if with_id else {}
-        except Exception:
-            self.state.release(req)
-            raise
-        batch_seen: set[str] = set()
-        fresh: list[Event] = []
-        for e in events:
-            if e.id is not None:
-                if not fresh_ids[e.id] or e.id in batch_seen:
-                    continue
-                batch_seen.add(e.id)
-            fresh.append(e)
-        if fresh:
-            try:
-                self._persist(fresh)
-            except Exception:  # nothing applied: the client may retry the same request, ids and key
-                self.state.release(req + [e for e, new in fresh_ids.items() if new])
-                raise
-            self._apply(fresh)
-        return {"accepted": len(fresh), "duplicates": len(events) - len(fresh), "replayed": False}
+    def ingest(self, events: Sequence[Event], idempotency_key: str | None = None,
+               stamped: Collection[int] = ()) -> dict[str, Any]:
+        """Store validated events exactly once, then update sessions, profiles and popularity with the
+        ones stored now. ``stamped``: positions of events whose timestamp the server gave (the client
+        sent none); that time is no part of what a retry must repeat. Returns ``accepted``,
+        ``duplicates``, ``quarantined`` and ``replayed`` (the answer recorded under the key)."""
+        line = next(self._lines)
+        rows = [self._row(e, line, pos) for pos, e in enumerate(events)]
+        digest = request_digest(events, stamped) if idempotency_key is not None else None
+        out = self._store().ingest_events(rows, request_key=idempotency_key, digest=digest,
+                                          unknown_items=self.unknown_items, stamped=sorted(stamped))
+        if out.inserted:
+            self._apply([events[i] for i in out.inserted])
+        return out.answer()
 
-    def _persist(self, events: Sequence[Event]) -> None:
-        rows = []
-        for e in events:
-            self._line += 1
-            ctx = e.context.model_dump(exclude_none=True) if e.context is not None else None
-            rows.append(EventRow(RowKey(self._source, self._line, 0), e.type, e.item, e.user, e.session, e.query,
-                                 e.value, e.timestamp, e.ordinal, None, ctx or None, e.id))
-        self._store().write_events(rows)
+    def _row(self, e: Event, line: int, pos: int) -> EventRow:
+        ctx = e.context.model_dump(exclude_none=True) if e.context is not None else None
+        row = EventRow(RowKey(self._source, line, pos), e.type, e.item, e.user, e.session, e.query, e.value,
+                       e.timestamp, e.ordinal, None, ctx or None, e.id)
+        return row if self._cipher is None else self._cipher.protect_event(row)  # encrypted at rest when keyed
 
     def _apply(self, events: Sequence[Event]) -> None:
         groups: dict[tuple[str | None, str | None], list[Touch]] = {}

@@ -18,17 +18,20 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from shopsage.config import PrivacyConfig
 from shopsage.data.rows import ItemRow
 from shopsage.data.schema import Event
 from shopsage.data.stores import open_store
+from shopsage.data.stores.base import UNKNOWN_ITEMS, UnknownItems
 from shopsage.errors import ConfigError, NotFoundError, ValidationError
+from shopsage.privacy.trending import PrivateTrending
 from shopsage.progress import LineProgress, Progress
 from shopsage.registry import ModelRegistry
 from shopsage.serving.build import build_missing
@@ -73,11 +76,26 @@ class ServiceOptions:
     """Registry name of the text encoder; a newly promoted version goes live without a restart."""
     base_encoder: str | None = None
     """A sentence-transformers directory used while no version is live (None: the packaged MiniLM)."""
+    query_backend: Literal["torch", "onnx"] = "onnx"
+    """How search queries are encoded (``semantic``): ``onnx`` runs the query encoder's float32 model
+    through onnxruntime (the same vectors as ``torch`` within 1e-6, 2-3x faster for one query; exported
+    once per model into ``~/.cache/shopsage/onnx``); ``torch`` skips the export. Catalogue items are
+    always encoded by torch in batches."""
     inference_threads: int = 1
     """Threads torch uses for one request's model (SASRec, GRU4Rec...), set once the models are loaded. A
     worker answers one request at a time and ``shopsage serve`` runs a worker per core, so more threads
     only wait for each other: on a busy 2-core machine SASRec's scores took 57 ms with torch's default
     of 2 threads and 0.3 ms with 1."""
+    privacy: PrivacyConfig | None = None
+    """The ``[privacy]`` section (None: its defaults); ``dp_trending`` makes trending rank by
+    differentially private counts released at most every ``trending_release_s``."""
+    unknown_items: UnknownItems = "quarantine"
+    """A live event naming an item the store does not know: ``quarantine`` (the default) keeps the event
+    in the quarantine with its reason, stores the rest of the request and counts it in the answer's
+    ``quarantined``: no placeholder item, nothing in popularity, nothing lost (an item published a
+    moment after its first events is there to inspect). ``reject`` refuses the whole request (422,
+    naming the items); ``accept`` stores it and creates a placeholder item, never shown (shops that
+    send events before their catalogue). Bulk imports always create the items they name."""
 
 
 @dataclass
@@ -92,6 +110,8 @@ class Service:
         if options.inference_threads < 1:
             raise ConfigError(f"inference_threads of {options.inference_threads} must be at least 1 (1 suits a "
                               "worker per core)")
+        if options.unknown_items not in UNKNOWN_ITEMS:
+            raise ConfigError(f"unknown_items of {options.unknown_items!r} is not one of {', '.join(UNKNOWN_ITEMS)}")
         self.options = options
         self.say = say
         self.pipelines = load_pipelines(options.pipelines)
@@ -106,13 +126,16 @@ class Service:
         self._stored = np.zeros(0, np.float32)
         self._live = _Live()
         self._cat_seen = 0
-        self.events = EventIngest(lambda: self.store, self.state, self._live_changed)
+        self._erased_seen = 0  # the last audit record of an erasure applied to self.history
+        self.events = EventIngest(lambda: self.store, self.state, self._live_changed, options.unknown_items)
         self._stop = threading.Event()
         self._reloader: threading.Thread | None = None
         names = [g.model for sc in self.pipelines.scenarios.values() for g in (*sc.candidates, *sc.fallbacks) if g.model]
         self.models = ModelSet(self.registry, names, self.catalog.slot, lambda: self.catalog.capacity,
                                lambda: list(self.store.item_ids()))
-        self.gens = Generators(self.catalog, self.models, self._trending)
+        privacy = options.privacy or PrivacyConfig()
+        private = PrivateTrending(lambda: self.store, Path(options.home), privacy) if privacy.dp_trending else None
+        self.gens = Generators(self.catalog, self.models, self._trending, private)
         self.started = False
 
     # ------------------------------------------------------------------ search side (encoders.py)
@@ -162,6 +185,8 @@ class Service:
             report(min(i + _INDEX_CHUNK, len(rows)), len(rows), what)
         self.catalog.engine.lexical.merge()
         self.say(f"catalogue: {len(rows):,} items indexed")
+        seen = self.store.erasures(0)
+        self._erased_seen = seen[-1][0] if seen else 0  # erased before the history was read: not in it
         self.history = load_history(self.store, self.catalog.slot)
         self.say(f"history: {len(self.history.users):,} users, {len(self.history.sessions):,} sessions, "
                  f"{self.history.events:,} interactions")
@@ -187,6 +212,7 @@ class Service:
     def _reload_loop(self) -> None:
         while not self._stop.wait(self.options.reload_interval_s):
             try:
+                self.forget_erased()
                 changed = self.models.refresh()
                 if changed:
                     log.info("models reloaded: %s", ", ".join(changed))
@@ -285,9 +311,37 @@ class Service:
             self._cat_seen = v  # nobody else changed anything meanwhile: nothing to re-read
 
     # ------------------------------------------------------------------ events
-    def ingest(self, events: Sequence[Event], idempotency_key: str | None = None) -> dict[str, Any]:
-        """Apply validated events (:class:`~shopsage.serving.ingest.EventIngest`)."""
-        return self.events.ingest(events, idempotency_key)
+    def ingest(self, events: Sequence[Event], idempotency_key: str | None = None,
+               stamped: Collection[int] = ()) -> dict[str, Any]:
+        """Store validated events exactly once, then apply them (:class:`~shopsage.serving.ingest.EventIngest`).
+        Blocking (a database transaction): async callers run it in a thread pool; safe from several
+        threads at once. ``stamped``: positions of events whose timestamp the server gave."""
+        return self.events.ingest(events, idempotency_key, stamped)
+
+    def forget_erased(self) -> int:
+        """Drop from the history this process loaded the users and sessions erased since (through any
+        worker: the store's audit log names them by hash). The reload thread calls it every
+        ``reload_interval_s``; returns how many histories went."""
+        new = self.store.erasures(self._erased_seen)
+        if not new:
+            return 0
+        self._erased_seen = new[-1][0]
+        return self.history.forget_hashed({u for _, u, _ in new}, {s for _, _, ss in new for s in ss})
+
+    def erase_user(self, user: str) -> dict[str, int]:
+        """Erase a user: their events and their sessions' events from the store (with an audit record),
+        their sessions, interactions and bought set from the state, their history from this process.
+        Returns the store's counts and ``state`` (1 when the state forgot them)."""
+        sessions = self.store.user_sessions(user)
+        counts = dict(self.store.erase_user(user))
+        forget = getattr(self.state, "forget", None)  # StateStore.forget (the state may predate it)
+        if forget is not None:
+            forget(user, sessions)
+        else:
+            log.warning("the state %s cannot forget a user: its live interactions expire with their TTL", type(self.state).__name__)
+        counts["state"] = int(forget is not None)
+        self.history.forget(user, sessions)
+        return counts
 
     # ------------------------------------------------------------------ shoppers
     def shopper(self, user: str | None, session: str | None, item: str | None = None,
@@ -297,7 +351,7 @@ class Service:
 
     def _trending(self) -> Popularity:
         """Stored counts (all time, read at start) plus live ones: every item's, not only the top ones.
-        An in-process state counts since this service started; a shared one does not say since when."""
+        Live counts cover the state's sliding window (``pop_window``), which the state dates."""
         now = time.monotonic()
         cap = self.catalog.capacity
         if now - self._live.at > self.options.trending_cache_s or len(self._live.counts) != cap:
@@ -308,7 +362,7 @@ class Service:
                     live[s] = c
             self._live = _Live(now, live, self._live.since)
         stored = self._stored[:cap]
-        since = self._live.since if self.state.url.startswith("memory:") else None
+        since = self.state.popularity_since()  # the live window's start, as the state counts it
         return Popularity(stored + self._live.counts, stored, self._live.counts, since)
 
     def _live_changed(self) -> None:

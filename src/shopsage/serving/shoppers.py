@@ -1,8 +1,9 @@
 """Who a request is for: a :class:`Shopper` from the stored history, the live state and the request.
 
 Histories are catalogue slots, oldest first, with event types; the stored part (read at start,
-:mod:`shopsage.serving.history`) comes before the live part (the state), and the items the request
-itself sends come last. The mask of what a scenario may show the shopper is
+:mod:`shopsage.serving.history`) comes before the live part (the state: only the interactions the
+stored part does not already hold, so a state that outlived a restart counts each event once), and
+the items the request itself sends come last. The mask of what a scenario may show the shopper is
 :mod:`shopsage.serving.masks`.
 """
 
@@ -38,20 +39,21 @@ def assemble_shopper(catalog: ServingCatalog, history: StoredHistory, state: Sta
     live_user: list[Touch] = []
     if user is not None:
         slots, types = history.user(user)
-        live_user = state.user_touches(user)
+        live_user = history.unseen("user", user, state.user_touches(user), catalog.slot)
         sh.user_history = [(int(s), StoredHistory.type_name(t)) for s, t in zip(slots, types, strict=True)]
         sh.user_history += _live_history(catalog, live_user)
         sh.purchased = {int(s) for s in history.purchased(user)}
         sh.purchased |= {s for s in catalog.slots(state.purchased(user))}
     if session is not None:
         slots, types = history.session(session)
-        live = state.session_touches(session)
+        live = history.unseen("session", session, state.session_touches(session), catalog.slot)
         sh.session_history = [(int(s), StoredHistory.type_name(t)) for s, t in zip(slots, types, strict=True)]
-        stored_session = list(sh.session_history)
         sh.session_history += _live_history(catalog, live)
         if user is not None:  # events sent with both ids are in both lists: count them once
             known = set(live_user)
-            sh.combined = sh.user_history + stored_session + _live_history(catalog, [t for t in live if t not in known])
+            slots, types = history.session_beyond_user(session, user)
+            sh.combined = sh.user_history + [(int(s), StoredHistory.type_name(t)) for s, t in zip(slots, types, strict=True)]
+            sh.combined += _live_history(catalog, [t for t in live if t not in known])
     if sent:
         views = [(slot, "view") for ext in sent if (slot := catalog.slot(ext)) is not None]
         sh.session_history = sh.session_history + views

@@ -5,6 +5,10 @@ bought, which event ids were already applied (idempotency), live popularity coun
 change log (so an item update made through one worker is seen by the others). Backends are
 opened by URL (:func:`shopsage.state.open_state`): ``memory://`` (in-process, the default) and
 ``redis://host:port/db`` (shared between workers and processes). Only external ids are stored.
+
+The state is a bounded cache in front of the store, which keeps the full history: sessions, users,
+claimed ids and popularity buckets expire and are capped (:mod:`shopsage.state.options`), so its
+memory stays flat however many distinct sessions arrive.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ class StateStore(Protocol):
     url: str
 
     def claim(self, event_ids: Sequence[str]) -> list[bool]:
-        """Mark event ids as applied; ``True`` for each id not applied before (atomic per id)."""
+        """Mark event ids as applied; ``True`` for each id not applied before (atomic per id).
+        A claim is remembered ``claim_ttl`` seconds, at most ``max_claims`` of them."""
         ...
 
     def release(self, event_ids: Sequence[str]) -> None:
@@ -51,15 +56,26 @@ class StateStore(Protocol):
         ...
 
     def purchased(self, user: str) -> set[str]:
-        """Every item the user bought since the state was created."""
+        """The items the user bought while the user was live in the state (``user_ttl``)."""
+        ...
+
+    def forget(self, user: str | None, sessions: Sequence[str]) -> None:
+        """Remove everything held about ``user`` and ``sessions``: interactions, bought set and every
+        key that names them (erasure; aggregate popularity names no one and stays)."""
         ...
 
     def bump_popularity(self, counts: dict[str, float]) -> None:
-        """Add live interaction weight per item (feeds ``trending``)."""
+        """Add live interaction weight per item (feeds ``trending``); each window bucket keeps its
+        ``max_items`` heaviest items."""
         ...
 
     def popularity(self, top: int) -> list[tuple[str, float]]:
-        """The ``top`` items by live weight, heaviest first."""
+        """The ``top`` items by live weight over the last ``pop_window`` seconds, heaviest first."""
+        ...
+
+    def popularity_since(self) -> float | None:
+        """Unix time the live weights count from (the oldest bucket still in the window, or the
+        state's start if later); ``None`` when nothing is counted."""
         ...
 
     def publish_catalog(self, ext_ids: Sequence[str]) -> int:

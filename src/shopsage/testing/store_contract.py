@@ -152,3 +152,133 @@ class StoreContract:
         assert list(store.user_ids()) == list(dict.fromkeys(users))
         assert list(store.item_ids()) == list(dict.fromkeys(items))
         assert leave_one_out(store).owners.ids == [u for u in dict.fromkeys(users)]
+
+    # -- the live API's ledger: exactly-once requests, unknown items, erasure -------------------
+    def test_a_request_key_is_answered_from_the_store_across_connections(self, store) -> None:  # type: ignore[no-untyped-def]
+        from shopsage.data.stores import open_store
+        from shopsage.errors import IdempotencyKeyReusedError
+
+        store.write_items([ItemRow(x, x) for x in "ab"])
+        batch = [live(0, "a"), live(1, "b"), live(2, "a", ext_id="e-1")]
+        first = store.ingest_events(batch, request_key="k-1", digest="d1")
+        assert (first.accepted, first.duplicates, first.quarantined, first.replayed) == (3, 0, 0, False)
+        assert first.inserted == [0, 1, 2]
+        other = open_store(store.url)  # another worker, or the service after a restart
+        try:
+            again = other.ingest_events(batch, request_key="k-1", digest="d1")
+            assert again.answer() == {**first.answer(), "replayed": True} and again.inserted == []
+            with pytest.raises(IdempotencyKeyReusedError, match="another body"):
+                other.ingest_events(batch[:1], request_key="k-1", digest="d2")
+        finally:
+            other.close()
+        assert store.stats().events == 3  # the events without an id were not stored twice
+        raw = str(store._query("SELECT * FROM ingest_requests"))
+        assert "k-1" not in raw  # the key is kept as a hash only
+
+    def test_an_event_id_is_stored_once_and_identical_content_is_a_duplicate(self, store) -> None:  # type: ignore[no-untyped-def]
+        store.write_items([ItemRow(x, x) for x in "ab"])
+        assert store.ingest_events([live(0, "a", ext_id="e-1")]).accepted == 1
+        out = store.ingest_events([live(0, "a", ext_id="e-1"), live(1, "b", ext_id="e-2"), live(1, "b", ext_id="e-2")])
+        assert (out.accepted, out.duplicates, out.inserted) == (1, 2, [1])
+        # a server-given timestamp is no part of the content: a retry stamped later is the same event
+        late = live(0, "a", ext_id="e-1")._replace(ts=999.0)
+        assert store.ingest_events([late], stamped=[0]).duplicates == 1
+        assert store.stats().events == 2
+
+    def test_an_id_reused_with_other_content_refuses_the_whole_request(self, store) -> None:  # type: ignore[no-untyped-def]
+        from shopsage.errors import EventConflictError
+
+        store.write_items([ItemRow(x, x) for x in "ab"])
+        store.ingest_events([live(0, "a", ext_id="e-1")])
+        with pytest.raises(EventConflictError, match="'e-1' is already stored with other content") as err:
+            store.ingest_events([live(0, "b"), live(1, "b", ext_id="e-1")], request_key="k-2", digest="d")
+        assert err.value.detail == [{"id": "e-1", "stored": {**_LIVE_JSON, "id": "e-1", "item": "a", "timestamp": 100.0},
+                                     "sent": {**_LIVE_JSON, "id": "e-1", "item": "b", "timestamp": 101.0}}]
+        assert store.stats().events == 1  # nothing of that request, and no record of its key
+        fixed = store.ingest_events([live(0, "b"), live(1, "b", ext_id="e-2")], request_key="k-2", digest="d")
+        assert fixed.accepted == 2 and not fixed.replayed
+
+    @pytest.mark.parametrize("policy", ["quarantine", "reject", "accept"])
+    def test_events_for_unknown_items(self, store, policy: str) -> None:  # type: ignore[no-untyped-def]
+        from shopsage.errors import UnknownItemsError
+
+        store.write_items([ItemRow("a", "a")])
+        batch = [live(0, "a"), live(1, "ghost"), live(2, "ghost", ext_id="e-9")]
+        if policy == "reject":
+            with pytest.raises(UnknownItemsError, match="1 items that are not in the catalogue: 'ghost'"):
+                store.ingest_events(batch, unknown_items=policy)
+            assert store.stats().events == 0
+        else:
+            out = store.ingest_events(batch, request_key="k", digest="d", unknown_items=policy)
+            held = 2 if policy == "quarantine" else 0
+            assert (out.accepted, out.quarantined, out.inserted) == (3 - held, held, [0] if held else [0, 1, 2])
+            assert store.ingest_events(batch, request_key="k", digest="d", unknown_items=policy).quarantined == held
+            assert store.stats().quarantined == held and store.stats().events == 3 - held
+            if held:
+                assert all("unknown item 'ghost'" in q.reason for q in store.quarantined())
+        assert ("ghost" in store.item_ids()) == (policy == "accept")
+
+    def test_concurrent_requests_store_each_event_once(self, store) -> None:  # type: ignore[no-untyped-def]
+        import threading
+
+        from shopsage.data.stores import open_store
+
+        store.write_items([ItemRow(x, x) for x in "ab"])
+        stores = [store, store] + [open_store(store.url) for _ in range(2)]  # threads on one store, and other connections
+        answers: list = []
+        errors: list = []
+
+        def post(s, k: int) -> None:  # type: ignore[no-untyped-def]
+            try:
+                for j in range(10):
+                    batch = [live(j, "a", ext_id=f"shared-{j}"), live(j, "b", ext_id=f"own-{k}-{j}")]
+                    answers.append(("req", s.ingest_events(batch, request_key=f"req-{j}", digest=f"d{j}")))
+                    answers.append(("solo", s.ingest_events(batch[:1], request_key=f"solo-{k}-{j}", digest="x")))
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=post, args=(s, k)) for k, s in enumerate(stores)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for s in stores[2:]:
+            s.close()
+        assert errors == []
+        assert store.stats().events == 10 + 10  # shared-j once; own-k-j only for the request that won req-j
+        assert sum(a.accepted for _, a in answers if not a.replayed) == 20  # every stored event acknowledged once
+        assert sum(not a.replayed for kind, a in answers if kind == "req") == 10  # one first answer per key
+        assert all(a.accepted + a.duplicates == 2 for kind, a in answers if kind == "req")
+
+    def test_erase_user_removes_their_events_sessions_and_audits_it(self, store) -> None:  # type: ignore[no-untyped-def]
+        store.write_items([ItemRow(x, x) for x in "abc"])
+        mine = [live(0, "a", user="alice", session="s-a"), live(1, "b", user=None, session="s-a"),
+                live(2, "c", user="alice", session="s-b"), live(3, "ghost", user="alice")]
+        store.ingest_events(mine, request_key="k-alice", digest="d")
+        store.ingest_events([live(0, "a", user="bob", session="s-bob")], request_key="k-bob", digest="d")
+        store.write_events([ev(1, "a", user="alice"), ev(2, "b", user="carol")])  # an import
+        assert store.user_sessions("alice") == ["s-a", "s-b"]
+        counts = store.erase_user("alice")
+        assert counts == {"events": 4, "sessions": 2, "users": 1, "requests": 1, "quarantined": 1}
+        assert "alice" not in store.user_ids() and store.user_sessions("alice") == []
+        left = store.interactions()
+        assert len(left) == 2 and sorted(left.session_names) == ["s-bob"]
+        assert store.quarantined() == []
+        assert store._query("SELECT digest FROM ingest_requests ORDER BY id") == [(None,), ("d",)]
+        # a late retry of the erased request is answered from its record, not stored again
+        assert store.ingest_events(mine, request_key="k-alice", digest="d").replayed
+        assert "alice" not in store.user_ids()
+        (record,) = store.audit_log()
+        assert record["action"] == "erase_user" and record["counts"] == counts
+        dump = " ".join(str(r) for t in ("audit_log", "ingest_requests", "users", "events", "quarantine")
+                        for r in store._query(f"SELECT * FROM {t}"))
+        assert "alice" not in dump and "s-a" not in dump
+        assert store.erase_user("nobody")["events"] == 0 and len(store.audit_log()) == 2
+
+
+_LIVE_JSON = {"type": "view", "user": "u1", "session": "s1"}
+
+
+def live(pos: int, item: str, user: str | None = "u1", session: str | None = "s1", **kw: object) -> EventRow:
+    """An event as the API sends it (the store keys it by the request when the request has a key)."""
+    return EventRow(RowKey("api/test", 1, pos), "view", item, user, session, ts=100.0 + pos, **kw)  # type: ignore[arg-type]

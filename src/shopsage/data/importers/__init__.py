@@ -5,6 +5,7 @@ from __future__ import annotations
 from shopsage.data.importers.amazon_seq import AmazonSeqImporter
 from shopsage.data.importers.base import Importer, ImportSummary, Reject, run_import, source_name
 from shopsage.data.importers.homedepot import HomeDepotImporter
+from shopsage.data.importers.limits import DEFAULT_LIMITS, ImportLimits
 from shopsage.data.importers.recbole import RecBoleImporter
 from shopsage.data.importers.reviews_zh import ReviewsZhImporter
 from shopsage.data.importers.s3rec import S3RecImporter
@@ -13,7 +14,8 @@ from shopsage.data.importers.table import TableImporter
 from shopsage.data.importers.yoochoose import YoochooseImporter
 from shopsage.errors import ImportFormatError
 
-__all__ = ["FORMATS", "get_importer", "run_import", "ImportSummary", "Importer", "Reject", "source_name"]
+__all__ = ["FORMATS", "get_importer", "run_import", "ImportSummary", "Importer", "Reject", "source_name",
+           "ImportLimits", "DEFAULT_LIMITS"]
 
 FORMATS: dict[str, type[Importer]] = {
     cls.format: cls

@@ -4,6 +4,12 @@ An importer only parses: it yields rows (:mod:`shopsage.data.rows`) or :class:`R
 cannot accept. The runner batches them, writes each batch in one transaction together with the
 quarantined rows of that batch, and counts ``read = accepted + already present + quarantined``.
 Nothing is silently dropped; a crash loses at most the batch being written, never an acknowledged one.
+
+A file damaged past reading (an :class:`~shopsage.errors.ImportFormatError` raised while reading, e.g. a
+gzip that ends early) first commits the rows read before the damage, then stops with that one error;
+re-running the import skips what is stored. A row repeating an earlier row of the same import (the
+same item, the same user's line, the same click) is quarantined as an exact duplicate of that line;
+a row already stored by an earlier import counts as already present.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 from shopsage.data.cleaning import RobotFilter
+from shopsage.data.importers.limits import DEFAULT_LIMITS, ImportLimits
 from shopsage.data.rows import (
     DocumentRow,
     EventBlock,
@@ -79,10 +86,11 @@ class Importer:
     format: ClassVar[str]
     description: ClassVar[str] = ""
 
-    def __init__(self, path: Path | str, **options: Any) -> None:
+    def __init__(self, path: Path | str, limits: ImportLimits | None = None, **options: Any) -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise ImportFormatError(f"{self.path} does not exist. Give the path to {self.expects()}.")
+        self.limits = limits if limits is not None else DEFAULT_LIMITS
         self.options = options
 
     @classmethod
@@ -136,7 +144,11 @@ def run_import(
     started = time.perf_counter()
     bulk = getattr(store, "bulk_load", None)
     with bulk() if bulk is not None else contextlib.nullcontext():
-        run.consume()
+        try:
+            run.consume()
+        except ImportFormatError:
+            run.flush()  # keep the good rows read before the damage (a no-op after a strict stop)
+            raise
     run.summary.seconds = round(time.perf_counter() - started, 3)
     assert run.summary.balanced, run.summary
     store.record_import(importer.format, str(importer.path), run.summary.as_dict())
@@ -151,6 +163,7 @@ class _ImportRun:
         self.summary = ImportSummary(importer.format, str(importer.path))
         self.seen_items: dict[str, tuple[int, RowKey | None]] = {}
         self.batch = _Batch()
+        self.refused_only = True  # every row so far refused: perhaps the wrong format or file
 
     def flush(self) -> None:
         batch, self.batch = self.batch, _Batch()
@@ -165,17 +178,26 @@ class _ImportRun:
             self.flush()
             raise StrictImportError(key.source, key.line, reason)
         self.batch.rejects.append(Reject(key, reason, raw))
+        if self.refused_only and self.summary.read >= self.importer.limits.give_up_after:
+            first = self.batch.rejects[0] if self.batch.rejects else Reject(key, reason, raw)
+            self.batch = _Batch()  # not the format: its lines would only fill the quarantine
+            raise ImportFormatError(
+                f"the first {self.summary.read:,} rows of {self.importer.path} were all refused (line "
+                f"{first.key.line} of {first.key.source}: {first.reason}). Is it really {self.importer.format} data "
+                f"source ({self.importer.expects()})? Check the file and the format.")
 
     def add_item(self, rec: ItemRow) -> None:
         # in-process comparison only, so Python's own hash will do where the row is hashable
         digest = hash(rec[:13]) if rec.attributes is None else item_digest(rec)
         prior = self.seen_items.get(rec.ext_id)
-        if prior is not None and prior[0] != digest:
+        if prior is not None:
             where = f" (first seen at {prior[1].source} line {prior[1].line})" if prior[1] else ""
             key = rec.key or RowKey(source_name(self.importer.path), self.summary.read, 0)
-            self.reject(key, f"conflicting duplicate: item {rec.ext_id} appears again with other data{where}",
-                        repr(tuple(rec[:13])))
+            what = "exact duplicate: item {} appears again{}" if prior[0] == digest else \
+                "conflicting duplicate: item {} appears again with other data{}"
+            self.reject(key, what.format(rec.ext_id, where), repr(tuple(rec[:13])))
         else:
+            self.refused_only = False
             self.seen_items[rec.ext_id] = (digest, rec.key)
             self.batch.items.append(rec)
 
@@ -183,6 +205,7 @@ class _ImportRun:
         for rec in self.importer.records():
             batch = self.batch
             if type(rec) is EventBlock:
+                self.refused_only = self.refused_only and not len(rec)
                 n = len(rec)
                 self.summary.read += n
                 if self.robot_filter is None:
@@ -203,8 +226,10 @@ class _ImportRun:
                     self.add_item(rec)
                 elif isinstance(rec, JudgmentRow):
                     batch.judgments.append(rec)
+                    self.refused_only = False
                 else:
                     batch.documents.append(rec)
+                    self.refused_only = False
                 batch.last_key = getattr(rec, "key", None) or batch.last_key
                 batch.size += 1
             if batch.size >= self.batch_size:
@@ -214,6 +239,7 @@ class _ImportRun:
     def add_event(self, rec: EventRow) -> None:
         why = self.robot_filter.check(rec) if self.robot_filter is not None else None
         if why is None:
+            self.refused_only = False
             self.batch.events.append(rec)
         else:
             self.reject(rec.key, why, repr(tuple(rec)))
@@ -221,7 +247,7 @@ class _ImportRun:
 
 def _write_batch(store: StoreWriter, batch: _Batch, summary: ImportSummary, strict: bool) -> None:
     with store.transaction():
-        quarantine = [QuarantineRow(r.key, r.reason, r.raw[:4000]) for r in batch.rejects]
+        quarantine = [QuarantineRow.safe(r.key, r.reason, r.raw) for r in batch.rejects]
         for kind, rows, write in (
             ("items", batch.items, store.write_items),
             ("events", batch.events, store.write_events),
@@ -236,7 +262,7 @@ def _write_batch(store: StoreWriter, batch: _Batch, summary: ImportSummary, stri
                 key = row.key or RowKey("items", 0, 0)
                 if strict:
                     raise StrictImportError(key.source, key.line, reason)
-                quarantine.append(QuarantineRow(key, reason, repr(tuple(row))[:4000]))
+                quarantine.append(QuarantineRow.safe(key, reason, repr(tuple(row))))
             accepted = res.inserted + res.updated
             summary.accepted += accepted
             summary.updated += res.updated

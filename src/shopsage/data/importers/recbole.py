@@ -22,10 +22,19 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from shopsage.data.cleaning import BadValue, check_id, check_text, parse_float, parse_price, parse_timestamp
+from shopsage.data.cleaning import (
+    BadValue,
+    check_id,
+    check_printable,
+    check_text,
+    parse_price,
+    parse_rating,
+    parse_timestamp,
+)
 from shopsage.data.importers._lines import read_lines
 from shopsage.data.importers._unisrec import UniSRecText
 from shopsage.data.importers.base import Importer, Record, Reject, source_name
+from shopsage.data.importers.limits import ImportLimits
 from shopsage.data.rows import EventBlock, EventRow, ItemRow, RowKey
 from shopsage.errors import ImportFormatError
 
@@ -34,20 +43,29 @@ __all__ = ["RecBoleImporter"]
 _SPLITS = ("train", "valid", "test")
 
 
-def _header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        first = fh.readline().rstrip("\r\n")
-    return [col.split(":", 1)[0] for col in first.split("\t")]
+def _header(path: Path, limits: ImportLimits) -> list[str]:
+    first = next(read_lines(path, limits=limits, keep_blank=True), None)
+    if first is None or first.lineno != 1 or first.text is None:
+        why = first.problem if first is not None and first.lineno == 1 else "the file is empty"
+        raise ImportFormatError(f"{path}: the first line must be the header of field:type columns ({why})")
+    return [col.split(":", 1)[0] for col in first.text.split("\t")]
 
 
-def _text_layout(path: Path, cols: list[str]) -> UniSRecText | None:
+def _text_layout(path: Path, cols: list[str], limits: ImportLimits) -> UniSRecText | None:
     """The UniSRec layout of a ``text`` column that holds title, categories and brand in one, if it does."""
     if "text" not in cols or {"title", "categories", "brand"} & set(cols):
         return None
     at = cols.index("text")
-    texts = [fields[at] for fields in (t.split("\t") for _, t, _ in read_lines(path, skip_header=True) if t is not None)
-             if len(fields) > at]
+    texts = [fields[at] for fields in (ln.text.split("\t") for ln in read_lines(path, skip_header=True, limits=limits)
+                                       if ln.text is not None) if len(fields) == len(cols)]
     return UniSRecText.detect(texts)
+
+
+def _fields(text: str, cols: list[str]) -> list[str]:
+    fields = text.split("\t")
+    if len(fields) != len(cols):
+        raise BadValue(f"expected {len(cols)} tab-separated fields ({', '.join(cols)}), found {len(fields)}")
+    return fields
 
 
 class RecBoleImporter(Importer):
@@ -68,10 +86,11 @@ class RecBoleImporter(Importer):
         if not path.is_file():
             return {}
         out: dict[str, str] = {}
-        for lineno, text, _raw in read_lines(path):
-            if text is None or "\t" not in text:
-                raise ImportFormatError(f"{path}, line {lineno}: expected 'original<TAB>integer'")
-            original, idx = text.rsplit("\t", 1)
+        for line in read_lines(path, limits=self.limits):
+            if line.text is None or "\t" not in line.text:
+                raise ImportFormatError(f"{path}, line {line.lineno}: expected 'original<TAB>integer' "
+                                        f"({line.problem or 'no tab'}); without a whole index the ids cannot be mapped back")
+            original, idx = line.text.rsplit("\t", 1)
             out[idx.strip()] = original.strip()
         return out
 
@@ -92,46 +111,58 @@ class RecBoleImporter(Importer):
 
     def _items(self, path: Path) -> Iterator[Record]:
         src = source_name(path)
-        cols = _header(path)
+        cols = _header(path, self.limits)
         if "item_id" not in cols:
             raise ImportFormatError(f"{path}: the header must name an item_id column, found {cols}")
-        layout = _text_layout(path, cols)
-        for lineno, text, raw in read_lines(path, skip_header=True):
-            key = RowKey(src, lineno, 0)
-            if text is None:
-                yield Reject(key, "undecodable bytes (not UTF-8)", raw)
+        layout = _text_layout(path, cols, self.limits)
+        limit = self.limits.max_field_chars
+        for line in read_lines(path, skip_header=True, limits=self.limits):
+            if line.text is None:
+                yield line.reject(src)
                 continue
-            row = dict(zip(cols, text.split("\t"), strict=False))
             try:
-                title = check_text((row.get("title") or row.get("text") or "").strip(), "text") or None
-                cats = tuple(c.strip() for c in (row.get("categories") or "").split(",") if c.strip())
-                brand = row.get("brand") or None
+                row = dict(zip(cols, _fields(line.text, cols), strict=True))
+                title = check_text((row.get("title") or row.get("text") or "").strip(), "text", limit) or None
+                cats = tuple(c.strip() for c in (check_text(row.get("categories"), "categories", limit) or "").split(",")
+                             if c.strip())
+                brand = check_text(row.get("brand"), "brand", limit) or None
                 parts = layout.split(title) if layout is not None and title else None
                 if parts is not None:
                     title, cats, brand = parts
                 yield ItemRow(check_id(row.get("item_id"), "item_id"), title, None, cats, brand,
-                              parse_price(row.get("price")), key=key)
+                              parse_price(row.get("price")), key=RowKey(src, line.lineno, 0))
             except BadValue as exc:
-                yield Reject(key, str(exc), raw)
+                yield line.reject(src, str(exc))
 
     def _sequential(self, paths: list[Path], users: dict[str, str], items: dict[str, str]) -> Iterator[Record]:
         """Rebuild each user's full sequence: the first item of its shortest prefix, then every
         target in order (train rows by prefix length, then valid, then test)."""
         rows: dict[str, list[tuple[int, int, int, list[str], str, RowKey]]] = defaultdict(list)
+        seen: dict[tuple[str, ...], tuple[str, int]] = {}
         for rank, path in enumerate(paths):
             src = source_name(path)
-            cols = _header(path)
+            cols = _header(path, self.limits)
             if cols[:3] != ["user_id", "item_id_list", "item_id"]:
                 raise ImportFormatError(f"{path}: expected the header user_id, item_id_list, item_id; found {cols}")
-            for lineno, text, raw in read_lines(path, skip_header=True):
-                key = RowKey(src, lineno, 0)
-                fields = text.split("\t") if text is not None else []
-                if len(fields) < 3 or not fields[1].split() or not fields[2].strip():
-                    yield Reject(key, "expected user_id<TAB>item_id_list<TAB>item_id" if text is not None
-                                 else "undecodable bytes (not UTF-8)", raw)
+            for line in read_lines(path, skip_header=True, limits=self.limits):
+                if line.text is None:
+                    yield line.reject(src)
                     continue
-                hist = fields[1].split()
-                rows[fields[0].strip()].append((rank, len(hist), -lineno, hist, fields[2].strip(), key))
+                try:
+                    fields = _fields(line.text, cols)
+                    user, hist, target = check_id(fields[0], "user_id"), fields[1].split(), fields[2].strip()
+                    check_printable(fields[1], "item_id_list")
+                    if not hist:
+                        raise BadValue("empty item_id_list: expected user_id<TAB>item_id_list<TAB>item_id")
+                    for i in (*hist, target):
+                        check_id(i, "item id")
+                    prior = seen.setdefault((user, target, *hist), (src, line.lineno))
+                    if prior != (src, line.lineno):
+                        raise BadValue(f"exact duplicate of {prior[0]} line {prior[1]}")
+                except BadValue as exc:
+                    yield line.reject(src, str(exc))
+                    continue
+                rows[user].append((rank, len(hist), -line.lineno, hist, target, RowKey(src, line.lineno, 0)))
         for user, user_rows in rows.items():
             user_rows.sort(key=lambda r: (r[0], r[1], r[2]))
             first = user_rows[0]
@@ -151,27 +182,31 @@ class RecBoleImporter(Importer):
 
     def _plain(self, path: Path, users: dict[str, str], items: dict[str, str]) -> Iterator[Record]:
         src = source_name(path)
-        cols = _header(path)
+        cols = _header(path, self.limits)
         if "user_id" not in cols or "item_id" not in cols:
             raise ImportFormatError(f"{path}: the header must name user_id and item_id columns, found {cols}")
         counters: dict[str, int] = defaultdict(int)
-        for lineno, text, raw in read_lines(path, skip_header=True):
-            key = RowKey(src, lineno, 0)
-            if text is None:
-                yield Reject(key, "undecodable bytes (not UTF-8)", raw)
+        seen: dict[tuple[str, str, float | None, float | None], int] = {}
+        lim = self.limits
+        for line in read_lines(path, skip_header=True, limits=lim):
+            if line.text is None:
+                yield line.reject(src)
                 continue
-            row = dict(zip(cols, text.split("\t"), strict=False))
             try:
+                row = dict(zip(cols, _fields(line.text, cols), strict=True))
                 user = check_id(row.get("user_id"), "user_id")
                 item = check_id(row.get("item_id"), "item_id")
                 ts = parse_timestamp(row["timestamp"]) if row.get("timestamp") else None
-                rating = parse_float(row.get("rating"), "rating")
+                rating = parse_rating(row.get("rating"), lim.min_rating, lim.max_rating, lim.max_number_chars)
+                first = seen.setdefault((user, item, ts, rating), line.lineno)
+                if first != line.lineno:
+                    raise BadValue(f"exact duplicate of line {first}")
             except BadValue as exc:
-                yield Reject(key, str(exc), raw)
+                yield line.reject(src, str(exc))
                 continue
             ordinal = None
             if ts is None:  # no time: keep the file's order per user
                 ordinal = counters[user]
                 counters[user] += 1
-            yield EventRow(key, "rating" if rating is not None else "purchase", items.get(item, item),
-                           users.get(user, user), None, None, rating, ts, ordinal)
+            yield EventRow(RowKey(src, line.lineno, 0), "rating" if rating is not None else "purchase",
+                           items.get(item, item), users.get(user, user), None, None, rating, ts, ordinal)

@@ -1,6 +1,9 @@
 """``s3rec``: the S3-Rec integer sequence file (``user item item ...`` per line) and, beside it,
 ``<name>_item2attributes.json`` (``{"item": [attribute ids]}``) when present. Items are
-``purchase`` events with their position as ordinal (no timestamps exist)."""
+``purchase`` events with their position as ordinal (no timestamps exist).
+
+The attributes file is one JSON document: damaged JSON is one clear error before anything is
+imported (its rows cannot be told apart); an entry that is not ``id: [integers]`` is quarantined."""
 
 from __future__ import annotations
 
@@ -8,10 +11,11 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from shopsage.data.cleaning import MAX_ID_LEN, BadValue, check_id
-from shopsage.data.importers._lines import read_lines
+from shopsage.data.cleaning import BadValue, check_id, check_int64
+from shopsage.data.importers._lines import open_source
+from shopsage.data.importers.amazon_seq import user_sequences
 from shopsage.data.importers.base import Importer, Record, Reject, source_name
-from shopsage.data.rows import EventBlock, ItemRow, RowKey
+from shopsage.data.rows import ItemRow, RowKey
 from shopsage.errors import ImportFormatError
 
 __all__ = ["S3RecImporter"]
@@ -30,41 +34,49 @@ class S3RecImporter(Importer):
         attr_path = self.attributes_path()
         if attr_path.is_file():
             yield from self._items(attr_path)
-        src = source_name(self.path)
-        for lineno, text, raw in read_lines(self.path):
-            key = RowKey(src, lineno, 0)
-            if text is None:
-                yield Reject(key, "undecodable bytes (not UTF-8)", raw)
-                continue
-            parts = text.split()
-            try:
-                user = check_id(parts[0], "user id")
-                if len(parts) < 2:
-                    raise BadValue(f"user {user} has no items")
-                if not all(p.isdigit() for p in parts) or max(map(len, parts)) > MAX_ID_LEN:
-                    bad = next(p for p in parts if not p.isdigit() or len(p) > MAX_ID_LEN)
-                    raise BadValue(f"id {bad!r} is not a non-negative integer")
-            except BadValue as exc:
-                yield Reject(key, str(exc), raw)
-                continue
-            yield EventBlock.uniform(src, lineno, "purchase", parts[1:], user=user)
+        yield from user_sequences(self.path, self.limits, digits=True)
+
+    def _load(self, path: Path) -> dict:
+        limits = self.limits
+
+        def number(text: str) -> int:
+            if len(text) > limits.max_number_chars:
+                raise BadValue(f"a number of {len(text):,} characters")
+            return int(text)
+
+        def no_constant(name: str) -> None:
+            raise BadValue(f"{name} is not valid JSON")
+
+        with open_source(path) as fh:
+            data = fh.read()
+        try:
+            mapping = json.loads(data.decode("utf-8-sig"), parse_int=number, parse_constant=no_constant)
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # JSONDecodeError and BadValue are ValueErrors
+            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+            raise ImportFormatError(f"{path} is not valid UTF-8 JSON ({why}); fix or remove it to import "
+                                    "without attributes. Nothing was imported.") from None
+        if not isinstance(mapping, dict):
+            raise ImportFormatError(f"{path} must hold a JSON object {{item id: [attribute ids]}}")
+        return mapping
 
     def _items(self, path: Path) -> Iterator[Record]:
         src = source_name(path)
-        try:
-            mapping = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ImportFormatError(f"{path} is not valid UTF-8 JSON ({exc}); fix or remove it to import without attributes") from exc
-        if not isinstance(mapping, dict):
-            raise ImportFormatError(f"{path} must hold a JSON object {{item id: [attribute ids]}}")
-        for n, (item, attrs) in enumerate(mapping.items(), start=1):
+        for n, (item, attrs) in enumerate(self._load(path).items(), start=1):
             key = RowKey(src, n, 0)
-            if not isinstance(attrs, list) or not all(isinstance(a, int) for a in attrs):
-                yield Reject(key, f"attributes of item {item!r} are not a list of integers", json.dumps({item: attrs})[:4000])
-                continue
             try:
                 ext = check_id(str(item), "item id")
+                if not isinstance(attrs, list) or not all(type(a) is int for a in attrs):
+                    raise BadValue(f"attributes of item {ext!r} are not a list of integers")
+                for a in attrs:
+                    check_int64(a, "attribute id")
             except BadValue as exc:
-                yield Reject(key, str(exc), json.dumps({item: attrs})[:4000])
+                yield Reject(key, str(exc), _raw(item, attrs))
                 continue
             yield ItemRow(ext, attributes={"attribute_ids": attrs}, key=key)
+
+
+def _raw(item: str, attrs: object) -> str:
+    try:
+        return json.dumps({item: attrs}, ensure_ascii=False)[:4000]
+    except (RecursionError, ValueError):
+        return f"{item!r}: (a value too deeply nested to show)"

@@ -20,22 +20,26 @@ Example mapping (``--mapping events.toml``)::
     # type = "view"
 
 Every row is validated by the same pydantic models as the event API (:mod:`shopsage.data.schema`),
-so a bad row is quarantined with the model's own explanation.
+so a bad row is quarantined with the model's own explanation. Rows are read within the
+``ImportLimits`` of the importer (line and field size, JSON depth, number size); ids may hold no
+control characters; a row whose mapped fields repeat an earlier row's is quarantined as an exact
+duplicate. A Parquet file that cannot be read (cut short, not Parquet) is one clear error.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from shopsage.data.cleaning import BadValue, parse_timestamp
+from shopsage.data.cleaning import BadValue, check_id, check_int64, check_json_value, parse_timestamp
+from shopsage.data.importers._lines import CsvRecord, CsvRecords, SourceLine, read_lines
 from shopsage.data.importers.base import Importer, Record, Reject, source_name
 from shopsage.data.rows import EventRow, ItemRow, JudgmentRow, RowKey
 from shopsage.data.schema import Event, Item, Judgment
@@ -60,6 +64,23 @@ class TableMapping(BaseModel):
 
 
 _DIVISOR = {"s": 1.0, "ms": 1e3, "us": 1e6}
+_IDS = frozenset({"id", "user", "session", "item"})
+_NUMBERS = frozenset({"timestamp", "value", "ordinal", "price", "stock", "grade", "created_at", "updated_at"})
+
+
+def _json_text(row: dict[str, Any]) -> str:
+    try:
+        return json.dumps(row, default=str, ensure_ascii=False)[:4000]
+    except (ValueError, RecursionError):
+        return repr(row)[:4000]
+
+
+def _reject_line(line: SourceLine, src: str, problem: str | None, reason: str) -> Reject:
+    return line.reject(src, reason or problem or "malformed row")
+
+
+def _reject_record(rows: CsvRecords, src: str, rec: CsvRecord, problem: str | None, reason: str) -> Reject:
+    return rows.reject(src, rec, reason or problem or "malformed row")
 
 
 class TableImporter(Importer):
@@ -81,69 +102,109 @@ class TableImporter(Importer):
     def _file_format(self) -> str:
         if self.mapping.file_format:
             return self.mapping.file_format
-        suffix = self.path.suffix.lower()
+        suffix = Path(self.path.name.lower().removesuffix(".gz")).suffix  # events.csv.gz is read gunzipped
         formats = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
         if suffix not in formats:
             raise ImportFormatError(f"cannot tell the format of {self.path.name}; set file_format in the mapping")
         return formats[suffix]
 
-    def _rows(self) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    def _rows(self, src: str) -> Iterator[tuple[int, dict[str, Any] | None, str, Callable[[str], Reject]]]:
+        """``(line, row or None, raw text, how to reject it)`` per row of the file; a None row is
+        refused by calling its rejecter with no better reason than the reader's."""
         fmt = self._file_format()
         if fmt == "parquet":
-            import pyarrow.parquet as pq
+            yield from self._parquet_rows(src)
+        elif fmt == "jsonl":
+            for line in read_lines(self.path, self.mapping.encoding, limits=self.limits):
+                row, problem = (None, line.problem) if line.text is None else self._json(line.text)
+                yield line.lineno, row, line.raw, partial(_reject_line, line, src, problem)
+        else:
+            yield from self._csv_rows(src)
 
-            n = 0
+    def _parquet_rows(self, src: str) -> Iterator[tuple[int, dict[str, Any] | None, str, Callable[[str], Reject]]]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        n = 1  # rows are numbered from 2, as if the file had a header line
+        try:
             for batch in pq.ParquetFile(self.path).iter_batches(batch_size=10_000):
                 for row in batch.to_pylist():
                     n += 1
-                    yield n + 1, row, json.dumps(row, default=str)[:4000]
-            return
-        with open(self.path, encoding=self.mapping.encoding, errors="surrogateescape", newline="") as fh:
-            if fmt == "jsonl":
-                for lineno, text in enumerate(fh, start=1):
-                    if not text.strip():
-                        continue
-                    try:
-                        row = json.loads(text)
-                        yield lineno, row if isinstance(row, dict) else None, text.rstrip("\n")
-                    except (json.JSONDecodeError, UnicodeEncodeError):
-                        yield lineno, None, text.rstrip("\n")
-                return
-            reader = csv.DictReader(fh, delimiter=self.mapping.delimiter)
-            line = 2
-            for row in reader:
-                start, line = line, reader.line_num + 1
-                raw = ",".join(str(v) for v in row.values())
-                try:
-                    raw.encode("utf-8")
-                except UnicodeEncodeError:
-                    yield start, None, raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-                    continue
-                yield start, row, raw
+                    key = RowKey(src, n, 0)
+                    yield n, row, _json_text(row), lambda reason, key=key, row=row: Reject(key, reason, _json_text(row))
+        except (pa.ArrowException, OSError, ValueError, EOFError) as exc:
+            raise ImportFormatError(f"{self.path} is not a readable Parquet file ({str(exc)[:300]}); rows before row "
+                                    f"{n + 1} are imported. Export the file again and re-run: stored rows are skipped.") from None
+
+    def _json(self, text: str) -> tuple[dict[str, Any] | None, str | None]:
+        limit = self.limits.max_number_chars
+
+        def number(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+            def parse(t: str) -> int | float:
+                if len(t) > limit:
+                    raise BadValue(f"a number of {len(t):,} characters (at most {limit}, ImportLimits.max_number_chars)")
+                return kind(t)
+            return parse
+
+        def constant(name: str) -> None:
+            raise BadValue(f"{name} is not a number JSON allows")
+
+        try:
+            row = json.loads(text, parse_int=number(int), parse_float=number(float), parse_constant=constant)
+        except BadValue as exc:
+            return None, str(exc)
+        except json.JSONDecodeError as exc:
+            return None, f"not valid JSON ({exc})"
+        except RecursionError:
+            return None, f"nested more than {self.limits.max_depth} levels deep (ImportLimits.max_depth)"
+        if not isinstance(row, dict):
+            return None, f"a JSON {type(row).__name__}, not an object: each line must be one JSON object"
+        return row, None
+
+    def _csv_rows(self, src: str) -> Iterator[tuple[int, dict[str, Any] | None, str, Callable[[str], Reject]]]:
+        rows = CsvRecords(self.path, self.mapping.encoding, self.mapping.delimiter, limits=self.limits)
+        records = iter(rows)
+        head = next(records, None)
+        if head is None or head.first.lineno != 1 or head.fields is None:
+            why = head.problem if head is not None and head.problem else "no header line"
+            raise ImportFormatError(f"{self.path}: the first line must be the header naming the columns ({why})")
+        header = [h.strip() for h in head.fields]
+        for rec in records:
+            if rec.fields is None:
+                row, problem = None, rec.problem
+            elif len(rec.fields) != len(header):
+                row, problem = None, f"expected {len(header)} fields as in the header, found {len(rec.fields)}"
+            else:
+                row, problem = dict(zip(header, rec.fields, strict=True)), None
+            yield rec.first.lineno, row, rec.raw, partial(_reject_record, rows, src, rec, problem)
 
     def records(self) -> Iterator[Record]:
         src = source_name(self.path)
         m = self.mapping
         model = {"events": Event, "items": Item, "judgments": Judgment}[m.kind]
-        for line, row, raw in self._rows():
-            key = RowKey(src, line, 0)
+        seen: dict[int, int] = {}  # hash of the mapped fields -> first line
+        for line, row, _raw, reject in self._rows(src):
             if row is None:
-                yield Reject(key, "undecodable bytes or malformed row", raw)
+                yield reject("")
                 continue
             try:
                 fields = self._fields(row)
                 obj = model(**fields)
+                out = self._to_row(obj, RowKey(src, line, 0))
+                first = seen.setdefault(hash(repr(sorted(fields.items()))), line)
+                if first != line:
+                    raise BadValue(f"exact duplicate of line {first}")
             except BadValue as exc:
-                yield Reject(key, str(exc), raw)
+                yield reject(str(exc))
                 continue
             except PydanticValidationError as exc:
-                reason = describe_problems(exc, whole="row")
-                yield Reject(key, reason, raw)
+                yield reject(describe_problems(exc, whole="row"))
                 continue
-            yield self._to_row(obj, key)
+            yield out
 
     def _fields(self, row: dict[str, Any]) -> dict[str, Any]:
-        m = self.mapping
+        m, lim = self.mapping, self.limits
+        check_json_value(row, "row", lim.max_depth, lim.max_field_chars)
         out: dict[str, Any] = dict(m.constants)
         for field, column in m.columns.items():
             if column not in row:
@@ -155,6 +216,12 @@ class TableImporter(Importer):
                     value = None
             if value is not None and field in m.values:
                 value = m.values[field].get(str(value), value)
+            if isinstance(value, str):
+                if field in _IDS:
+                    check_id(value, field)
+                elif field in _NUMBERS and len(value) > lim.max_number_chars:
+                    raise BadValue(f"{field} has {len(value):,} characters, too many for a number "
+                                   f"(at most {lim.max_number_chars}, ImportLimits.max_number_chars)")
             out[field] = value
         if out.get("timestamp") is not None:
             ts = out["timestamp"]
@@ -163,24 +230,27 @@ class TableImporter(Importer):
             else:
                 try:
                     out["timestamp"] = parse_timestamp(float(ts) / _DIVISOR[m.timestamp_unit])
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, OverflowError):
                     raise BadValue(f"bad timestamp {ts!r}: expected a number in {m.timestamp_unit}") from None
         if m.kind == "items" and isinstance(out.get("category_path"), str):
             out["category_path"] = [c.strip() for c in out["category_path"].replace(">", "/").split("/") if c.strip()]
         if m.kind == "events" and out.get("context") is not None and isinstance(out["context"], str):
-            try:
-                out["context"] = json.loads(out["context"])
-            except json.JSONDecodeError:
-                raise BadValue("context is not a JSON object") from None
+            context, problem = self._json(out["context"])
+            if context is None:
+                raise BadValue(f"context is not a JSON object: {problem}")
+            check_json_value(context, "context", lim.max_depth, lim.max_field_chars)
+            out["context"] = context
         return out
 
     @staticmethod
     def _to_row(obj: BaseModel, key: RowKey) -> Record:
         if isinstance(obj, Event):
+            check_int64(obj.ordinal, "ordinal")
             ctx = obj.context.model_dump(exclude_none=True) if obj.context is not None else None
             return EventRow(key, obj.type, obj.item, obj.user, obj.session, obj.query, obj.value, obj.timestamp,
                             obj.ordinal, obj.split, ctx or None, obj.id)
         if isinstance(obj, Item):
+            check_int64(obj.stock, "stock")
             return ItemRow(obj.id, obj.title, obj.description, tuple(obj.category_path), obj.brand, obj.price,
                            obj.currency, obj.attributes or None, obj.available, obj.stock, obj.created_at,
                            obj.updated_at, obj.language, key)

@@ -10,11 +10,13 @@ from pathlib import Path
 
 from shopsage.data.cleaning import BadValue, check_id, parse_timestamp
 from shopsage.data.importers._lines import read_lines
-from shopsage.data.importers.base import Importer, Record, Reject, source_name
+from shopsage.data.importers.base import Importer, Record, source_name
 from shopsage.data.rows import EventRow, RowKey
 from shopsage.errors import ImportFormatError
 
 __all__ = ["YoochooseImporter"]
+
+HEADER = ["SessionId", "ItemId", "Time"]
 
 
 class YoochooseImporter(Importer):
@@ -38,16 +40,15 @@ class YoochooseImporter(Importer):
     def _file(self, path: Path, split: str) -> Iterator[Record]:
         src = source_name(path)
         seen: dict[tuple[str, str, float], int] = {}
-        lines = read_lines(path)
+        lines = read_lines(path, limits=self.limits)
         first = next(lines, None)
-        if first is None or first[1] is None or first[1].split("\t") != ["SessionId", "ItemId", "Time"]:
+        if first is None or first.lineno != 1 or first.text is None or first.text.split("\t") != HEADER:
             raise ImportFormatError(f"{path} should start with the header SessionId<TAB>ItemId<TAB>Time")
-        for lineno, text, raw in lines:
-            key = RowKey(src, lineno, 0)
-            if text is None:
-                yield Reject(key, "undecodable bytes (not UTF-8)", raw)
+        for line in lines:
+            if line.text is None:
+                yield line.reject(src)
                 continue
-            fields = text.split("\t")
+            fields = line.text.split("\t")
             try:
                 if len(fields) != 3:
                     raise BadValue(f"expected 3 tab-separated fields, found {len(fields)}")
@@ -55,10 +56,10 @@ class YoochooseImporter(Importer):
                 item = check_id(fields[1], "item id")
                 ts = parse_timestamp(fields[2])
             except BadValue as exc:
-                yield Reject(key, str(exc), raw)
+                yield line.reject(src, str(exc))
                 continue
-            first_line = seen.setdefault((session, item, ts), lineno)
-            if first_line != lineno:
-                yield Reject(key, f"exact duplicate of line {first_line}", raw)
+            first_line = seen.setdefault((session, item, ts), line.lineno)
+            if first_line != line.lineno:
+                yield line.reject(src, f"exact duplicate of line {first_line}")
                 continue
-            yield EventRow(key, "click", item, None, session, None, None, ts, None, split)
+            yield EventRow(RowKey(src, line.lineno, 0), "click", item, None, session, None, None, ts, None, split)

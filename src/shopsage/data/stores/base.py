@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -24,10 +24,36 @@ from shopsage.data.rows import (
 )
 from shopsage.data.schema import EVENT_TYPES
 
-__all__ = ["StoreReader", "StoreWriter", "Store", "StoreStats", "Interactions", "TYPE_CODES", "SPLIT_CODES"]
+__all__ = ["StoreReader", "StoreWriter", "Store", "StoreStats", "Interactions", "TYPE_CODES", "SPLIT_CODES",
+           "IngestOutcome", "UnknownItems", "UNKNOWN_ITEMS"]
 
 TYPE_CODES: dict[str, int] = {t: i for i, t in enumerate(EVENT_TYPES)}
 SPLIT_CODES: dict[str | None, int] = {None: -1, "train": 0, "valid": 1, "test": 2}
+
+UnknownItems = Literal["reject", "quarantine", "accept"]
+UNKNOWN_ITEMS: tuple[str, ...] = ("reject", "quarantine", "accept")
+"""What a live event naming an item the store has no row for does: ``reject`` the request (422),
+``quarantine`` the event (kept with its reason, the rest of the request is stored), or ``accept``
+it and create a placeholder item (bulk imports of sessions data sets, which have no catalogue)."""
+
+
+@dataclass
+class IngestOutcome:
+    """What :meth:`StoreWriter.ingest_events` did with one API request, or the answer it recorded.
+
+    ``inserted`` holds the batch positions of the events this call stored (empty on a replay):
+    only those are applied to the live state."""
+
+    accepted: int
+    duplicates: int
+    quarantined: int = 0
+    replayed: bool = False
+    inserted: list[int] = field(default_factory=list)
+
+    def answer(self) -> dict[str, Any]:
+        """The HTTP answer: counts, and whether it repeats a recorded request."""
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "quarantined": self.quarantined,
+                "replayed": self.replayed}
 
 
 @dataclass
@@ -111,6 +137,15 @@ class StoreReader(Protocol):
 
     def imports(self) -> list[tuple[str, str]]: ...
 
+    def user_sessions(self, user: str) -> list[str]:
+        """Every session id the user's stored events name."""
+        ...
+
+    def erasures(self, after: int = 0) -> list[tuple[int, str, list[str]]]:
+        """Erasures audited after record ``after``: ``(record id, user hash, session hashes)``, oldest first
+        (a service drops those shoppers from the history it loaded)."""
+        ...
+
 
 @runtime_checkable
 class StoreWriter(Protocol):
@@ -129,6 +164,21 @@ class StoreWriter(Protocol):
     def write_quarantine(self, rows: Sequence[QuarantineRow]) -> WriteResult: ...
 
     def record_import(self, fmt: str, path: str, summary: dict[str, Any]) -> None: ...
+
+    def ingest_events(self, rows: Sequence[EventRow], *, request_key: str | None = None, digest: str | None = None,
+                      unknown_items: UnknownItems = "quarantine", stamped: Sequence[int] = ()) -> IngestOutcome:
+        """One live API request, exactly once, in one transaction: the events and, with a
+        ``request_key``, the request's record (its ``digest`` and answer). A recorded key answers
+        from the record (``IdempotencyKeyReusedError`` when ``digest`` differs); an event id stored
+        with other content is an ``EventConflictError`` naming both (nothing of the request is
+        stored); ``stamped`` positions carry a server-given timestamp that is no part of their content."""
+        ...
+
+    def erase_user(self, user_ext_id: str) -> dict[str, int]:
+        """Delete the user's events, their sessions' events, their users row, the digests of their
+        requests and their API quarantine rows, and write an audit record (a hash of the id), in one
+        transaction; returns the counts."""
+        ...
 
 
 class Store(StoreReader, StoreWriter, Protocol):

@@ -47,6 +47,19 @@ MIGRATIONS: list[list[str]] = [
     [
         "CREATE INDEX judgments_query ON judgments (query)",
     ],
+    # 3: exactly-once ingest and erasure. One row per API request that carried an Idempotency-Key
+    # (its SHA-256, never the key itself), written in the transaction of the request's events: the
+    # body's digest (a reused key with another body is refused; NULL once its user was erased) and
+    # the answer given, replayed to every retry. The request's events are keyed (source
+    # "api/requests", line = this row's id, position in the batch). audit_log records erasures by a
+    # hash of the id, never the id (refs: hashes of the user's sessions, so other workers drop them).
+    [
+        """CREATE TABLE ingest_requests (
+            id {pk}, key_hash TEXT NOT NULL UNIQUE, digest TEXT, accepted INTEGER NOT NULL,
+            duplicates INTEGER NOT NULL, quarantined INTEGER NOT NULL, created_at {float} NOT NULL)""",
+        """CREATE TABLE audit_log (
+            id {pk}, at {float} NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, counts TEXT, refs TEXT)""",
+    ],
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -2,12 +2,16 @@
 
 Backends differ only in connecting, DDL types, placeholders and the bulk-insert path
 (``executemany`` for SQLite, ``COPY`` for PostgreSQL); everything else is here. All writes of a
-batch happen inside one transaction: a batch is either wholly stored or not at all.
+batch happen inside one transaction: a batch is either wholly stored or not at all. A store is safe
+to share between threads: one lock serialises its connection, held for a whole transaction (the
+service runs event writes in a thread pool). The live API's ledger (exactly-once requests,
+erasure, audit) is :mod:`shopsage.data.stores.ledger`.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,7 +31,15 @@ from shopsage.data.rows import (
     item_digest,
 )
 from shopsage.data.schema import EVENT_TYPES
-from shopsage.data.stores.base import SPLIT_CODES, TYPE_CODES, Interactions, StoreStats
+from shopsage.data.stores import ledger
+from shopsage.data.stores.base import (
+    SPLIT_CODES,
+    TYPE_CODES,
+    IngestOutcome,
+    Interactions,
+    StoreStats,
+    UnknownItems,
+)
 from shopsage.data.stores.migrations import LATEST_VERSION, MIGRATIONS, SECONDARY_INDEXES
 from shopsage.errors import SchemaVersionError, StoreError
 
@@ -69,6 +81,7 @@ class SqlStore:
         self.url = url
         self._conn = conn
         self._in_tx = False
+        self._lock = threading.RLock()  # one connection, many threads: a transaction holds it throughout
         self._reset_caches()
         if not create and not self._has_schema():
             conn.close()
@@ -107,34 +120,39 @@ class SqlStore:
         self._items: dict[str, int] = {}
 
     def _exec(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        cur = self._conn.cursor()
-        cur.execute(self._sql(sql), tuple(params))
-        return cur
+        with self._lock:
+            cur = self._conn.cursor()
+            cur.execute(self._sql(sql), tuple(params))
+            return cur
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        return list(self._exec(sql, params).fetchall())
+        with self._lock:
+            return list(self._exec(sql, params).fetchall())
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Everything written inside is committed together, or rolled back together."""
-        if self._in_tx:
-            yield
-            return
-        self._begin()
-        self._in_tx = True
-        try:
-            yield
-        except BaseException:
-            self._conn.rollback()
-            self._reset_caches()  # ids handed out inside the rolled-back transaction are gone
-            raise
-        else:
-            self._conn.commit()
-        finally:
-            self._in_tx = False
+        """Everything written inside is committed together, or rolled back together. Other threads
+        wait for the transaction to end before they use the store."""
+        with self._lock:
+            if self._in_tx:
+                yield
+                return
+            self._begin()
+            self._in_tx = True
+            try:
+                yield
+            except BaseException:
+                self._conn.rollback()
+                self._reset_caches()  # ids handed out inside the rolled-back transaction are gone
+                raise
+            else:
+                self._conn.commit()
+            finally:
+                self._in_tx = False
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:
+            self._conn.close()
 
     def _migrate(self) -> None:
         self._exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -378,6 +396,26 @@ class SqlStore:
             res.inserted = self._bulk_insert("quarantine", ("src", "line", "pos", "reason", "raw", "created_at"), values)
             res.already_present = len(rows) - res.inserted
         return res
+
+    def ingest_events(self, rows: Sequence[EventRow], *, request_key: str | None = None, digest: str | None = None,
+                      unknown_items: UnknownItems = "quarantine", stamped: Sequence[int] = ()) -> IngestOutcome:
+        """One live API request, exactly once (:func:`shopsage.data.stores.ledger.ingest_events`)."""
+        return ledger.ingest_events(self, rows, request_key, digest, unknown_items, stamped)
+
+    def erase_user(self, user_ext_id: str) -> dict[str, int]:
+        """Erase a user's data and audit it (:func:`shopsage.data.stores.ledger.erase_user`)."""
+        return ledger.erase_user(self, user_ext_id)
+
+    def user_sessions(self, user: str) -> list[str]:
+        return ledger.user_sessions(self, user)
+
+    def erasures(self, after: int = 0) -> list[tuple[int, str, list[str]]]:
+        """Erasures recorded after audit record ``after`` (:func:`shopsage.data.stores.ledger.erasures`)."""
+        return ledger.erasures(self, after)
+
+    def audit_log(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest audit records first (erasures): when, action, the subject's hash, counts."""
+        return ledger.audit_log(self, limit)
 
     def record_import(self, fmt: str, path: str, summary: dict[str, Any]) -> None:
         with self.transaction():

@@ -1,15 +1,33 @@
-"""The embedded default store: one SQLite file (WAL mode; a killed process loses no committed batch)."""
+"""The embedded default store: one SQLite file in WAL mode.
+
+Durability is a stated choice, ``sqlite:///shop.db?synchronous=full`` or ``=normal``:
+
+- ``full`` (the default): every commit is on disk before it returns (an fsync of the WAL per
+  transaction), so an acknowledged event survives a killed process, an OS crash and a power cut;
+- ``normal``: a killed process still loses no committed transaction (the WAL is in the OS's
+  cache), but an OS crash or power cut may roll back the last ones; cheaper per commit.
+
+The cost is per commit, so it matters for small live batches, not for bulk imports that commit
+thousands of rows at once. Measured through ``Service.ingest`` (exactly-once requests with an
+Idempotency-Key, one thread, a loaded 2-core machine with ext4): one event per request 210-230
+events/s with ``full`` against 610-740 with ``normal`` (4.4-4.9 ms against 1.4-1.6 ms a request);
+100 events per request 5,800-6,700 against 6,600-9,000 events/s.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from shopsage.data.stores.sql import SqlStore
 from shopsage.errors import StoreError, StoreURLError
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "SYNCHRONOUS", "DEFAULT_SYNCHRONOUS"]
+
+SYNCHRONOUS = ("full", "normal")
+DEFAULT_SYNCHRONOUS = "full"
 
 
 class SqliteStore(SqlStore):
@@ -17,6 +35,7 @@ class SqliteStore(SqlStore):
 
     def __init__(self, url: str, create: bool = True) -> None:
         path = self.path_of(url)
+        self.synchronous = self.options_of(url)
         if path != ":memory:" and not create and not Path(path).is_file():
             raise StoreError(f"no store at {path}: import data first with `shopsage import FORMAT PATH --store {url}`, "
                              "or check the path.")
@@ -28,7 +47,7 @@ class SqliteStore(SqlStore):
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open SQLite store {path}: {exc}. Check the path and its permissions.") from exc
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")  # durable against a killed process
+        conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA cache_size=-65536")
@@ -44,11 +63,24 @@ class SqliteStore(SqlStore):
     def path_of(url: str) -> str:
         if not url.startswith("sqlite://"):
             raise StoreURLError(f"{url!r} is not a SQLite URL; write sqlite:///relative/path.db or sqlite:////abs/path.db")
-        path = url[len("sqlite://"):]
+        path = url[len("sqlite://"):].split("?", 1)[0]
         if path in ("", "/"):
             raise StoreURLError(f"{url!r} names no file; write sqlite:///var/shop.db (or sqlite:///:memory:)")
         path = path[1:] if path.startswith("/") else path
         return path or ":memory:"
+
+    @staticmethod
+    def options_of(url: str) -> str:
+        """The ``synchronous`` level a URL asks for (``?synchronous=full|normal``)."""
+        query = url.split("?", 1)[1] if "?" in url else ""
+        level = DEFAULT_SYNCHRONOUS
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            if key != "synchronous" or value.lower() not in SYNCHRONOUS:
+                raise StoreURLError(f"{url!r}: {key}={value} is not a SQLite store option; the one option is "
+                                    "?synchronous=full (durable through power loss, the default) or ?synchronous=normal "
+                                    "(faster commits; an OS crash may lose the last ones)")
+            level = value.lower()
+        return level
 
     def _insert_ignore(self, table: str, cols: Sequence[str]) -> str:
         return f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
