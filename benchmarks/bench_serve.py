@@ -110,16 +110,25 @@ def train(store: Any, registry: Any, seq: dict[str, Any]) -> tuple[dict[str, str
 def prepare(tmp: Path, home: Path, seq: dict[str, Any]) -> dict[str, Any]:
     from shopsage.data.importers import get_importer, run_import
     from shopsage.data.stores import open_store
+    from shopsage.privacy.imports import private_importer, shop_pseudonymizer
     from shopsage.registry import ModelRegistry
 
+    # the shop's import, behind the privacy edge (stored ids are the home key's pseudonyms, as the
+    # server's API computes them from the raw ids the load generator sends)
     url = f"sqlite:///{tmp / 'scientific.db'}"
     store = open_store(url)
-    run_import(store, get_importer("recbole", str(DATA / "amazon-scientific")))
+    run_import(store, private_importer(get_importer("recbole", str(DATA / "amazon-scientific")), home))
+    raw = open_store(f"sqlite:///{tmp / 'raw-ids.db'}")  # the file's own user ids, for the HTTP requests
+    run_import(raw, get_importer("recbole", str(DATA / "amazon-scientific")))
+    raw_users = sorted(raw.user_ids())
+    raw.close()
+    ids_of = shop_pseudonymizer(home, False)
+    assert {ids_of.pseudonymize(u) for u in raw_users} == set(store.user_ids()), "the pseudonyms differ from the API's"
     versions, ts = train(store, ModelRegistry(home / "models"), seq)
     ids = ts.items.ids
     seqs = ts.data.sequences
     histories = [[ids[int(i)] for i in seqs[s]] for s in range(len(seqs)) if len(seqs[s]) >= 1]
-    out = {"url": url, "users": sorted(store.user_ids()), "items": sorted(store.item_ids()),
+    out = {"url": url, "users": raw_users, "pseudonyms": {u: ids_of.pseudonymize(u) for u in raw_users}, "items": sorted(store.item_ids()),
            "titles": [r.title or "" for _, r in store.items()], "histories": histories, "versions": versions}
     store.close()
     return out
@@ -325,7 +334,7 @@ def main() -> None:
         qs = queries(prep["titles"], 5000, rng)
         us = [rng.choice(prep["users"]) for _ in range(20000)]
         print("in process", flush=True)
-        out["in_process"] = in_process(prep["url"], home, us, sessions(prep["histories"], 500, rng, "inproc"), qs,
+        out["in_process"] = in_process(prep["url"], home, [prep["pseudonyms"][u] for u in us], sessions(prep["histories"], 500, rng, "inproc"), qs,
                                        args.in_process)
         print(" ", out["in_process"], flush=True)
         names, events = sessions(prep["histories"], args.sessions, rng, "http")

@@ -16,6 +16,7 @@
 | ``SHOPSAGE_RATE_LIMIT_ADDRESS`` | requests per second allowed per client address (0: no limit) | ``0`` |
 | ``SHOPSAGE_RATE_BURST`` | requests a client may send at once (the bucket size) | ``2 x rate``, at least 10 |
 | ``SHOPSAGE_READ_TIMEOUT`` | seconds a request body may take to arrive before 408 | ``30`` |
+| ``SHOPSAGE_REQUEST_THREADS`` | threads of a worker running the routes' service work | ``1`` |
 | ``SHOPSAGE_CORS_ORIGINS`` | comma-separated origins allowed to call the API from a browser (``*``: any) | none (CORS off) |
 """
 
@@ -44,6 +45,7 @@ ENV_VARS = {
     "rate_limit_address": "SHOPSAGE_RATE_LIMIT_ADDRESS",
     "rate_burst": "SHOPSAGE_RATE_BURST",
     "read_timeout": "SHOPSAGE_READ_TIMEOUT",
+    "request_threads": "SHOPSAGE_REQUEST_THREADS",
     "cors_origins": "SHOPSAGE_CORS_ORIGINS",
 }
 _LISTS = ("api_keys", "read_keys", "admin_keys", "cors_origins")
@@ -67,6 +69,9 @@ class Settings(BaseModel):
                                       description="Requests per second per client address; 0: off.")
     rate_burst: int | None = Field(None, ge=1, description="Bucket size of the rate limit; None: 2 x rate, >= 10.")
     read_timeout: float = Field(30.0, gt=0, allow_inf_nan=False, description="Seconds a request body may take to arrive before 408.")
+    request_threads: int = Field(1, ge=1, le=64, description="Threads of one worker that run the routes' service work "
+                                 "(off the event loop). 1: requests run one at a time, as the GIL would have them; "
+                                 "more only oversubscribe the cores (measured in docs/benchmarks.md).")
     cors_origins: tuple[str, ...] = Field((), description="Origins allowed by CORS; empty: CORS off.")
 
 

@@ -51,3 +51,13 @@ def test_every_route_is_in_the_schema() -> None:
     assert {("POST", "/v1/events"), ("GET", "/v1/search"), ("GET", "/v1/recommendations/{scenario}"),
             ("GET", "/v1/users/{user_id}/profile"), ("POST", "/v1/users/{user_id}/token"),
             ("DELETE", "/v1/users/{user_id}"), ("PUT", "/v1/items/{item_id}"), ("GET", "/health")} <= ops
+
+
+def teardown_module() -> None:
+    """With ``SHOPSAGE_SCHEMATHESIS_REPORT=path``, write the requests sent per status class (the goal's count)."""
+    out = os.environ.get("SHOPSAGE_SCHEMATHESIS_REPORT")
+    if out:
+        import json
+
+        Path(out).write_text(json.dumps({"examples_per_operation": EXAMPLES, "requests": sum(CALLS.values()),
+                                         "by_status_class": CALLS}, indent=1, sort_keys=True) + "\n")

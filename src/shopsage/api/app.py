@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from shopsage import __version__
@@ -77,6 +78,9 @@ def create_app(svc: Service, keys: Keys | None = None, max_body_bytes: int = MAX
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # the routes are plain functions run in this worker's thread pool, so the event loop (and /health)
+        # never waits on the store; their numpy/torch work holds the GIL, so threads beyond one only compete
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         owned = not svc.started  # a service started by the caller is closed by the caller
         if owned:
             svc.start()
