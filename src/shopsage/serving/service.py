@@ -102,7 +102,7 @@ class ServiceOptions:
 class _Live:
     at: float = 0.0
     counts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
-    since: float = field(default_factory=time.time)  # the service's start: live counts begin here
+    since: float | None = None  # when the live counts begin (the state's window), read with them
 
 
 class Service:
@@ -360,10 +360,10 @@ class Service:
                 s = self.catalog.slot(ext)
                 if s is not None:
                     live[s] = c
-            self._live = _Live(now, live, self._live.since)
+            # the live window's start, as the state counts it: read with the counts, not on every call
+            self._live = _Live(now, live, self.state.popularity_since())
         stored = self._stored[:cap]
-        since = self.state.popularity_since()  # the live window's start, as the state counts it
-        return Popularity(stored + self._live.counts, stored, self._live.counts, since)
+        return Popularity(stored + self._live.counts, stored, self._live.counts, self._live.since)
 
     def _live_changed(self) -> None:
         self._live.at = 0.0  # live popularity changed: re-read it at the next request
