@@ -46,6 +46,16 @@ def test_touches_newest_first_per_user_and_session(state: StateStore) -> None:
     assert state.purchased("nobody") == set()
 
 
+def test_record_many_equals_one_record_per_group(state: StateStore) -> None:
+    state.record_many([("u1", "s1", [Touch("i1", "view", 1.0)]), (None, "s2", [Touch("i2", "click", 2.0)]),
+                       ("u1", "s3", [Touch("i3", "purchase", 3.0)]), ("u2", None, [])])
+    assert [t.item for t in state.user_touches("u1")] == ["i3", "i1"]
+    assert state.session_touches("s1") == [Touch("i1", "view", 1.0)]
+    assert state.session_touches("s2") == [Touch("i2", "click", 2.0)]
+    assert state.purchased("u1") == {"i3"}
+    assert state.user_touches("u2") == []
+
+
 def test_recent_limit_drops_the_oldest() -> None:
     from shopsage.state.memory import MemoryState
 

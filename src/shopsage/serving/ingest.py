@@ -56,6 +56,8 @@ class EventIngest:
         self._source = f"api/{os.getpid()}-{int(time.time() * 1000)}"
         self._lines = itertools.count(1)  # next() is atomic: each request its own line
         self._cipher = FieldCipher.from_env()  # $SHOPSAGE_FIELD_KEY: queries and contexts stored encrypted
+        self.listeners: list[Callable[[Sequence[Event]], None]] = []
+        """Called with the events each request stored (segments, drift monitors); after the state."""
 
     def ingest(self, events: Sequence[Event], idempotency_key: str | None = None,
                stamped: Collection[int] = ()) -> dict[str, Any]:
@@ -87,8 +89,9 @@ class EventIngest:
             ts = e.timestamp if e.timestamp is not None else time.time()
             groups.setdefault((e.user, e.session), []).append(Touch(e.item, e.type, ts))
             pop[e.item] = pop.get(e.item, 0.0) + 1.0
-        for (user, session), touches in groups.items():
-            self.state.record(user, session, touches)
+        self.state.record_many([(user, session, touches) for (user, session), touches in groups.items()])
         if pop:
             self.state.bump_popularity(pop)
             self._on_popularity()
+        for listen in self.listeners:
+            listen(events)

@@ -47,6 +47,10 @@ class StateStore(Protocol):
         """Append interactions of one user and/or session (purchases also join the bought set)."""
         ...
 
+    def record_many(self, batch: Sequence[tuple[str | None, str | None, Sequence[Touch]]]) -> None:
+        """:meth:`record` for each ``(user, session, touches)`` of a request, at once (one round trip)."""
+        ...
+
     def session_touches(self, session: str, n: int = RECENT_LIMIT) -> list[Touch]:
         """The session's most recent interactions, newest first."""
         ...

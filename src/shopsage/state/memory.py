@@ -149,23 +149,29 @@ class MemoryState:
                 self._claims.pop(e)
 
     def record(self, user: str | None, session: str | None, touches: Sequence[Touch]) -> None:
-        if not touches:
-            return
+        self.record_many([(user, session, touches)])
+
+    def record_many(self, batch: Sequence[tuple[str | None, str | None, Sequence[Touch]]]) -> None:
         with self._lock:
             now = self._clock()
-            if session is not None:
-                dq = self._sessions.get(session, now)
-                if dq is None:
-                    dq = deque(maxlen=self._limit)
-                dq.extend(touches)
-                self._sessions.put(session, dq, now)
-            if user is not None:
-                u = self._users.get(user, now) or _User(self._limit)
-                u.touches.extend(touches)
-                bought = [t.item for t in touches if t.type == "purchase"]
-                if bought:
-                    u.bought = (u.bought or set()) | set(bought)
-                self._users.put(user, u, now)
+            for user, session, touches in batch:
+                if touches:
+                    self._record(now, user, session, touches)
+
+    def _record(self, now: float, user: str | None, session: str | None, touches: Sequence[Touch]) -> None:
+        if session is not None:
+            dq = self._sessions.get(session, now)
+            if dq is None:
+                dq = deque(maxlen=self._limit)
+            dq.extend(touches)
+            self._sessions.put(session, dq, now)
+        if user is not None:
+            u = self._users.get(user, now) or _User(self._limit)
+            u.touches.extend(touches)
+            bought = [t.item for t in touches if t.type == "purchase"]
+            if bought:
+                u.bought = (u.bought or set()) | set(bought)
+            self._users.put(user, u, now)
 
     def session_touches(self, session: str, n: int = RECENT_LIMIT) -> list[Touch]:
         with self._lock:

@@ -125,11 +125,24 @@ class RedisState:
             self._r.zrem(self._k("claims"), *event_ids)
 
     def record(self, user: str | None, session: str | None, touches: Sequence[Touch]) -> None:
-        if not touches:
+        self.record_many([(user, session, touches)])
+
+    def record_many(self, batch: Sequence[tuple[str | None, str | None, Sequence[Touch]]]) -> None:
+        """Every group of a request in one transaction and one round trip (a request of 100 sessions
+        made 100 round trips before: the Redis soak served about 50 requests/s)."""
+        batch = [b for b in batch if b[2]]
+        if not batch:
             return
-        now, o = self._clock(), self.options
-        packed = [f"{t.item}\t{t.type}\t{t.ts!r}" for t in touches]
+        now = self._clock()
         pipe = self._r.pipeline(transaction=True)
+        for user, session, touches in batch:
+            self._queue_record(pipe, now, user, session, touches)
+        pipe.execute()
+
+    def _queue_record(self, pipe: Any, now: float, user: str | None, session: str | None,
+                      touches: Sequence[Touch]) -> None:
+        o = self.options
+        packed = [f"{t.item}\t{t.type}\t{t.ts!r}" for t in touches]
         keys = [(self._k("u", user), o.user_ttl)] if user is not None else []
         keys += [(self._k("s", session), o.session_ttl)] if session is not None else []
         for key, ttl in keys:
@@ -141,7 +154,6 @@ class RedisState:
             if bought:
                 pipe.sadd(self._k("b", user), *bought)
             pipe.pexpireat(self._k("b", user), self._at_ms(now, o.user_ttl))  # no-op without a set
-        pipe.execute()
 
     def _recent(self, key: str, n: int) -> list[Touch]:
         out = []
