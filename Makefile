@@ -10,9 +10,17 @@ SHELL := /bin/bash
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: demo test lint bench clean setup
+.PHONY: demo test lint bench clean setup browser
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# The browser tests (tests/web) drive Debian's chromium, never a downloaded one: install it when missing
+# (CI runs as root); without apt (or root) the browser tests are skipped and say why.
+browser:
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && \
+	  { apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && \
+	    apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || \
+	  echo "chromium could not be installed (apt-get install -y chromium): the browser tests will be skipped"
 
 # Reinstall whenever pyproject.toml or constraints.txt changed since the last install.
 $(STAMP): pyproject.toml constraints.txt
@@ -24,7 +32,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -c "import shopsage, pytest, hypothesis"
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q
 

@@ -13,6 +13,19 @@ error, a timeout or a 5xx the client sends the same body with the same key again
 after it became ready, ``--runs`` times, and restarted each time (the client retries throughout).
 At the end the store is read directly: an acknowledged marker stored 0 times is lost, any marker
 stored more than once is duplicated. The goal is 0 and 0 (issue 23: 50 runs per combination).
+
+Exposures (issue 24): beside it a shopper asks for ``for_you`` recommendations and searches, and
+clicks the last shown item of every second answer with an event naming the answer (``recomm_id`` /
+``query_id`` and ``position``), under its own Idempotency-Key, retried until acknowledged (its
+markers are checked with the others). The service commits an answer's exposures before it stores a
+click naming it, and its writer commits every ``exposure_flush_s`` (0.25 s), so these answers must be
+in the store with exactly the items and positions the client was shown (``exposures_lost`` counts
+those that are not, goal 0; ``answers_checked`` how many were checked): every answer whose click the
+same server process acknowledged, every answer received at least ``FLUSHED_S`` before the kill of the
+process that gave it, and every answer of the last process (stopped with SIGTERM, which writes all
+that is queued). A kill -9 may lose the rest, the answers of its last moments: ``answers_not_stored``
+counts them (by design; a click retried to the restarted process after such a kill is stored, but
+finds no exposure to be attributed to: ``clicked_across_kill``).
 PostgreSQL schemas and Redis prefixes are unique per run and removed afterwards.
 """
 
@@ -43,6 +56,8 @@ PG_URL = os.environ.get("SHOPSAGE_TEST_PG", "postgresql://127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("SHOPSAGE_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ITEMS = [f"sku{i}" for i in range(40)]
 BATCH = 20
+FLUSHED_S = 1.0
+"""An answer received this long before a kill has been committed by the writer (0.25 s a flush, plus a commit)."""
 
 
 @dataclass
@@ -57,6 +72,13 @@ class Outcome:
     stored_unacked: int = 0
     retries: int = 0
     replayed_answers: int = 0
+    answers: int = 0
+    answers_clicked: int = 0
+    answers_checked: int = 0
+    exposures_lost: int = 0
+    exposures_mismatched: int = 0
+    answers_not_stored: int = 0
+    clicked_across_kill: int = 0
     client_errors: list[str] = field(default_factory=list)
     start_s: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -154,6 +176,91 @@ class Client(threading.Thread):
                 n += 1
 
 
+class Shopper(threading.Thread):
+    """Asks for answers (for_you, search) and clicks one shown item of every second answer, naming the
+    answer; retries each click until acknowledged."""
+
+    def __init__(self, base: str, tag: str, out: Outcome) -> None:
+        super().__init__(daemon=True)
+        self.base, self.tag, self.out = base, tag, out
+        self.stop = threading.Event()
+        self.answers: dict[str, list[str]] = {}  # answer id -> its items in position order
+        self.received: dict[str, tuple[int, float]] = {}  # answer id -> (server process, monotonic time)
+        self.clicked: dict[str, int] = {}  # answers named by acknowledged clicks -> the process that acked
+        self.acked: list[float] = []  # markers of acknowledged clicks
+
+    def ask(self, http: httpx.Client, n: int) -> tuple[str, str, list[str]] | None:
+        try:
+            if n % 3 == 0:
+                r = http.get("/v1/search", params={"q": "Item", "session": f"visit{n % 11}"})
+                key = "query_id"
+            else:
+                r = http.get("/v1/recommendations/for_you", params={"user": f"shopper{n % 7}", "n": 5})
+                key = "recomm_id"
+        except httpx.HTTPError:
+            return None
+        if r.status_code != 200:
+            return None
+        body = r.json()
+        return key, body[key], [it["id"] for it in body["items"]]
+
+    def click(self, http: httpx.Client, n: int, key: str, answer: str, items: list[str]) -> bool:
+        marker = 1.0e9 + n
+        body = {"events": [{"type": "click", "item": items[-1], "session": f"visit{n % 11}", "value": marker,
+                            "timestamp": 1.7e9 + n, "context": {key: answer, "position": len(items)}}]}
+        while True:  # until acknowledged
+            try:
+                r = http.post("/v1/events", json=body, headers={"Idempotency-Key": f"{self.tag}-click-{n}"})
+            except httpx.HTTPError:
+                r = None
+            if r is not None and r.status_code == 200:
+                self.clicked[answer] = self.out.kills  # the process that acknowledged it
+                self.acked.append(marker)
+                return True
+            if r is not None and r.status_code < 500:
+                self.out.client_errors.append(f"click {n}: {r.status_code} {r.text[:300]}")
+                return False
+            self.out.retries += 1
+            time.sleep(0.05)
+
+    def run(self) -> None:
+        n = 0
+        with httpx.Client(base_url=self.base, timeout=5) as http:
+            while not self.stop.is_set():
+                n += 1
+                got = self.ask(http, n)
+                if got is None:
+                    time.sleep(0.05)
+                    continue
+                key, answer, items = got
+                self.answers[answer] = items
+                self.received[answer] = (self.out.kills, time.monotonic())
+                if n % 2 == 0 and items and not self.click(http, n, key, answer, items):
+                    return
+
+
+def _verify_exposures(store_url: str, shopper: Shopper, kill_times: list[float], out: Outcome) -> None:
+    """The answers that must be stored are, exactly as shown; how many others a kill cost."""
+    store = open_store(store_url, create=False)
+    stored: dict[str, list[tuple[int, str]]] = {}
+    for r in store.read_exposures():
+        stored.setdefault(r.exposure_id, []).append((r.position, r.item))
+    store.close()
+    shown = {a: [(i + 1, x) for i, x in enumerate(items)] for a, items in shopper.answers.items()}
+    must = set()
+    for a, (proc, at) in shopper.received.items():
+        killed = kill_times[proc] if proc < len(kill_times) else None  # None: the last process, stopped cleanly
+        if shopper.clicked.get(a) == proc or killed is None or killed - at >= FLUSHED_S:
+            must.add(a)
+    out.answers = len(shown)
+    out.answers_clicked = len(shopper.clicked)
+    out.answers_checked = len(must)
+    out.exposures_lost = sum(1 for a in must if sorted(stored.get(a, [])) != shown[a])
+    out.exposures_mismatched = sum(1 for a, rows in stored.items() if a in shown and sorted(rows) != shown[a])
+    out.answers_not_stored = sum(1 for a in shown if a not in stored)
+    out.clicked_across_kill = sum(1 for a, proc in shopper.clicked.items() if shopper.received[a][0] != proc)
+
+
 def _urls(backend: str, state: str, tmp: Path, tag: str) -> tuple[str, str]:
     store = f"sqlite:///{tmp / 'shop.db'}" if backend == "sqlite" else f"{PG_URL}?schema=ss_crash_{tag}"
     return store, ("memory://" if state == "memory" else f"{REDIS_URL}?prefix=ss_crash_{tag}")
@@ -197,12 +304,16 @@ def run_combo(backend: str, state: str, runs: int, seed: int, say=print) -> Outc
         server = Server(store_url, state_url, tmp / "home", _free_port())
         (tmp / "home").mkdir()
         client = Client(server.base, tag, out)
+        shopper = Shopper(server.base, tag, out)
+        kill_times: list[float] = []  # when the server process number i was killed
         try:
             out.start_s.append(round(server.start(), 2))
             client.start()
+            shopper.start()
             for run in range(runs):
                 time.sleep(rng.uniform(0.3, 1.5))
                 server.kill()
+                kill_times.append(time.monotonic())
                 out.kills += 1
                 out.start_s.append(round(server.start(), 2))
                 say(f"{backend}/{state}: kill {run + 1}/{runs}, {out.batches_acked} batches acknowledged, "
@@ -211,10 +322,13 @@ def run_combo(backend: str, state: str, runs: int, seed: int, say=print) -> Outc
                     break
             time.sleep(0.3)
             client.stop.set()
+            shopper.stop.set()
             client.join(timeout=60)
+            shopper.join(timeout=60)
         finally:
             server.stop()
-        _verify(store_url, client.acked, out)
+        _verify(store_url, client.acked + shopper.acked, out)
+        _verify_exposures(store_url, shopper, kill_times, out)
         _cleanup(store_url, state_url)
     out.seconds = round(time.monotonic() - t0, 1)
     return out
@@ -233,10 +347,14 @@ def main() -> None:
         for state in args.states.split(","):
             res = run_combo(backend, state, args.runs, args.seed)
             print(f"{backend}/{state}: {res.kills} kills, {res.events_acked} events acknowledged, lost {res.lost}, "
-                  f"duplicated {res.duplicated}, {res.retries} retries, {res.seconds} s", flush=True)
+                  f"duplicated {res.duplicated}, {res.retries} retries; {res.answers} answers ({res.answers_clicked} "
+                  f"clicked), {res.answers_checked} checked: exposures lost {res.exposures_lost}, mismatched "
+                  f"{res.exposures_mismatched}; a kill's last moments: {res.answers_not_stored} answers not stored, "
+                  f"{res.clicked_across_kill} clicked across a kill; {res.seconds} s", flush=True)
             results.append(asdict(res))
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    ok = all(r["lost"] == 0 and r["duplicated"] == 0 and not r["client_errors"] for r in results)
+    ok = all(r["lost"] == 0 and r["duplicated"] == 0 and r["exposures_lost"] == 0 and r["exposures_mismatched"] == 0
+             and not r["client_errors"] for r in results)
     args.out.write_text(json.dumps({"runs_per_combination": args.runs, "batch": BATCH, "goal_met": ok,
                                     "results": results}, indent=2) + "\n")
     print(f"wrote {args.out}: goal {'met' if ok else 'NOT met'}")

@@ -65,6 +65,14 @@ def presets(data: Path = DATA, postgres: str = POSTGRES) -> dict[str, list[str]]
                            "--json", f"{RESULTS}/rec-diginetica.json"],
         **{f"ope-{c}": ["ope", "--data", str(data / "open-bandit"), "--campaign", c, "--bootstrap", "10000",
                         "--json", f"{RESULTS}/ope-open-bandit-{c}.json"] for c in ("all", "men")},
+        "forecast": ["forecast", "--data", str(data / "retail-sales" / "train.csv"), "--horizon", "42",
+                     "--models", "lgbm,arima,seasonal_naive,weekday_median", "--json", f"{RESULTS}/forecast-retail-sales.json"],
+        "trend": ["trend", "--data", str(data / "yoochoose-100k"), "--format", "yoochoose", "--window", "3600",
+                  "--json", f"{RESULTS}/trend-yoochoose.json"],
+        **{f"bandit-{c}": ["bandit", "--data", str(data / "open-bandit"), "--campaign", c, "--bootstrap", "2000",
+                           "--sim-steps", "20000", "--sim-seeds", "3", "--json", f"{RESULTS}/bandit-open-bandit-{c}.json"]
+           for c in ("all", "men")},
+        "abtest": ["abtest", "--runs", "1000", "--seed", "0", "--json", f"{RESULTS}/abtest-simulated.json"],
     }
 
 
@@ -73,8 +81,12 @@ PRESETS = presets()
 SCRIPTS: dict[str, list[str]] = {
     "query-encoder": ["benchmarks/bench_query_encoder.py"],
     "serve": ["benchmarks/bench_serve.py"],
+    "autocomplete": ["benchmarks/bench_autocomplete.py"],
+    "web": ["benchmarks/bench_web.py"],  # the storefront search page at 20 shoppers
     "semantic-serving": ["benchmarks/bench_semantic_serving.py"],
+    "explore-latency": ["benchmarks/bench_explore_latency.py", "--json", f"{RESULTS}/explore-latency.json"],
     "seq-latency": ["benchmarks/bench_seq_latency.py", "--data", "beauty"],
+    "click-ranker": ["benchmarks/bench_click_ranker.py", "--data", str(DATA / "homedepot")],
     "peer-implicit": ["benchmarks/peers/peer_implicit.py", "--data", str(DATA / "amazon-beauty")],
     "peer-recbole": ["benchmarks/peers/compare_recbole.py"],
     **{f"peer-ope-obp-{c}": ["benchmarks/peers/ope_obp.py", "--data", str(DATA / "open-bandit"), "--campaign", c,

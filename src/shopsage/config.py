@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from shopsage.errors import ConfigError, describe_problems
+from shopsage.experiments.definition import ExperimentConfig
 from shopsage.settings import get_settings
 
 __all__ = ["ShopSageConfig", "StoreConfig", "ImportConfig", "PathsConfig", "load_config", "read_toml", "home_store_url",
@@ -82,6 +83,8 @@ class ShopSageConfig(_Section):
     import_: ImportConfig = Field(default_factory=ImportConfig, alias="import")
     paths: PathsConfig = Field(default_factory=PathsConfig)
     privacy: PrivacyConfig = Field(default_factory=lambda: PrivacyConfig.model_validate({}))
+    experiments: list[ExperimentConfig] = Field(default_factory=list, description="A/B tests created in the store "
+                                                "when `shopsage serve` starts, unless the store holds one of that name.")
 
     def store_url(self, home: Path | None = None) -> str:
         """The configured store URL, else the store of ``home`` (default: ``paths.home``)."""

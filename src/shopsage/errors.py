@@ -15,6 +15,7 @@ __all__ = [
     "ImportFormatError",
     "StrictImportError",
     "ValidationError",
+    "SearchParameterError",
     "NotFoundError",
     "ModelError",
     "NotFittedError",
@@ -72,6 +73,17 @@ class StrictImportError(ImportFormatError):
 
 class ValidationError(ShopSageError):
     """User input (an API payload, a CLI argument) is invalid."""
+
+
+class SearchParameterError(ValidationError):
+    """A search parameter (``filter``, ``facets``, ``sort``, ``highlight``) is malformed or names an
+    attribute the catalogue does not have; ``detail`` says which parameter, where (1-based column) and what."""
+
+    def __init__(self, message: str, parameter: str, column: int | None = None) -> None:
+        where = f" (column {column})" if column is not None else ""
+        super().__init__(f"{parameter}{where}: {message}")
+        self.parameter, self.column, self.problem = parameter, column, message
+        self.detail = [{"parameter": parameter, "column": column, "problem": message}]
 
 
 class NotFoundError(ShopSageError):
@@ -141,6 +153,7 @@ class RateLimitError(ShopSageError):
 
 HTTP_STATUS: dict[type[ShopSageError], int] = {
     ValidationError: 422,
+    SearchParameterError: 400,
     ConfigError: 400,
     NotFoundError: 404,
     CapacityError: 413,

@@ -116,9 +116,11 @@ class ModelRegistry:
             self._write_state(name, state)
         return ModelVersion(name, version, target.path, target.manifest, True)
 
-    def promote_if_better(self, name: str, version: str, metric: str) -> ModelVersion:
+    def promote_if_better(self, name: str, version: str, metric: str, live_value: float | None = None) -> ModelVersion:
         """Promote ``version`` only when its held-out ``metric`` beats the live version's, both measured
-        on the same held-out tail (same ``test_fingerprint``); otherwise refuse and say why."""
+        on the same held-out tail (same ``test_fingerprint``); otherwise refuse and say why.
+        ``live_value``: the live version scored again on ``version``'s own tail (continuous retraining,
+        :mod:`shopsage.training.retrain`), which stands for the figure in its manifest."""
         target = self.get(name, version)
         value = target.manifest.get("metrics", {}).get(metric)
         if value is None:
@@ -128,8 +130,10 @@ class ModelRegistry:
         live = self.current(name)
         if live is None or live.version == version:
             return self.promote(name, version)
-        live_value = live.manifest.get("metrics", {}).get(metric)
-        if live_value is not None and live.manifest.get("test_fingerprint") != target.manifest.get("test_fingerprint"):
+        rescored = live_value is not None
+        live_value = live_value if rescored else live.manifest.get("metrics", {}).get(metric)
+        if not rescored and live_value is not None and \
+                live.manifest.get("test_fingerprint") != target.manifest.get("test_fingerprint"):
             raise ValidationError(f"{name} {version} and the live {live.version} were scored on different held-out tails "
                                   f"(test fingerprints {target.manifest.get('test_fingerprint')} and "
                                   f"{live.manifest.get('test_fingerprint')}): their {metric} cannot be compared. Retrain "
@@ -161,3 +165,11 @@ class ModelRegistry:
         if target.current:
             raise ValidationError(f"{name} {version} is live; promote another version before deleting it")
         shutil.rmtree(target.path)
+
+    def training(self, name: str) -> list[tuple[str, float]]:
+        """Versions being trained now: ``(version, started at)`` of each directory claimed by
+        :meth:`new_version_dir` whose manifest is not written yet (a training that died leaves one too:
+        its start time says how long ago)."""
+        folder = self._dir(name)
+        return [(p.name, p.stat().st_mtime) for p in sorted(folder.glob("v[0-9][0-9][0-9][0-9]"))
+                if p.is_dir() and not (p / "manifest.json").is_file()]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import schemathesis
 from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import negative_data_rejection
 
 from shopsage.api import Keys, create_app
 from shopsage.privacy.ids import Pseudonymizer
@@ -43,14 +44,18 @@ def test_no_server_errors(case: schemathesis.Case) -> None:
     CALLS[kind] = CALLS.get(kind, 0) + 1
     assert response.status_code < 500, (case.method, case.path, response.text[:500])
     if response.status_code < 300 and case.path != "/metrics":
-        case.validate_response(response)
+        # negative_data_rejection is left out: on the wire a query parameter is text, and one value of
+        # an array parameter is a one-element array (OpenAPI's form style), so ``category=6.5e16`` is a
+        # valid category named "6.5e16" that schemathesis counts as "a number where an array belongs".
+        case.validate_response(response, excluded_checks=[negative_data_rejection])
 
 
 def test_every_route_is_in_the_schema() -> None:
     ops = {(op.method.upper(), op.path) for op in (r.ok() for r in schema.get_all_operations())}
     assert {("POST", "/v1/events"), ("GET", "/v1/search"), ("GET", "/v1/recommendations/{scenario}"),
             ("GET", "/v1/users/{user_id}/profile"), ("POST", "/v1/users/{user_id}/token"),
-            ("DELETE", "/v1/users/{user_id}"), ("PUT", "/v1/items/{item_id}"), ("GET", "/health")} <= ops
+            ("DELETE", "/v1/users/{user_id}"), ("PUT", "/v1/items/{item_id}"), ("GET", "/health"),
+            ("GET", "/v1/autocomplete"), ("GET", "/v1/settings"), ("PATCH", "/v1/settings")} <= ops
 
 
 def teardown_module() -> None:

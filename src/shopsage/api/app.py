@@ -26,7 +26,8 @@ from fastapi import FastAPI
 from shopsage import __version__
 from shopsage.api.errors import ContainErrors, install_error_handlers
 from shopsage.api.ratelimit import Buckets, Limits, MemoryBuckets, RateLimit, RedisBuckets
-from shopsage.api.routers import events, items, ops, recommendations, search, users
+from shopsage.api.routers import events, experiments, items, ops, recommendations, search, users
+from shopsage.api.routers import settings as index_settings
 from shopsage.api.security import AccessLog, BodyLimit, Keys, ReadTimeout
 from shopsage.config import PrivacyConfig
 from shopsage.privacy.ids import Pseudonymizer
@@ -55,6 +56,12 @@ class Metrics:
         self.events = Counter("shopsage_events_total", "Events accepted", registry=self.registry)
         self.items = Gauge("shopsage_catalog_items", "Live items in the catalogue", registry=self.registry)
         self.models = Gauge("shopsage_models_loaded", "Models loaded from the registry", registry=self.registry)
+        self.drift = Gauge("shopsage_drift", "Drift monitors on the event stream (serving/drift.py): event_mix and "
+                           "popularity (Jensen-Shannon between the last two windows), ctr and ctr_drop, "
+                           "new_item_embedding", ["monitor"], registry=self.registry)
+        self.drift_over = Gauge("shopsage_drift_over_threshold", "Drift monitors over their threshold (retraining "
+                                "starts when retrain_on_drift)", registry=self.registry)
+        self.retrains = Gauge("shopsage_retrains_started", "Retrain children this process started", registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.latency.labels(method, route, str(status)).observe(seconds)
@@ -63,6 +70,12 @@ class Metrics:
         if svc is not None:
             self.items.set(len(svc.catalog))
             self.models.set(len(svc.models.models))
+            drift = getattr(svc, "drift", None)
+            if drift is not None:
+                for monitor, value in drift.report().items():
+                    self.drift.labels(monitor).set(value)
+                self.drift_over.set(len(drift.over()))
+                self.retrains.set(svc.retraining.started)
 
 
 def create_app(svc: Service, keys: Keys | None = None, max_body_bytes: int = MAX_BODY_BYTES, *,
@@ -96,8 +109,12 @@ def create_app(svc: Service, keys: Keys | None = None, max_body_bytes: int = MAX
     app.state.shared_state = not svc.state.url.startswith("memory")
     app.state.metrics = Metrics()
     install_error_handlers(app)
-    for r in (events.router, search.router, recommendations.router, items.router, users.router, ops.router):
+    for r in (events.router, search.router, recommendations.router, items.router, users.router, ops.router,
+              index_settings.router, experiments.router):
         app.include_router(r)
+    from shopsage.web import install as install_web
+
+    install_web(app)  # the storefront (/) and the merchant dashboard (/admin)
     # added innermost first
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(ReadTimeout, timeout_s=settings.read_timeout)

@@ -6,7 +6,7 @@ import math
 import time
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from shopsage.data.rows import ItemRow
 from shopsage.data.schema import Event, EventType, Item, check_event_parties
@@ -15,8 +15,8 @@ from shopsage.privacy.scrub import scrub_query
 
 __all__ = ["EventIn", "EventBatch", "IngestResult", "ItemIn", "ItemPatch", "ItemView", "ReasonOut", "RecItem",
            "RecResponse", "SearchItem", "SearchOut", "FacetValue", "ProfileOut", "NamedWeight", "UpsertResult",
-           "Health", "Ready", "ErrorOut", "MAX_BATCH", "item_row", "IdText", "FreeText", "Label", "ID_PATTERN",
-           "TEXT_PATTERN", "printable", "clean_text", "TokenOut", "EraseOut"]
+           "Health", "Ready", "ErrorOut", "AutocompleteOut", "SuggestionOut", "MAX_BATCH", "item_row", "IdText",
+           "FreeText", "Label", "ID_PATTERN", "TEXT_PATTERN", "printable", "clean_text", "TokenOut", "EraseOut"]
 
 MAX_BATCH = 1000
 """Events per POST /v1/events (and items per POST /v1/items)."""
@@ -65,8 +65,16 @@ class EventContextIn(_In):
     """Where and how an event happened; every field optional."""
 
     page: Label | None = None
-    position: int | None = Field(None, ge=0, le=1_000_000, description="0-based rank at which the item was shown.")
+    position: int | None = Field(None, ge=0, le=1_000_000, description="The item's position where it was shown: "
+                                 "with query_id or recomm_id, its 1-based `position` in that answer.")
     device: Annotated[Label, Field(max_length=64)] | None = None
+    query_id: IdText | None = Field(None, validation_alias=AliasChoices("query_id", "queryID", "queryId"),
+                                    description="The `query_id` of the search answer that showed the item (UBI "
+                                    "`query_id`, Algolia `queryID` also accepted): clicks, carts and purchases "
+                                    "are attributed to it.")
+    recomm_id: IdText | None = Field(None, validation_alias=AliasChoices("recomm_id", "recommId"),
+                                     description="The `recomm_id` of the recommendation answer that showed the item "
+                                     "(Recombee's `recommId` also accepted).")
     experiment: Label | None = None
     arm: Label | None = None
     propensity: float | None = Field(None, gt=0, le=1, description="Probability the logging policy showed the item.")
@@ -178,16 +186,24 @@ class ReasonOut(BaseModel):
 class RecItem(ItemView):
     score: float
     reasons: list[ReasonOut]
+    position: int = Field(description="1-based position in the answer (search: across pages); send it back as "
+                          "an event's context.position with the answer's id.")
 
 
 class RecResponse(BaseModel):
     scenario: str
+    recomm_id: str = Field(description="This answer's id (a UUIDv7): send it as an event's context.recomm_id to "
+                           "attribute clicks, carts and purchases to what was shown.")
     items: list[RecItem]
     stages: dict[str, Any] = Field(description="What each pipeline stage contributed (for merchants).")
+    experiment: str | None = Field(None, description="The A/B test this answer belongs to (null: none runs here).")
+    variant: str | None = Field(None, description="The experiment's variant that answered (by the shopper's hash).")
 
 
 class SearchItem(RecItem):
-    pass
+    formatted: dict[str, str] = Field(default_factory=dict, description=(
+        "Meilisearch's _formatted: each requested highlight field's text HTML-escaped, with <mark>...</mark> around "
+        "the words the query matched (insert it as HTML; every other string of the answer is plain text)."))
 
 
 class FacetValue(BaseModel):
@@ -197,6 +213,10 @@ class FacetValue(BaseModel):
 
 class SearchOut(BaseModel):
     query: str
+    query_id: str = Field(description="This answer's id (a UUIDv7; UBI's query_id): send it as an event's "
+                          "context.query_id to attribute clicks, carts and purchases to this page.")
+    experiment: str | None = Field(None, description="The A/B test this answer belongs to (null: none runs here).")
+    variant: str | None = Field(None, description="The experiment's variant that answered (by the shopper's hash).")
     corrected: str | None = Field(description="The spelling-corrected query used when the typed one matched nothing.")
     mode: Literal["lexical", "vector", "hybrid", "learned"] = Field(description="The search mode that ranked the results.")
     fallback: Literal["spelling", "semantic"] | None = Field(
@@ -207,14 +227,38 @@ class SearchOut(BaseModel):
     per_page: int
     sort: str
     items: list[SearchItem]
-    facets: dict[str, list[FacetValue]] = Field(description="Counts of brands and leaf categories over the whole "
-                                                "result list of the mode used, filters applied.")
+    facets: dict[str, list[FacetValue]] = Field(description="Counts of the requested facets' values (category: leaf "
+                                                "categories) over the whole result list of the mode used, filters "
+                                                "applied; the top 20 of each.")
     personalized: bool
+    facet_stats: dict[str, dict[str, float]] = Field(default_factory=dict, description=(
+        "Requested facets whose values are numbers: their min and max over the filtered results."))
+
+
+class SuggestionOut(BaseModel):
+    text: str = Field(description="The completion (plain text).")
+    highlighted: str = Field(description="The completion HTML-escaped with <mark> around what was typed.")
+    source: Literal["query", "catalogue"] = Field(description="query: searched by at least k distinct shoppers; "
+                                                  "catalogue: a title word or opening, brand or category.")
+
+
+class AutocompleteOut(BaseModel):
+    query: str
+    suggestions: list[SuggestionOut]
 
 
 class NamedWeight(BaseModel):
     name: str
     weight: float
+
+
+class SegmentOut(BaseModel):
+    """One segment the shopper is in, with the evidence that put them there (shopsage.profiles.segments)."""
+
+    segment: str = Field(description="new, active, at_risk, lapsed; value_low/medium/high; interest_<k>.")
+    kind: Literal["lifecycle", "value", "interest"]
+    text: str = Field(description="The evidence in words, e.g. 'last purchase 41 days ago; lapsed after 38 days = ...'.")
+    evidence: dict[str, Any] = Field(description="The numbers behind the text (recency, thresholds, scores, shares).")
 
 
 class ProfileOut(BaseModel):
@@ -224,6 +268,7 @@ class ProfileOut(BaseModel):
     top_brands: list[NamedWeight]
     price_band: dict[str, float] | None
     interactions: int
+    segments: list[SegmentOut] = Field(default_factory=list)
 
 
 class Health(BaseModel):

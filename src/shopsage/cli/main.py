@@ -18,8 +18,12 @@ from shopsage.cli.data_commands import (
     home_option,
     import_shown,
 )
+from shopsage.cli.experiments import experiments_app
+from shopsage.cli.export_commands import export_app
+from shopsage.cli.forecast import forecast_command
 from shopsage.cli.models import models_app
 from shopsage.cli.privacy import privacy_app
+from shopsage.cli.segments import segments_app
 from shopsage.cli.serve import DEMO_MODELS, run_server, serve
 from shopsage.cli.users import users_app
 from shopsage.config import load_config
@@ -45,8 +49,12 @@ def main(
 app.add_typer(bench_app, name="bench")
 app.add_typer(models_app, name="models")
 app.add_typer(users_app, name="users")
+app.add_typer(segments_app, name="segments")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(experiments_app, name="experiments")
+app.add_typer(export_app, name="export")
 app.command("serve")(serve)
+app.command("forecast")(forecast_command)
 
 DEMO_SETS = [
     ("scientific", "recbole", "amazon-scientific"),

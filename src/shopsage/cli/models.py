@@ -1,4 +1,4 @@
-"""``shopsage models train|list|promote|rollback|finetune``: train for serving, and the model registry."""
+"""``shopsage models train|list|promote|rollback|finetune|retrain``: train for serving, and the model registry."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.table import Table
 
 from shopsage.cli.console import console, json_object, run_or_fail
 from shopsage.cli.data_commands import home_option
+from shopsage.cli.retrain import retrain_command
 from shopsage.registry import ModelRegistry
 
 __all__ = ["models_app"]
@@ -62,7 +63,8 @@ def _when(ts: object) -> str:
     return dt.datetime.fromtimestamp(float(ts)).strftime("%m-%d %H:%M") if isinstance(ts, (int, float)) else ""
 
 
-TRAIN_NAMES = "pop, itemknn, ease, als, bpr, fbt, sknn, sasrec, gru4rec, ranker (the search ranker), blend-session, blend-user"
+TRAIN_NAMES = ("pop, itemknn, ease, als, bpr, fbt, sknn, sasrec, gru4rec, ranker (the search ranker; with --scenario "
+               "NAME a scenario's learned ranking stage, ranker-NAME), blend-session, blend-user")
 
 
 @models_app.command("train")
@@ -84,6 +86,11 @@ def train(
                                   "the live version on this held-out metric."),
     seed: int = typer.Option(0, "--seed"),
     max_test_cases: int = typer.Option(None, "--max-test-cases", help="Score a seeded sample of the tail (faster)."),
+    scenario: str = typer.Option(None, "--scenario", help="With ranker: train that scenario's learned ranking stage "
+                                 "(registered as ranker-SCENARIO; simulated clicks over its fused candidates) instead "
+                                 "of the search ranker."),
+    pipelines: Path = typer.Option(None, "--pipelines", help="With --scenario: the pipelines TOML the service serves "
+                                   "(default: the built-in pipelines)."),
 ) -> None:
     """Train NAME on the store, score it on the store's held-out tail, register the version (manifest: figures)."""
     from shopsage.cli.data_commands import default_store, open_existing
@@ -93,10 +100,21 @@ def train(
     if name in ("sasrec", "gru4rec"):
         config.setdefault("verbose", True)  # a line per epoch: training takes minutes
     reg = _registry(ctx, None, home)
+    if scenario and scenario != "search":
+        if name != "ranker":
+            from shopsage.cli.console import fail
+
+            fail(f"--scenario trains a scenario's ranker: use 'shopsage models train ranker --scenario {scenario}'.")
+        name = f"ranker-{scenario}"
     db = open_existing(store or default_store(ctx, home))
     say = console.print
 
     def run() -> object:
+        if name.startswith("ranker-"):
+            from shopsage.serving.ranker_training import train_stage_ranker
+
+            url = store or default_store(ctx, home)
+            return train_stage_ranker(url, reg, name.removeprefix("ranker-"), config, pipelines, say)
         if name == "ranker":
             from shopsage.search.training import train_ranker_version
 
@@ -268,3 +286,6 @@ def finetune(
     else:
         console.print("the tuned model is not better than the base on dev: the saved version is the base "
                       "weights; keep serving the current model")
+
+
+models_app.command("retrain")(retrain_command)  # shopsage models retrain (cli/retrain.py)

@@ -29,7 +29,8 @@ def _logging(level: str) -> None:
 def run_server(store: str, state: str, host: str, port: int, workers: int, home: Path, pipelines: Path | None,
                access_log: bool = True, build: tuple[str, ...] | None = None, semantic: bool = False,
                encoder: str = "encoder", unknown_items: str = "quarantine", query_backend: str = "onnx",
-               privacy: PrivacyConfig | None = None) -> None:
+               privacy: PrivacyConfig | None = None, retrain_every_events: int = 0,
+               retrain_on_drift: bool = False) -> None:
     """Check the keys against the address, build what is missing, then serve until interrupted."""
     import uvicorn
 
@@ -54,6 +55,9 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
     else:
         err_console.print(f"API keys: {len(keys.write)} write, {len(keys.read)} read"
                           + ("" if keys.read else "; reads are open (set SHOPSAGE_READ_KEYS to protect them)"))
+    if workers > 1 and (retrain_every_events or retrain_on_drift):
+        fail("--retrain-every-events and --retrain-on-drift need --workers 1 (each worker would start its own "
+             "retrain); with several workers run `shopsage models retrain` from cron")
     if workers > 1 and state.startswith("memory"):
         err_console.print("[yellow]warning:[/] with --workers > 1 and the in-process state each worker keeps its own "
                           "sessions; use --state redis://127.0.0.1:6379/0 to share them.")
@@ -67,19 +71,22 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
     st.close()  # type: ignore[attr-defined]
     opts = ServiceOptions(store_url=store, state_url=state, home=home, pipelines=pipelines, build_on_start=False,
                           semantic=semantic, encoder=encoder, unknown_items=unknown_items,  # type: ignore[arg-type]
-                          query_backend=query_backend, privacy=privacy)  # type: ignore[arg-type]
+                          query_backend=query_backend, privacy=privacy,  # type: ignore[arg-type]
+                          retrain_every_events=retrain_every_events, retrain_on_drift=retrain_on_drift)
     if workers == 1:
         with progress_bar() as progress:
             svc = run_or_fail(lambda: Service(opts, say=say).start(progress))
         app = create_app(svc, keys)  # type: ignore[arg-type]
-        console.print(f"ShopSage on http://{host}:{port} (docs: http://{host}:{port}/docs)")
+        console.print(f"ShopSage on http://{host}:{port}: the storefront; dashboard http://{host}:{port}/admin, "
+                      f"API docs http://{host}:{port}/docs")
         uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
         return
     os.environ[OPTIONS_ENV] = json.dumps({"store_url": store, "state_url": state, "home": str(home),
                                           "pipelines": str(pipelines) if pipelines else None,
                                           "semantic": semantic, "encoder": encoder, "unknown_items": unknown_items,
                                           "query_backend": query_backend, "privacy": privacy.model_dump(mode="json")})
-    console.print(f"ShopSage on http://{host}:{port} with {workers} workers (docs: http://{host}:{port}/docs)")
+    console.print(f"ShopSage on http://{host}:{port} with {workers} workers: the storefront; dashboard "
+                  f"http://{host}:{port}/admin, API docs http://{host}:{port}/docs")
     uvicorn.run("shopsage.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                 access_log=False, log_level="warning")
 
@@ -104,9 +111,18 @@ def serve(
                                       "placeholder item)."),
     query_backend: str = typer.Option("onnx", "--query-backend", help="--semantic: encode search queries with onnx "
                                       "(onnxruntime, the same vectors, faster) or torch."),
+    retrain_every_events: int = typer.Option(0, "--retrain-every-events", min=0, help="Run `shopsage models retrain` "
+                                             "(a low-priority child) after this many new events; 0: never (cron may)."),
+    retrain_on_drift: bool = typer.Option(False, "--retrain-on-drift/--no-retrain-on-drift", help="... or when a drift "
+                                          "monitor (/metrics shopsage_drift) is over its threshold."),
 ) -> None:
     """Serve search and recommendations over HTTP; builds the BM25 index, popularity and item-kNN when missing."""
     home = home_of(ctx, home)
+    if config_of(ctx).experiments:  # the config's [[experiments]] the store does not hold yet
+        from shopsage.cli.experiments import seed_declared
+
+        seed_declared(store or default_store(ctx, home), config_of(ctx).experiments)
     run_server(store or default_store(ctx, home), state, host, port, workers, home, pipelines, access_log,
                semantic=semantic, encoder=encoder, unknown_items=unknown_items, query_backend=query_backend,
-               privacy=config_of(ctx).privacy)
+               privacy=config_of(ctx).privacy, retrain_every_events=retrain_every_events,
+               retrain_on_drift=retrain_on_drift)

@@ -72,8 +72,13 @@ class EventContext(_Strict):
     """Where and how an event happened; every field optional."""
 
     page: str | None = None
-    position: int | None = Field(None, ge=0, description="0-based rank at which the item was shown.")
+    position: int | None = Field(None, ge=0, description="The item's position where it was shown: with a "
+                                 "query_id or recomm_id, its 1-based position in that answer.")
     device: str | None = None
+    query_id: str | None = Field(None, max_length=256, description="The search answer that showed the item "
+                                 "(its query_id): the event is attributed to that exposure.")
+    recomm_id: str | None = Field(None, max_length=256, description="The recommendation answer that showed the "
+                                  "item (its recomm_id).")
     experiment: str | None = Field(None, description="Experiment name.")
     arm: str | None = Field(None, description="Experiment arm / variant the shopper was in.")
     propensity: float | None = Field(None, gt=0, le=1, description="Probability the logging policy showed the item.")

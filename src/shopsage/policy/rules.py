@@ -1,18 +1,25 @@
 """Merchant rules applied to a ranked list: pin, boost and bury items matching a condition.
 
-A :class:`Rule` matches items by id, category (any level of the path, case-insensitive) or brand,
-and either multiplies their score (``boost`` with ``factor > 1``; ``bury`` moves them after every
-unburied item) or ``pin`` s them at a fixed position. :func:`apply_rules` returns the new order
-and, per item, which rules touched it, so the caller can explain every change; it also keeps the
-unpinned items with their buried flags and the pins apart, so that a later stage (diversity)
-reorders only within what the rules allow and places the pins last.
+A :class:`Rule` matches items by id, category (any level of the path, case-insensitive), brand or
+arrival (``new_within_days``: items created that recently), and either multiplies their score
+(``boost`` with ``factor > 1``; ``bury`` moves them after every unburied item) or ``pin`` s them
+at a fixed position. :func:`apply_rules` returns the new order and, per item, which rules touched
+it, so the caller can explain every change; it also keeps the unpinned items with their buried
+flags and the pins apart, so that a later stage (diversity) reorders only within what the rules
+allow and places the pins last.
+
+A rule may also be conditioned on the shopper: ``segments`` (e.g. ``["lapsed"]``, the names of
+:mod:`shopsage.profiles.segments`) makes it apply only to shoppers in one of them, so "boost new
+arrivals for lapsed shoppers" is ``action = "boost"``, ``new_within_days = 30``,
+``segments = ["lapsed"]``. A request whose shopper's segments are unknown gets no such rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -43,11 +50,21 @@ class Rule(BaseModel):
     factor: float = Field(2.0, gt=0, description="Score multiplier of boost (> 1).")
     position: int = Field(0, ge=0, description="0-based position of pinned items.")
     scenarios: list[str] = Field(default_factory=list, description="Scenarios it applies to; empty = all, search included.")
+    new_within_days: float | None = Field(None, gt=0, description="Matches items created at most this many days "
+                                          "ago (new arrivals; items without a creation time never match).")
+    segments: list[str] = Field(default_factory=list, description="Only for shoppers in one of these segments "
+                                "(new, active, at_risk, lapsed, value_high, ..., interest_<k>); empty = everyone.")
+    stockout_risk: bool = Field(False, description="Matches items the demand forecast says sell out before their "
+                                "restock (shopsage.forecast.stock); e.g. action = \"bury\" to stop promoting them.")
+    min_margin: float | None = Field(None, ge=-1, le=1, description="Matches items whose margin (price - cost) / price, "
+                                     "with the item attribute cost, is at least this; e.g. action = \"boost\".")
 
     @model_validator(mode="after")
     def _check(self) -> Rule:
-        if not (self.items or self.categories or self.brands):
-            raise ValueError(f"rule {self.name!r} matches nothing: give items, categories or brands")
+        if not (self.items or self.categories or self.brands or self.new_within_days or self.stockout_risk
+                or self.min_margin is not None):
+            raise ValueError(f"rule {self.name!r} matches nothing: give items, categories, brands, new_within_days, "
+                             "stockout_risk or min_margin")
         if self.action == "pin" and not self.items:
             raise ValueError(f"pin rule {self.name!r} needs items (a pin names the items it places)")
         if self.action == "boost" and self.factor <= 1:
@@ -66,10 +83,31 @@ class Rule(BaseModel):
             b = facts.brand(slot)
             if b is not None and b.casefold() in {x.casefold() for x in self.brands}:
                 return True
+        if self.new_within_days is not None:
+            created = _created_at(slot, facts)
+            if created is not None and time.time() - created <= self.new_within_days * 86400.0:
+                return True
+        if self.stockout_risk or self.min_margin is not None:
+            fact = _stock_fact(slot, facts)
+            if fact is not None and self.stockout_risk and fact.runs_out_before_restock:
+                return True
+            if fact is not None and self.min_margin is not None and fact.margin is not None and fact.margin >= self.min_margin:
+                return True
         return False
 
-    def applies_to(self, scenario: str) -> bool:
-        return not self.scenarios or scenario in self.scenarios
+    def forecast_evidence(self, slot: int, facts: ItemFacts) -> Any:
+        """The stock fact behind a ``stockout_risk`` or ``min_margin`` match (shown in the rule's reason);
+        None for the other conditions."""
+        if not (self.stockout_risk or self.min_margin is not None):
+            return None
+        return _stock_fact(slot, facts)
+
+    def applies_to(self, scenario: str, segments: Collection[str] | None = None) -> bool:
+        """The rule runs in ``scenario`` for a shopper in ``segments`` (None: unknown, so a rule that
+        names segments does not run)."""
+        if self.scenarios and scenario not in self.scenarios:
+            return False
+        return not self.segments or (segments is not None and not set(self.segments).isdisjoint(segments))
 
 
 @dataclass(frozen=True)
@@ -94,7 +132,7 @@ class RuleOutcome:
 
 
 def apply_rules(slots: np.ndarray, scores: np.ndarray, rules: Sequence[Rule], scenario: str, facts: ItemFacts,
-                pinnable: np.ndarray | None = None) -> RuleOutcome:
+                pinnable: np.ndarray | None = None, segments: Collection[str] | None = None) -> RuleOutcome:
     """Pin, then boost and bury the other ``slots`` (ranked best first).
 
     ``pinnable`` (bool over slots) says which pinned items may be inserted when the list does not
@@ -102,10 +140,10 @@ def apply_rules(slots: np.ndarray, scores: np.ndarray, rules: Sequence[Rule], sc
     overrides boost and bury (they do not move it, so they do not touch it). ``ranked`` holds the
     unpinned items, unburied ones by score then buried ones by score, so a caller that reorders
     them (diversity) can keep the tiers and place the pins after (:func:`place_pins`); ``slots``
-    is ``ranked`` with the pins placed."""
+    is ``ranked`` with the pins placed. ``segments``: the shopper's (rules naming segments need them)."""
     slots = np.asarray(slots, dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float32)
-    active = [r for r in rules if r.applies_to(scenario)]
+    active = [r for r in rules if r.applies_to(scenario, segments)]
     touched: dict[int, list[Rule]] = {}
     pins = _resolve_pins([r for r in active if r.action == "pin"], slots.tolist(), facts, pinnable)
     for p in pins:
@@ -185,6 +223,21 @@ def _resolve_pins(rules: Sequence[Rule], present: list[int], facts: ItemFacts, p
             done.add(s)
             k += 1
     return pins
+
+
+def _created_at(slot: int, facts: ItemFacts) -> float | None:
+    """The item's creation time when the facts know rows (the serving catalogue does)."""
+    row = getattr(facts, "row", None)
+    r = row(slot) if row is not None else None
+    created = getattr(r, "created_at", None)
+    return float(created) if created is not None else None
+
+
+def _stock_fact(slot: int, facts: ItemFacts) -> Any:
+    """The item's :class:`~shopsage.forecast.stock.StockFact` when the facts have a stock table (the serving
+    catalogue does); None otherwise."""
+    of = getattr(facts, "stock_fact", None)
+    return of(slot) if of is not None else None
 
 
 def _slot_of(ext: str, facts: ItemFacts) -> int | None:

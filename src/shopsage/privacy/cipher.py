@@ -1,7 +1,8 @@
 """Optional encryption at rest of the personal free-text fields of events (``cryptography``'s AES-SIV).
 
 **What is encrypted**: an event's ``query`` (what a shopper typed) and its ``context`` (page,
-device, experiment...). **What is not**: ids (user and session ids are already keyed pseudonyms,
+device, experiment...), but for the answer it names (``query_id``/``recomm_id`` and ``position``), and
+the query of a search's exposures. **What is not**: ids (user and session ids are already keyed pseudonyms,
 :mod:`shopsage.privacy.ids`; item ids, types, times and values are what training and serving compute
 on), the catalogue, relevance judgments, and the quarantine's raw text of rejected import rows.
 
@@ -42,6 +43,8 @@ PREVIOUS_FIELD_KEY_ENV = "SHOPSAGE_FIELD_KEY_PREVIOUS"
 TAG = "enc1"
 """Every encrypted value starts with ``enc1.``."""
 _CONTEXT_KEY = "_enc"
+CLEAR_CONTEXT = frozenset({"query_id", "recomm_id", "position"})
+"""Context keys kept readable: the answer an event came from (attribution joins on them)."""
 _KEY_SIZES = (32, 48, 64)
 
 
@@ -121,22 +124,29 @@ class FieldCipher:
         return None if query is None else self.encrypt(query, "query")
 
     def protect_context(self, context: dict[str, Any] | None) -> dict[str, Any] | None:
-        """The context as ``{"_enc": token}`` (still a JSON object, so stores keep it as they do now)."""
-        if context is None or set(context) == {_CONTEXT_KEY}:
+        """The context as ``{"_enc": token}`` (still a JSON object, so stores keep it as they do now). The
+        answer an event names (``query_id``/``recomm_id``, ``position``) stays readable beside the token:
+        ids, not personal text, which attribution reads in the store without the key."""
+        if context is None or _CONTEXT_KEY in context:
             return context
         import json
 
-        return {_CONTEXT_KEY: self.encrypt(json.dumps(context, sort_keys=True), "context")}
+        secret = {k: v for k, v in context.items() if k not in CLEAR_CONTEXT}
+        clear = {k: v for k, v in context.items() if k in CLEAR_CONTEXT}
+        if not secret:
+            return context
+        return {_CONTEXT_KEY: self.encrypt(json.dumps(secret, sort_keys=True), "context"), **clear}
 
     def reveal_query(self, query: str | None) -> str | None:
         return None if query is None else self.decrypt(query, "query")
 
     def reveal_context(self, context: dict[str, Any] | None) -> dict[str, Any] | None:
-        if context is None or set(context) != {_CONTEXT_KEY}:
+        if context is None or _CONTEXT_KEY not in context:
             return context
         import json
 
-        return json.loads(self.decrypt(context[_CONTEXT_KEY], "context"))  # type: ignore[no-any-return]
+        clear = {k: v for k, v in context.items() if k != _CONTEXT_KEY}
+        return {**json.loads(self.decrypt(context[_CONTEXT_KEY], "context")), **clear}
 
     def protect_event(self, e: EventRow) -> EventRow:
         """The row as it should be stored: query and context encrypted."""

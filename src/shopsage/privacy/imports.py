@@ -28,6 +28,7 @@ from typing import Any
 from shopsage.data.importers import Importer
 from shopsage.data.importers.base import Record
 from shopsage.data.rows import EventBlock, EventRow
+from shopsage.feedback.records import ExposureRow
 from shopsage.privacy.cipher import FieldCipher
 from shopsage.privacy.ids import Pseudonymizer
 from shopsage.privacy.scrub import scrub_query
@@ -93,6 +94,12 @@ class PrivateImporter(Importer):
                     rec = rec._replace(query=queries[rec.query])
                 if cipher is not None:
                     rec = cipher.protect_event(rec)
+            elif isinstance(rec, ExposureRow):  # what an answer showed (ubi): the same ids, the same query rules
+                if ids is not None:
+                    rec = rec._replace(user_id=ids[rec.user_id], session_id=ids[rec.session_id])
+                if rec.query is not None:
+                    query = queries[rec.query]
+                    rec = rec._replace(query=query if cipher is None else cipher.protect_query(query))
             yield rec
 
 

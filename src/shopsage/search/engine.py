@@ -32,11 +32,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from shopsage.artifacts import read_manifest, write_manifest
 from shopsage.data.rows import ItemRow
 from shopsage.errors import ArtifactError, NotFittedError, ValidationError
+from shopsage.search.attributes import AttributeTable
+from shopsage.search.autocomplete import Autocomplete
 from shopsage.search.catalog import Catalog, SearchFilter, item_fields
 from shopsage.search.evidence import matched_words
 from shopsage.search.features import Candidates, FeatureExtractor
+from shopsage.search.index_settings import IndexSettings
 from shopsage.search.lexical import LexicalConfig, LexicalIndex, QueryTerms, _top
-from shopsage.search.query import Autocomplete, CategoryPredictor, SpellCorrector
+from shopsage.search.query import CategoryPredictor, SpellCorrector
 from shopsage.search.ranker import LearnedRanker, RankerConfig
 from shopsage.search.ranking import rank
 from shopsage.search.vector import VectorConfig, VectorIndex
@@ -116,8 +119,12 @@ class SearchEngine:
         if encoder is not None:
             self.use_encoders(encoder, query_encoder, VectorIndex(encoder.dim, self.config.vector))
         self.ranker: LearnedRanker | None = None
+        self.attributes = AttributeTable()
+        """Every item attribute as a column: filter expressions, facets and sorts read it."""
+        self.settings = IndexSettings.model_validate({})
+        """The index settings applied (:meth:`apply_settings`)."""
         self._parts()
-        self.autocomplete = Autocomplete()
+        self.autocomplete = Autocomplete(analyzer=self.lexical.analyzer)
 
     def _parts(self) -> None:
         """The parts built over the lexical index and the catalogue (again after loading them)."""
@@ -163,8 +170,32 @@ class SearchEngine:
     def correct(self, query: str) -> str:
         """``query`` with each word neither the catalogue nor past queries know replaced by its nearest
         known word (within the lexical index's typo tolerance), or split into two known words."""
+        if not self.settings.typo_tolerance.enabled:  # the merchant turned typo tolerance off
+            return query
         self.lexical.refresh()  # the corrector's vocabulary is the lexical index's surface words
         return self.speller.correct(query)
+
+    def apply_settings(self, settings: IndexSettings) -> None:
+        """Serve the next queries with ``settings`` (:mod:`.index_settings`): typo tolerance, synonyms, stop
+        words and searchable fields are read at query time, so nothing is re-indexed."""
+        typo = settings.typo_tolerance
+        lex = self.config.lexical.model_copy(update={
+            "typo_tolerance": typo.enabled, "min_word_size_for_one_typo": typo.min_word_size_for_one_typo,
+            "min_word_size_for_two_typos": typo.min_word_size_for_two_typos})
+        self.config = self.config.model_copy(update={"lexical": lex})
+        self.lexical.config = lex
+        self.speller.typos = lex.typos_allowed
+        analyzer = self.lexical.analyzer
+        self.lexical.stop_words = frozenset(t for w in settings.stop_words for t in analyzer.tokens(w))
+        synonyms: dict[str, tuple[str, ...]] = {}
+        for key, values in settings.synonyms.items():
+            k = " ".join(analyzer.tokens(key))
+            if k:
+                synonyms[k] = tuple(dict.fromkeys((*synonyms.get(k, ()), *values)))
+        self.lexical.synonyms = synonyms
+        self.lexical.set_searchable([f for f in settings.searchable_attributes if f in self.lexical.fields])
+        self.autocomplete.min_shoppers = settings.autocomplete_min_shoppers
+        self.settings = settings
 
     def query_vectors(self, queries: Sequence[str]) -> np.ndarray:
         """``(B, D)`` query embeddings as ``search`` computes them, for callers that batch them up front."""
@@ -206,13 +237,18 @@ class SearchEngine:
                 assert self.encoder is not None
                 vectors = self.encoder.encode([embedding_text(r) for r in rows])
             self.vector.add(slots, vectors)
-        self.autocomplete.add_catalogue(r.title or "" for r in rows)
+        self.attributes.set(slots.tolist(), rows)
+        for r in rows:
+            self.autocomplete.set_item(r.ext_id, r.title, r.brand, r.category_path)
         self._categories_stale = True
         return slots
 
     def delete(self, ext_ids: Sequence[str]) -> None:
         slots = self.catalog.delete(ext_ids)
         self.lexical.delete(slots)
+        self.attributes.clear(slots.tolist())
+        for e in ext_ids:
+            self.autocomplete.remove_item(e)
         if self.vector is not None:
             self.vector.delete(slots)
         self._categories_stale = True
@@ -453,6 +489,8 @@ class SearchEngine:
             self.ranker.save(directory / "ranker")
         (directory / "autocomplete.json").write_text(json.dumps(self.autocomplete.to_json(), ensure_ascii=False),
                                                      encoding="utf-8")
+        (directory / "attributes.json").write_text(json.dumps(self.attributes.to_json(), ensure_ascii=False),
+                                                   encoding="utf-8")
         write_manifest(directory, self.KIND, json.loads(self.config.model_dump_json()),
                        encoder_id=self.encoder.id if self.encoder is not None else None, n_items=len(self.catalog))
 
@@ -474,7 +512,10 @@ class SearchEngine:
         if (directory / "ranker" / "manifest.json").is_file():
             engine.ranker = LearnedRanker.load(directory / "ranker")
         engine._parts()
+        engine.autocomplete = Autocomplete(analyzer=engine.lexical.analyzer)
         engine.autocomplete.load_json(json.loads((directory / "autocomplete.json").read_text(encoding="utf-8")))
+        if (directory / "attributes.json").is_file():  # engines saved before attributes were kept filter built-ins only
+            engine.attributes.load_json(json.loads((directory / "attributes.json").read_text(encoding="utf-8")))
         return engine
 
 

@@ -12,7 +12,13 @@ route, the benchmark and the ranker's held-out evaluation alike:
    shopper's categories and brands;
 4. merchant rules (:func:`shopsage.policy.apply_rules`: pin, boost, bury) on every result, fallback
    results included;
-5. the sort, then facets and total over the whole list, then the page.
+5. the sort (relevance, or any sortable attributes: ``price:asc,rating:desc``), then the requested
+   facets and the total over the whole list, then the page, its words highlighted.
+
+Filters are the older fields (categories, brands, price, stock) ANDed with a ``filter`` expression
+over any attribute (:mod:`.filtering`); facets and sorts read the same attribute columns
+(:mod:`.attributes`). A malformed expression, or a facet, sort or filter naming an attribute no item
+has (or one the index settings do not allow) is a ``SearchParameterError`` (400) saying where.
 
 Every result explains itself with true evidence: the item's own words that matched, the typo
 corrections used, the mode and fallback, the cosine to the query, the shopper interest that lifted it
@@ -27,24 +33,31 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from shopsage.errors import NotFittedError, ValidationError
+from shopsage.errors import NotFittedError, SearchParameterError, ValidationError
 from shopsage.policy import Rule, apply_rules
 from shopsage.profiles import Profile
+from shopsage.search.attributes import BUILTIN_ATTRIBUTES
 from shopsage.search.catalog import CatalogFacts, SearchFilter
 from shopsage.search.evidence import interest, matched_words, quote, rule_reason
+from shopsage.search.facets import facet_counts
+from shopsage.search.filtering import check, evaluate, parse
+from shopsage.search.highlight import highlight
 from shopsage.search.ranking import Ranking, rank
+from shopsage.search.sorting import LEGACY_SORTS, fit_length, sort_spec, sorted_slots
 from shopsage.types import Reason
 
 if TYPE_CHECKING:
     from shopsage.search.engine import Mode, ModeChoice, SearchEngine
 
-__all__ = ["SearchRequest", "SearchHit", "SearchPage", "Sort", "Facet", "FACETS", "answer"]
+__all__ = ["SearchRequest", "SearchHit", "SearchPage", "Sort", "Facet", "FACETS", "HIGHLIGHTS", "answer"]
 
-Sort = Literal["relevance", "price_asc", "price_desc", "popularity"]
-Facet = Literal["brand", "category"]
+Sort = str
+"""``relevance``, ``price_asc``, ``price_desc``, ``popularity``, or ``field:asc|desc`` keys, comma-separated."""
+Facet = str
+"""Any facetable attribute."""
 FACETS: tuple[Facet, ...] = ("brand", "category")
-
-
+HIGHLIGHTS = ("title", "brand", "category", "description")
+"""The fields ``SearchRequest.highlight`` may name."""
 @dataclass(frozen=True)
 class SearchRequest:
     """What a shopper asks: the text, filters, facets, sort and page, and optional shopper inputs."""
@@ -64,7 +77,11 @@ class SearchRequest:
     mode: ModeChoice | None = None
     """``None``: the engine's configured mode (``SearchConfig.mode``)."""
     facets: tuple[Facet, ...] = FACETS
-    """Which facet counts to return."""
+    """Which facet counts to return (any facetable attribute)."""
+    filter_expr: str | None = None
+    """The ``filter`` parameter: an expression over any attribute (:mod:`.filtering`), ANDed with the fields above."""
+    highlight: tuple[str, ...] = ("title", "brand")
+    """Fields returned highlighted in each hit's ``formatted`` (of :data:`HIGHLIGHTS`)."""
     predict_categories: bool = False
     """Also return the query's most probable leaf categories."""
     profile: Profile | None = None
@@ -80,9 +97,10 @@ class SearchRequest:
             raise ValidationError(f"page {self.page} of {self.per_page} items: ask for page >= 1 and per_page >= 1.")
         if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
             raise ValidationError(f"price_min {self.price_min} is above price_max {self.price_max}: swap them")
-        unknown = [f for f in self.facets if f not in FACETS]
+        unknown = [f for f in self.highlight if f not in HIGHLIGHTS]
         if unknown:
-            raise ValidationError(f"unknown facets {unknown}: ask for {', '.join(FACETS)}.")
+            raise SearchParameterError(f"cannot highlight {', '.join(unknown)}: use {', '.join(HIGHLIGHTS)}", "highlight")
+        sort_spec(self.sort)
 
     def filter(self) -> SearchFilter:
         return SearchFilter(list(self.categories) or None, list(self.brands) or None, self.price_min, self.price_max,
@@ -97,6 +115,8 @@ class SearchHit:
     id: str
     score: float
     reasons: list[Reason]
+    formatted: dict[str, str] = field(default_factory=dict)
+    """Field -> its text HTML-escaped with ``<mark>`` around the words the query matched (:mod:`.highlight`)."""
 
 
 @dataclass
@@ -119,6 +139,8 @@ class SearchPage:
     facets: dict[str, list[tuple[str, int]]]
     personalized: bool
     categories: list[tuple[str, float]] = field(default_factory=list)
+    facet_stats: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Numeric facets: the smallest and largest value among the results."""
 
     @property
     def ids(self) -> list[str]:
@@ -141,8 +163,14 @@ def answer(engine: SearchEngine, req: SearchRequest, rules: Sequence[Rule] = (),
     flt = engine.catalog.mask(req.filter())
     if flt is not None:
         keep &= flt
+    known = set(engine.attributes.names())
+    if req.filter_expr is not None:
+        expr = parse(req.filter_expr)
+        check(expr, known)
+        keep &= fit_length(evaluate(expr, engine.attributes, engine.catalog.capacity), len(keep))
+    spec = _checked(engine, req, known)
     if allowed is not None:
-        keep &= _fit(allowed, len(keep))
+        keep &= fit_length(allowed, len(keep))
     found, used, fallback = _retrieve(engine, req, mode, keep)
     facts = CatalogFacts(engine.catalog)
     slots, scores = found.slots, found.scores.astype(np.float32).copy()
@@ -163,8 +191,8 @@ def answer(engine: SearchEngine, req: SearchRequest, rules: Sequence[Rule] = (),
     if active:  # the rules read every result (a buried or boosted item may sit anywhere in the list)
         out = apply_rules(slots, scores, active, "search", facts, pinnable=keep)
         final, final_scores, touched = out.slots, out.scores, out.touched
-    if req.sort != "relevance":
-        final, final_scores = _sorted(engine, req, final, final_scores, touched)
+    if spec:
+        final, final_scores = sorted_slots(engine, spec, final, final_scores, touched, req.popularity)
     start = (req.page - 1) * req.per_page
     shown = final[start:start + req.per_page].tolist()
     why = _Explainer(engine, req, found, used, fallback, shown)
@@ -177,13 +205,38 @@ def answer(engine: SearchEngine, req: SearchRequest, rules: Sequence[Rule] = (),
                                   f"Ranked higher for your interest in {ev.get('category') or ev.get('brand')}", ev))
         reasons += [rule_reason(r, int(np.flatnonzero(final == s)[0]) if r.action == "pin" else None, why.has(s))
                     for r in touched.get(s, [])]
-        hits.append(SearchHit(s, facts.ext(s), float(sc), reasons))
-    facets = engine.catalog.facets(final)
+        hits.append(SearchHit(s, facts.ext(s), float(sc), reasons, why.formatted(s)))
+    facets, stats = facet_counts(engine, req.facets, final)
     return SearchPage(
         query=req.q, mode=mode, fallback=fallback, corrected=used if fallback == "spelling" else None,
         corrections=dict(found.corrected), total=len(final), page=req.page, per_page=req.per_page, sort=req.sort,
-        hits=hits, facets={k: v for k, v in facets.items() if k in req.facets}, personalized=bool(lifted),
-        categories=engine.predict_categories(req.q) if req.predict_categories else [])
+        hits=hits, facets=facets, personalized=bool(lifted),
+        categories=engine.predict_categories(req.q) if req.predict_categories else [], facet_stats=stats)
+
+
+def _checked(engine: SearchEngine, req: SearchRequest, known: set[str]) -> list[tuple[str, bool]]:
+    """The sort keys, once every facet and sort field is an attribute the settings allow there."""
+    settings = engine.settings
+    for name in req.facets:
+        if name not in known and name not in BUILTIN_ATTRIBUTES:
+            raise SearchParameterError(f"unknown attribute {name!r}: facet on one of {', '.join(sorted(known)[:30])}",
+                                       "facets")
+        if not settings.allows("facet", name):
+            raise SearchParameterError(f"{name!r} is not facetable: add it to facetable_attributes (PATCH /v1/settings)",
+                                       "facets")
+    spec = sort_spec(req.sort)
+    if req.sort in LEGACY_SORTS:
+        return spec
+    for name, _ in spec:
+        if name == "popularity":
+            continue
+        if name not in known and name not in BUILTIN_ATTRIBUTES:
+            raise SearchParameterError(f"unknown attribute {name!r}: sort by popularity or one of "
+                                       f"{', '.join(sorted(known)[:30])}", "sort")
+        if not settings.allows("sort", name):
+            raise SearchParameterError(f"{name!r} is not sortable: add it to sortable_attributes (PATCH /v1/settings)",
+                                       "sort")
+    return spec
 
 
 def _retrieve(engine: SearchEngine, req: SearchRequest, mode: Mode,
@@ -214,33 +267,6 @@ def _floor(found: Ranking, floor: float | None) -> Ranking:
         return found.keep(found.lexical | (found.similarity >= floor))
 
 
-def _sorted(engine: SearchEngine, req: SearchRequest, slots: np.ndarray, scores: np.ndarray,
-            touched: dict[int, list[Rule]]) -> tuple[np.ndarray, np.ndarray]:
-    """``slots`` in the requested order (price or popularity), buried items last, pins where the rules put them."""
-    pinned = [i for i, s in enumerate(slots.tolist()) if any(r.action == "pin" for r in touched.get(s, []))]
-    rest = np.delete(np.arange(len(slots)), pinned)
-    if req.sort == "popularity":
-        pop = np.zeros(len(slots)) if req.popularity is None else _fit(req.popularity, engine.catalog.capacity, 0.0)[slots]
-        key = -pop[rest]
-    else:
-        price = engine.catalog.price[slots[rest]].astype(np.float64)
-        key = np.where(np.isnan(price), np.inf, price if req.sort == "price_asc" else -price)
-    buried = np.array([any(r.action == "bury" for r in touched.get(int(s), [])) for s in slots[rest]], dtype=bool)
-    order = rest[np.lexsort((np.arange(len(rest)), key, buried))].tolist()
-    for i in pinned:  # pins keep their places (in increasing order, so earlier inserts do not shift later ones)
-        order.insert(i, i)
-    idx = np.asarray(order, dtype=np.int64)
-    return slots[idx], scores[idx]
-
-
-def _fit(values: np.ndarray, n: int, fill: object = False) -> np.ndarray:
-    """``values`` cut or padded with ``fill`` to length ``n``."""
-    values = np.asarray(values)
-    out = np.full(n, fill, dtype=values.dtype)
-    out[:min(n, len(values))] = values[:n]
-    return out
-
-
 class _Explainer:
     """The search reason of a shown result, from the ranking that found it."""
 
@@ -249,12 +275,25 @@ class _Explainer:
         self.engine, self.req, self.ranking, self.used, self.fallback = engine, req, found, used, fallback
         at = np.flatnonzero(np.isin(found.slots, shown))  # where the shown items are in the ranking (not pins)
         self.pos = {int(found.slots[i]): int(i) for i in at}
-        # the words the results matched: the query used plus what typo tolerance read instead
-        self.terms = engine.lexical.analyzer.analyze(" ".join([used, *found.corrected.values()]))
+        # the words the results matched: the query used plus what typo tolerance read instead (and synonyms)
+        self.terms = engine.lexical.query_term_list(" ".join([used, *found.corrected.values()]))
         ranker = engine.ranker
         self.source = {"lexical": "bm25", "vector": "vector", "hybrid": "hybrid",
                        "learned": "learned" + (f":{ranker.version}" if ranker is not None and ranker.version else "")
                        }[found.mode]
+
+    def formatted(self, slot: int) -> dict[str, str]:
+        """The requested fields of ``slot`` highlighted where a word matched the query (escaped text only
+        for an item the words did not find: a pin, a semantic result)."""
+        i = self.pos.get(slot)
+        words = i is not None and self.fallback != "semantic" and bool(self.ranking.lexical[i])
+        values = self.engine.attributes.values(slot)
+        texts = {"title": (values.get("title") or ("",))[0], "brand": (values.get("brand") or ("",))[0],
+                 "category": " > ".join(map(str, values.get("category", ()))),
+                 "description": self.engine.catalog.texts[slot].get("description", "")}
+        analyzer = self.engine.lexical.analyzer
+        return {f: highlight(analyzer, self.terms if words else (), str(texts[f])) for f in self.req.highlight
+                if texts.get(f)}
 
     def has(self, slot: int) -> bool:
         """Whether the query found ``slot`` (a pin may add items it did not)."""

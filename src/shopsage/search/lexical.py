@@ -116,8 +116,43 @@ class LexicalIndex:
         self._owner = np.full(0, -1, dtype=np.int32)  # slot -> segment gen, -1 = absent
         self._lens = np.zeros((0, len(self.fields)), dtype=np.float32)
         self._norm: np.ndarray | None = None
+        self._norm_w = self._w  # the field weights self._norm was computed with
         self.surface = SpellingIndex()
         self._surface_pending: Counter[str] = Counter()
+        self.stop_words: frozenset[str] = frozenset()
+        """Query words ignored (index settings; on top of the analyzer's own stop list)."""
+        self.synonyms: dict[str, tuple[str, ...]] = {}
+        """Query phrase (normalized words, up to 3) -> texts it also matches, with full weight (index settings)."""
+        self._searchable: frozenset[str] | None = None  # fields a query word may match in (None: all)
+
+    def set_searchable(self, fields: Sequence[str] | None) -> None:
+        """Only ``fields`` match query words from now on (``None``: every field): the others weigh 0."""
+        unknown = set(fields or ()) - set(self.fields)
+        if unknown:
+            raise ValidationError(f"fields {sorted(unknown)} are not indexed; this index has {self.fields}.")
+        self._searchable = None if fields is None or set(fields) >= set(self.fields) else frozenset(fields)
+        keep = [self._searchable is None or f in self._searchable for f in self.fields]
+        self._w = np.array([self.config.fields[f] if k else 0.0 for f, k in zip(self.fields, keep, strict=True)],
+                           dtype=np.float32)
+        self._norm = None
+
+    def query_words(self, text: str) -> tuple[list[str], list[str]]:
+        """``(the query's tokens without stop words, the synonym texts they bring)``."""
+        toks = [t for t in self.analyzer.tokens(text) if t not in self.stop_words]
+        extra: list[str] = []
+        if self.synonyms:
+            for n in (3, 2, 1):
+                for i in range(len(toks) - n + 1):
+                    extra.extend(self.synonyms.get(" ".join(toks[i:i + n]), ()))
+        return toks, list(dict.fromkeys(extra))
+
+    def query_term_list(self, text: str) -> list[str]:
+        """The index terms a query searches for: its words' (stop words out) and its synonyms'."""
+        toks, extra = self.query_words(text)
+        terms = [t for t in (self.analyzer.term(tok) for tok in toks) if t is not None]
+        for e in extra:
+            terms.extend(self.analyzer.analyze(e))
+        return terms
 
     # ------------------------------------------------------------------ writing
     def _grow(self, cap: int) -> None:
@@ -236,7 +271,8 @@ class LexicalIndex:
         return len(self._owner)
 
     def _norms(self) -> np.ndarray:
-        if self._norm is None:
+        if self._norm is None or self._norm_w is not self._w:  # (searchable fields changed: other weights)
+            w = self._norm_w = self._w
             live = self._owner >= 0
             n = max(int(live.sum()), 1)
             avg = self._lens[live].sum(axis=0) / n
@@ -244,7 +280,7 @@ class LexicalIndex:
             b = self.config.b
             norm = (1 - b) + b * self._lens / avg  # (cap, F)
             # BM25F: weight over normalized length, folded into one (cap, F) factor.
-            self._norm = (self._w / norm).astype(np.float32)
+            self._norm = (w / norm).astype(np.float32)
         return self._norm
 
     def _idf(self, df: int, n: int) -> float:
@@ -259,7 +295,13 @@ class LexicalIndex:
         tids: list[int] = []
         weights: list[float] = []
         corrected: dict[str, str] = {}
-        for tok in self.analyzer.tokens(text):
+        toks, extra = self.query_words(text)
+        for e in extra:  # synonyms weigh as the typed words (Meilisearch's synonyms)
+            for t in self.analyzer.analyze(e):
+                if t in self._terms:
+                    tids.append(self._terms[t])
+                    weights.append(1.0)
+        for tok in toks:
             term = self.analyzer.term(tok)
             if term is None:
                 continue
@@ -308,6 +350,9 @@ class LexicalIndex:
         out = []
         for tid, w in zip(q.tids.tolist(), q.weights.tolist(), strict=True):
             docs, tfs = self._term_postings(tid)
+            if self._searchable is not None and len(docs):  # a match in a field not searchable is none
+                hit = (tfs * (self._w > 0)).sum(axis=1) > 0
+                docs, tfs = docs[hit], tfs[hit]
             if len(docs) == 0:
                 continue
             idf = self._idf(len(docs), n)

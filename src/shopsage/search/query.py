@@ -5,20 +5,19 @@
   they led to.
 - :class:`SpellCorrector`: rewrites query words the catalogue does not know to the nearest frequent
   catalogue (or past query) word, for a "did you mean".
-- :class:`Autocomplete`: prefix completion over catalogue words, title openings and past queries,
-  ranked by weighted frequency (a past query counts ``query_weight`` times a catalogue phrase).
+- :class:`Autocomplete` (:mod:`shopsage.search.autocomplete`): prefix completion over catalogue
+  terms and k-anonymous past queries, re-exported here.
 """
 
 from __future__ import annotations
 
-import bisect
-import heapq
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 from scipy import sparse
 
+from shopsage.search.autocomplete import Autocomplete
 from shopsage.search.spelling import SpellingIndex
 from shopsage.text.analyzers import Analyzer, is_cjk
 
@@ -107,54 +106,3 @@ class SpellCorrector:
             parts = self.words.split(low)
             out.append(" ".join(parts) if parts else word)
         return " ".join(out)
-
-
-class Autocomplete:
-    """Completions of a typed prefix, most frequent first."""
-
-    def __init__(self, query_weight: float = 5.0, max_words: int = 3) -> None:
-        self.query_weight = query_weight
-        self.max_words = max_words
-        self._weights: Counter[str] = Counter()
-        self._sorted: list[str] = []
-        self._dirty = False
-
-    def add_catalogue(self, titles: Iterable[str]) -> None:
-        """Catalogue words and the first one to ``max_words`` words of each title."""
-        for title in titles:
-            words = title.casefold().split()
-            for w in words:
-                if len(w) >= 2:
-                    self._weights[w] += 1
-            for k in range(2, min(self.max_words, len(words)) + 1):
-                self._weights[" ".join(words[:k])] += 1
-        self._dirty = True
-
-    def add_queries(self, queries: Iterable[str]) -> None:
-        for q in queries:
-            q = " ".join(q.casefold().split())
-            if q:
-                self._weights[q] += self.query_weight
-        self._dirty = True
-
-    def to_json(self) -> dict[str, float]:
-        return dict(self._weights)
-
-    def load_json(self, weights: dict[str, float]) -> None:
-        self._weights = Counter(weights)
-        self._dirty = True
-
-    def complete(self, prefix: str, n: int = 8) -> list[str]:
-        """Up to ``n`` known phrases starting with ``prefix`` (case-insensitive)."""
-        if self._dirty:
-            self._sorted = sorted(self._weights)
-            self._dirty = False
-        p = " ".join(prefix.casefold().split())
-        if not p:
-            return []
-        if prefix.endswith(" "):
-            p += " "
-        lo = bisect.bisect_left(self._sorted, p)
-        hi = bisect.bisect_left(self._sorted, p + "\U0010ffff")
-        best = heapq.nsmallest(n, self._sorted[lo:hi], key=lambda s: (-self._weights[s], len(s), s))
-        return [s for s in best if s != p.strip()] or best

@@ -77,8 +77,11 @@ class LearnedRanker:
         g = np.clip(np.asarray(grades, dtype=np.float64), 0, self.config.max_grade)
         return np.rint(g * self.config.levels_per_unit).astype(np.int32)
 
-    def fit(self, features: np.ndarray, grades: np.ndarray, groups: np.ndarray, feature_names: list[str]) -> LearnedRanker:
-        """Train on rows grouped by query: ``groups[i]`` rows of query ``i`` follow each other."""
+    def fit(self, features: np.ndarray, grades: np.ndarray, groups: np.ndarray, feature_names: list[str],
+            weights: np.ndarray | None = None) -> LearnedRanker:
+        """Train on rows grouped by query: ``groups[i]`` rows of query ``i`` follow each other. ``weights``
+        (one per row; LightGBM scales each row's lambda gradients by it): inverse-propensity weights of
+        click-trained rankers (:mod:`shopsage.rank`); None weighs every row 1."""
         lgb = _lgb()
         cfg = self.config
         groups = np.asarray(groups, dtype=np.int64)
@@ -103,11 +106,13 @@ class LearnedRanker:
         if n_valid:
             is_valid[rng.choice(len(groups), n_valid, replace=False)] = True
         row_valid = np.repeat(is_valid, groups)
+        w = None if weights is None else np.asarray(weights, dtype=np.float64)
         train = lgb.Dataset(features[~row_valid], labels[~row_valid], group=groups[~is_valid],
-                            feature_name=feature_names, free_raw_data=True)
+                            weight=None if w is None else w[~row_valid], feature_name=feature_names, free_raw_data=True)
         sets, callbacks = [], []
         if n_valid:
-            sets = [lgb.Dataset(features[row_valid], labels[row_valid], group=groups[is_valid], reference=train)]
+            sets = [lgb.Dataset(features[row_valid], labels[row_valid], group=groups[is_valid], reference=train,
+                                weight=None if w is None else w[row_valid])]
             callbacks = [lgb.early_stopping(cfg.early_stopping, verbose=False)]
         self._booster = lgb.train(params, train, num_boost_round=cfg.epochs, valid_sets=sets, callbacks=callbacks)
         self.feature_names = list(feature_names)
@@ -120,6 +125,13 @@ class LearnedRanker:
         if self._booster is None:
             raise NotFittedError("the learned ranker is not trained: call fit(...) or LearnedRanker.load(dir).")
         return np.asarray(self._booster.predict(features, num_threads=1), dtype=np.float32)
+
+    def contributions(self, features: np.ndarray) -> np.ndarray:
+        """``(m, n_features + 1)`` each feature's additive share of each row's score (LightGBM's
+        ``pred_contrib``, SHAP values of the trees); the last column is the bias. Rows sum to :meth:`predict`."""
+        if self._booster is None:
+            raise NotFittedError("the learned ranker is not trained: call fit(...) or LearnedRanker.load(dir).")
+        return np.asarray(self._booster.predict(features, pred_contrib=True, num_threads=1), dtype=np.float64)
 
     def importance(self) -> dict[str, float]:
         if self._booster is None:

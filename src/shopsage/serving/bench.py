@@ -130,6 +130,30 @@ def ensure_models(store_url: str, registry: ModelRegistry, names: list[str], par
         store.close()
 
 
+def ensure_stage_ranker(store_url: str, registry: ModelRegistry, cfg: ServeBenchConfig, say: Say) -> str | None:
+    """Train and promote the scenario's learned ranker (``ranking = { kind = "learned", ... }``) unless its live
+    version was trained on this shop; returns its live version (None: the scenario ranks by fusion)."""
+    ranking = load_pipelines(cfg.pipelines).scenario(cfg.scenario).ranking
+    if isinstance(ranking, str) or ranking.kind != "learned" or ranking.model is None:
+        return None
+    from shopsage.serving.ranker_training import train_stage_ranker
+    from shopsage.training import prepare
+
+    store = open_store(store_url)
+    try:
+        fingerprint = prepare(store, holdout=False).fingerprint
+    finally:
+        store.close()
+    cur = registry.current(ranking.model)
+    if cur is None or cur.manifest.get("data_fingerprint") != fingerprint:
+        say(f"training {ranking.model} on the served shop (simulated clicks)")
+        params = dict(cfg.params.get(ranking.model, {}))
+        params.setdefault("models", {k: v for k, v in cfg.params.items() if not k.startswith("ranker-")})
+        v = train_stage_ranker(store_url, registry, cfg.scenario, params, cfg.pipelines, say)
+        cur = registry.promote(ranking.model, v.version)
+    return cur.version
+
+
 def _ranked(items: list[str], index: dict[str, int], n: int) -> np.ndarray:
     row = np.full(n, -1, dtype=np.int64)
     ids = [index.get(e, -1) for e in items[:n]]
@@ -203,6 +227,7 @@ def run_serve_bench(cfg: ServeBenchConfig, say: Say = lambda _m: None) -> dict[s
     registry = ModelRegistry(cfg.home / "models")
     names = _pipeline_models(cfg)
     live = ensure_models(url, registry, names, cfg.params, say)
+    stage_ranker = ensure_stage_ranker(url, registry, cfg, say)
     cases = subsample_cases(split.test, cfg.max_cases, cfg.seed)
     n = max(METRIC_KS)
     index = {e: i for i, e in enumerate(split.items.ids)}
@@ -212,6 +237,7 @@ def run_serve_bench(cfg: ServeBenchConfig, say: Say = lambda _m: None) -> dict[s
     try:
         ranked = np.full((len(cases), n), -1, dtype=np.int64)
         seconds = np.zeros(len(cases))
+        ranking_used: dict[str, int] = {}
         item_ids = split.items.ids
         say(f"scoring {len(cases):,} requests to {cfg.scenario}")
         for c in range(len(cases)):
@@ -223,6 +249,8 @@ def run_serve_bench(cfg: ServeBenchConfig, say: Say = lambda _m: None) -> dict[s
                 out = svc.recommend("next_in_session", history=hist, n=n)
             seconds[c] = time.perf_counter() - started
             ranked[c] = _ranked([it["id"] for it in out["items"]], index, n)
+            method = str(out["stages"].get("ranking", {}).get("method", "rank_fusion"))
+            ranking_used[method] = ranking_used.get(method, 0) + 1
             if (c + 1) % 5000 == 0:
                 say(f"  {c + 1:,} / {len(cases):,}")
         served: dict[str, float] = {}
@@ -244,6 +272,7 @@ def run_serve_bench(cfg: ServeBenchConfig, say: Say = lambda _m: None) -> dict[s
         return {"scenario": cfg.scenario, "data": cfg.data, "format": cfg.format, "protocol": split.protocol,
                 "n_test_cases": len(split.test), "n_scored": len(cases), "filter_seen_in_singles": filter_seen,
                 "served": served, "models_alone": singles, "live_models": live,
+                "ranking": {"stage_ranker": stage_ranker, "requests_by_method": ranking_used},
                 "pipeline": load_pipelines(cfg.pipelines).scenario(cfg.scenario).model_dump(mode="json"),
                 "latency_ms": _latency(seconds, cfg.latency_requests),
                 "models_in_service": svc.models.describe()}

@@ -7,7 +7,7 @@ once (effective on the next request); deleted items keep their slot but stop bei
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,8 @@ class ServingCatalog:
         self.engine = engine if engine is not None else SearchEngine()
         self.rows: list[ItemRow | None] = [None] * self.engine.capacity
         self.visible = np.zeros(self.engine.capacity, dtype=bool)  # live and not hidden
+        self.stock: Callable[[ItemRow | None], Any] | None = None
+        """The service's stock facts (:class:`shopsage.forecast.stock.StockFacts`.of) for rules on stock and margin."""
 
     @property
     def capacity(self) -> int:
@@ -85,6 +87,10 @@ class ServingCatalog:
     def brand(self, slot: int) -> str | None:
         r = self.row(slot)
         return r.brand if r else None
+
+    def stock_fact(self, slot: int) -> Any:
+        """The item's stock and margin fact (``stockout_risk`` and ``min_margin`` rules); None without a table."""
+        return None if self.stock is None else self.stock(self.row(slot))
 
     def info(self, ext_id: str) -> ItemInfo | None:
         """What a profile reads of an item; None when the catalogue does not hold it."""

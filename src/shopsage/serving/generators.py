@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from shopsage.forecast.live import LiveTrend, trend_reason
 from shopsage.privacy.trending import PrivateTrending, TrendingRelease
 from shopsage.profiles import EVENT_WEIGHTS
 from shopsage.search import embedding_text
@@ -73,6 +74,7 @@ class Shopper:
     purchased: set[int] = field(default_factory=set)
     item: int | None = None  # the page's item
     combined: list[tuple[int, str]] | None = None  # user + session without double counts, when both are known
+    segments: frozenset[str] | None = None  # the user's segments (merchant rules may name them); None: unknown
 
     def history(self, which: str) -> list[tuple[int, str]]:
         if which == "session":
@@ -116,10 +118,13 @@ class Generators:
     """The generator kinds of :class:`~shopsage.serving.config.GeneratorConfig`, over one catalogue."""
 
     def __init__(self, catalog: ServingCatalog, models: ModelSet, trending: Callable[[], Popularity],
-                 private: PrivateTrending | None = None) -> None:
+                 private: PrivateTrending | None = None, trend: LiveTrend | None = None) -> None:
         self.catalog = catalog
         self.models = models
         self._trending = trending
+        self.trend = trend
+        """The trend model of ``trending`` generators with ``trend = "forecast"`` (None: counts only)."""
+        self._trend_slots: tuple[int, int, np.ndarray] | None = None  # (window, capacity, slot of each scored item)
         self.private = private
         """``privacy.dp_trending``: trending ranks by differentially private counts instead."""
         self._private_scores: tuple[float, int, np.ndarray] | None = None  # (release time, capacity, scores)
@@ -318,6 +323,10 @@ class Generators:
     def trending(self, g: GeneratorConfig, allowed: np.ndarray) -> CandidateList:
         if self.private is not None:
             return self._private_trending(g, allowed)
+        if g.trend == "forecast" and self.trend is not None:
+            forecast = self._forecast_trending(g, allowed)
+            if forecast is not None:
+                return forecast
         pop = self._trending()
         s = np.where(allowed[: len(pop.scores)], pop.scores, -np.inf)
         k = min(g.n, int(np.isfinite(s).sum()), len(s))
@@ -331,6 +340,34 @@ class Generators:
             return self._popular(int(top[i]), pop)
 
         return CandidateList("trending", top.astype(np.int64), s[top].astype(np.float32), reason)
+
+    def _forecast_trending(self, g: GeneratorConfig, allowed: np.ndarray) -> CandidateList | None:
+        """Trending by the trend model's scores of the window under way (:mod:`shopsage.forecast.live`);
+        None while the store's timed events are too few (the counts rank instead)."""
+        assert self.trend is not None
+        cur = self.trend.current()
+        if cur is None:
+            return None
+        cap = len(allowed)
+        known = self._trend_slots
+        if known is None or known[0] != cur.window or known[1] != cap or len(known[2]) != len(cur.names):
+            slots = np.array([self.catalog.slot(n) if self.catalog.slot(n) is not None else -1 for n in cur.names], np.int64)
+            known = self._trend_slots = (cur.window, cap, slots)
+        slots = known[2]
+        ok = (slots >= 0) & (slots < cap) & (cur.scores > 0)
+        ok[ok] = allowed[slots[ok]]
+        cols = np.flatnonzero(ok)
+        cols = cols[np.argsort(-cur.scores[cols], kind="stable")][: g.n]
+        span = self.trend.span
+
+        def reason(i: int) -> Reason:
+            j = int(cols[i])
+            ev = cur.evidence(j, span)
+            cat = self.catalog.category(int(slots[j]))
+            return Reason("candidates", "trending:forecast", trend_reason(ev["last"], ev["before"], ev["span"], ev["last_24h"]),
+                          {"category": cat, **ev})
+
+        return CandidateList("trending", slots[cols], cur.scores[cols].astype(np.float32), reason)
 
     def _private_trending(self, g: GeneratorConfig, allowed: np.ndarray) -> CandidateList:
         """Trending by the last private release: its noisy counts rank, and its counts alone are shown."""

@@ -173,3 +173,14 @@ class ModelSet:
 
     def describe(self) -> dict[str, Any]:
         return {"loaded": {n: m.version for n, m in self.models.items()}, "errors": dict(self.errors)}
+
+    def pin(self, name: str, version: str) -> str:
+        """Load registry version ``version`` of ``name`` beside the live one, under ``name@version`` (an
+        experiment's variant serves it; :meth:`refresh` never replaces it); returns that key."""
+        key = f"{name}@{version}"
+        if key not in self.models:
+            v = self.registry.get(name, version)
+            loaded = load_version(name, v.path, v.version, self._slot_of, self._capacity(), self._store_items,
+                                  manifest_event_types(v.manifest))
+            self.models = {**self.models, key: loaded}
+        return key

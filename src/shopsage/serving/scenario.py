@@ -16,10 +16,12 @@ from shopsage.policy import Rule, RuleOutcome, apply_rules, category_cap, mmr, p
 from shopsage.search.fusion import fuse_ranked, rrf_term
 from shopsage.serving.catalog import ServingCatalog
 from shopsage.serving.config import PipelinesConfig, ScenarioConfig
+from shopsage.serving.explore import Explorer
 from shopsage.serving.generators import CandidateList, Generators, Shopper
+from shopsage.serving.learned import LearnedOrder, StageRankers, learned_order
 from shopsage.serving.reasons import Reason
 
-__all__ = ["Ranked", "run_scenario", "rule_reason"]
+__all__ = ["Ranked", "fused_candidates", "run_scenario", "rule_reason"]
 
 
 @dataclass
@@ -28,16 +30,26 @@ class Ranked:
     scores: list[float]
     reasons: list[list[Reason]]
     stages: dict[str, Any] = field(default_factory=dict)  # what each stage did, for merchants
+    propensities: list[float] | None = None
+    """The policy's probability of showing each item at its position (the explore stage's bandit); None: a
+    deterministic list (recorded as 1.0)."""
+    explored: dict[int, np.ndarray] = field(default_factory=dict)
+    """The explore stage's positions (0-based) and the features its bandit chose them with (it learns from them)."""
 
 
-def rule_reason(rule: Rule, position: int | None = None) -> Reason:
-    """What ``rule`` did to an item; ``position``: where a pinned item is shown (0-based), when known."""
+def rule_reason(rule: Rule, position: int | None = None, forecast: Any = None) -> Reason:
+    """What ``rule`` did to an item; ``position``: where a pinned item is shown (0-based), when known;
+    ``forecast``: the item's stock fact when the rule matched on it (:mod:`shopsage.forecast.stock`)."""
     evidence: dict[str, Any] = {"rule": rule.name, "action": rule.action,
                                 "factor": rule.factor if rule.action == "boost" else None}
+    why = ""
+    if forecast is not None:
+        evidence["forecast"] = forecast.evidence()
+        why = f": {forecast.describe()}"
     if rule.action == "boost":
-        text = f"Promoted by the shop (score x{rule.factor:g})"
+        text = f"Promoted by the shop (score x{rule.factor:g}){why}"
     elif rule.action == "bury":
-        text = "Placed lower by the shop"
+        text = f"Placed lower by the shop{why}"
     elif position is None:
         text = "Featured by the shop"
     else:
@@ -63,6 +75,20 @@ def _why(lists: list[tuple[CandidateList, float]], k: float, s: int) -> list[Rea
     return [lists[li][0].reason(r) for _, li, r in sorted(found, key=lambda t: -t[0])]
 
 
+def fused_candidates(name: str, sc: ScenarioConfig, gens: Generators, shopper: Shopper, allowed: np.ndarray,
+                     stages: dict[str, Any]) -> tuple[list[tuple[CandidateList, float]], np.ndarray, np.ndarray]:
+    """The candidates stage: each generator's list (with its weight) and their fusion ``(slots, scores)``,
+    best first (also what the learned ranker's training reads: :mod:`shopsage.serving.ranker_training`)."""
+    lists: list[tuple[CandidateList, float]] = []
+    for g in sc.candidates:
+        cl = gens.run(g, shopper, allowed, name)
+        stages["candidates"][g.model or g.kind] = None if cl is None else len(cl)
+        if cl is not None and len(cl):
+            lists.append((cl, g.weight))
+    slots, scores = _fuse(lists, sc.rrf_k)
+    return lists, slots, scores
+
+
 @dataclass
 class _Pool:
     """The candidate pool: fused candidates, then fallback items below them."""
@@ -71,18 +97,19 @@ class _Pool:
     scores: list[float]
     lists: list[tuple[CandidateList, float]]
     fallback: dict[int, tuple[CandidateList, int]]  # slot -> (fallback list, position in it)
+    learned: LearnedOrder | None = None  # the learned ranking stage's order of the fused candidates
+    fused_index: dict[int, int] = field(default_factory=dict)  # slot -> its row in ``learned.features``
 
 
 def _pool(name: str, sc: ScenarioConfig, gens: Generators, shopper: Shopper, allowed: np.ndarray, n: int,
-          stages: dict[str, Any]) -> _Pool:
-    lists: list[tuple[CandidateList, float]] = []
-    for g in sc.candidates:
-        cl = gens.run(g, shopper, allowed, name)
-        stages["candidates"][g.model or g.kind] = None if cl is None else len(cl)
-        if cl is not None and len(cl):
-            lists.append((cl, g.weight))
-    slots, scores = _fuse(lists, sc.rrf_k)
+          stages: dict[str, Any], rankers: StageRankers | None = None) -> _Pool:
+    lists, slots, scores = fused_candidates(name, sc, gens, shopper, allowed, stages)
+    learned = None if rankers is None else learned_order(sc, rankers, gens, shopper, slots, scores,
+                                                         [cl for cl, _ in lists], stages)
     pool = _Pool(slots.tolist(), scores.tolist(), lists, {})
+    if learned is not None:  # the ranker's order of the fused candidates replaces rank fusion's
+        pool = _Pool(slots[learned.order].tolist(), learned.scores.tolist(), lists, {}, learned,
+                     {int(s): i for i, s in enumerate(slots.tolist())})
     have = set(pool.slots)
     low = min(pool.scores, default=1.0)
     for g in sc.fallbacks:  # each fallback adds its whole list while the pool is short of n
@@ -125,7 +152,7 @@ def _diversify(sc: ScenarioConfig, catalog: ServingCatalog, out: RuleOutcome, n:
     return mmr(out.ranked_scores, sim, n, d.mmr_lambda, tiers), {"method": "mmr", "lambda": d.mmr_lambda}
 
 
-def _reasons(s: int, at: int, pool: _Pool, rules: dict[int, list[Rule]], k: float) -> list[Reason]:
+def _reasons(s: int, at: int, pool: _Pool, rules: dict[int, list[Rule]], k: float, facts: Any = None) -> list[Reason]:
     """Every stage's reasons for the slot ``s`` shown at position ``at``."""
     if s in pool.fallback:
         cl, i = pool.fallback[s]
@@ -133,28 +160,43 @@ def _reasons(s: int, at: int, pool: _Pool, rules: dict[int, list[Rule]], k: floa
         out = [Reason("fallback", r.source, r.text, r.evidence)]
     else:
         out = _why(pool.lists, k, s)
-    return out + [rule_reason(x, at if x.action == "pin" else None) for x in rules.get(s, [])]
+        if pool.learned is not None:
+            out = out + [pool.learned.reason(pool.fused_index[s])]
+    return out + [rule_reason(x, at if x.action == "pin" else None, x.forecast_evidence(s, facts) if facts else None)
+                  for x in rules.get(s, [])]
 
 
-def run_scenario(name: str, cfg: PipelinesConfig, gens: Generators, shopper: Shopper, allowed: np.ndarray, n: int) -> Ranked:
+def run_scenario(name: str, cfg: PipelinesConfig, gens: Generators, shopper: Shopper, allowed: np.ndarray, n: int,
+                 rankers: StageRankers | None = None, explorer: Explorer | None = None) -> Ranked:
+    """``rankers``: the registry's scenario rankers (a ``learned`` ranking stage; None: rank fusion serves);
+    ``explorer``: the explore stages' bandits (a scenario with ``explore`` explores only with one)."""
     sc = cfg.scenario(name)
     stages: dict[str, Any] = {"candidates": {}, "fallbacks": {}}
-    pool = _pool(name, sc, gens, shopper, allowed, n, stages)
+    pool = _pool(name, sc, gens, shopper, allowed, n, stages, rankers)
     out = apply_rules(np.asarray(pool.slots, np.int64), np.asarray(pool.scores, np.float32), cfg.rules, name,
-                      gens.catalog, pinnable=allowed)
+                      gens.catalog, pinnable=allowed, segments=shopper.segments)
     stages["rules"] = _rule_counts(out)
     keep, stages["diversity"] = _diversify(sc, gens.catalog, out, n)
     shown = place_pins([int(out.ranked[i]) for i in keep], out.pins, n)
     _prepare(pool, shown)
     score_of = dict(zip(out.slots.tolist(), out.scores.tolist(), strict=True))
-    return Ranked(shown, [score_of[s] for s in shown],
-                  [_reasons(s, at, pool, out.touched, sc.rrf_k) for at, s in enumerate(shown)], stages)
+    ranked = Ranked(shown, [score_of[s] for s in shown],
+                    [_reasons(s, at, pool, out.touched, sc.rrf_k, gens.catalog) for at, s in enumerate(shown)], stages)
+    if sc.explore is not None and explorer is not None:  # the explore stage: a bandit fills chosen positions
+        pins = {p.slot for p in out.pins}
+        x = explorer.fill(name, sc.explore, gens, shopper, allowed, ranked.slots, ranked.scores, ranked.reasons,
+                          {at for at, s in enumerate(shown) if s in pins}, n)
+        stages["explore"] = x.stage
+        ranked = Ranked(x.slots, x.scores, x.reasons, stages, x.propensities, x.explored)
+    return ranked
 
 
 def _prepare(pool: _Pool, shown: list[int]) -> None:
     """Tell every candidate list, fallbacks included, the positions of its items that are shown (before
     their reasons are built)."""
     wanted = np.asarray(shown, dtype=np.int64)
+    if pool.learned is not None:
+        pool.learned.prepare([pool.fused_index[s] for s in shown if s in pool.fused_index])
     for cl, _w in pool.lists:
         cl.prepare(np.flatnonzero(np.isin(cl.slots, wanted)).tolist())
     fallbacks: dict[int, tuple[CandidateList, list[int]]] = {}

@@ -31,21 +31,34 @@ from shopsage.data.schema import Event
 from shopsage.data.stores import open_store
 from shopsage.data.stores.base import UNKNOWN_ITEMS, UnknownItems
 from shopsage.errors import ConfigError, NotFoundError, ValidationError
+from shopsage.experiments.book import Assigned, ExperimentBook
+from shopsage.feedback.log import ExposureLog
+from shopsage.forecast.live import LiveTrend
+from shopsage.forecast.stock import StockFacts
+from shopsage.policy.rule_store import RuleBook
 from shopsage.privacy.trending import PrivateTrending
+from shopsage.profiles.segments import Assignment
 from shopsage.progress import LineProgress, Progress
 from shopsage.registry import ModelRegistry
+from shopsage.search.index_settings import SettingsPatch
 from shopsage.serving.build import build_missing
 from shopsage.serving.catalog import ServingCatalog
-from shopsage.serving.config import SCENARIOS, load_pipelines
+from shopsage.serving.config import SCENARIOS, PipelinesConfig, load_pipelines
+from shopsage.serving.drift import DriftConfig, DriftMonitor, embedding_shift
 from shopsage.serving.encoders import SearchSide
+from shopsage.serving.explore import Explorer
 from shopsage.serving.generators import Generators, Popularity, Shopper
 from shopsage.serving.history import StoredHistory, load_history
 from shopsage.serving.ingest import EventIngest
+from shopsage.serving.learned import StageRankers
 from shopsage.serving.masks import Masks
 from shopsage.serving.models import ModelSet
+from shopsage.serving.retraining import RetrainSchedule
 from shopsage.serving.scenario import run_scenario
-from shopsage.serving.search import SearchRequest, page_json
+from shopsage.serving.search import SearchRequest, SearchSettings, page_json
+from shopsage.serving.segments import LiveSegments
 from shopsage.serving.shoppers import assemble_shopper, history_profile
+from shopsage.serving.variants import VariantPipelines
 from shopsage.state import StateStore, open_state
 
 __all__ = ["Service", "ServiceOptions", "ITEM_SCENARIOS"]
@@ -96,6 +109,25 @@ class ServiceOptions:
     moment after its first events is there to inspect). ``reject`` refuses the whole request (422,
     naming the items); ``accept`` stores it and creates a placeholder item, never shown (shops that
     send events before their catalogue). Bulk imports always create the items they name."""
+    exposures: bool = True
+    """Record each answer's shown items in the store (:mod:`shopsage.feedback.log`: in batches, off the
+    request path). Off: answers still carry their ``query_id``/``recomm_id`` and positions; nothing is
+    recorded."""
+    exposure_flush_s: float = 0.25
+    """How often the exposure writer commits what has queued: what a kill -9 can lose of the exposures
+    that no acknowledged event names."""
+    segments: bool = True
+    """Fit shopper segments (lifecycle, value, interest) from the store on start and keep them current
+    with every event: shown in profiles, usable in merchant rules (``segments = ["lapsed"]``)."""
+    drift: DriftConfig | None = None
+    """Windows and thresholds of the drift monitors on the event stream (None: their defaults); their
+    values are in ``/metrics`` (``shopsage_drift``)."""
+    retrain_every_events: int = 0
+    """Run ``shopsage models retrain`` (a low-priority child process) after this many new events; 0: never."""
+    retrain_every_s: float = 0.0
+    """... or this often (seconds); 0: never."""
+    retrain_on_drift: bool = False
+    """... or when a drift monitor is over its threshold. All three off by default (cron may run it)."""
 
 
 @dataclass
@@ -121,6 +153,7 @@ class Service:
         self._write = threading.Lock()  # catalogue writes against an encoder swap
         self.searching = SearchSide(options, self.registry, self.pipelines, say)
         self.catalog = ServingCatalog(self.searching.build_engine(self.store))
+        self.index_settings = SearchSettings(options.home, self.catalog.engine)  # GET/PATCH /v1/settings, autocomplete
         self.history = StoredHistory()
         self.masks = Masks(self.catalog)
         self._stored = np.zeros(0, np.float32)
@@ -128,6 +161,18 @@ class Service:
         self._cat_seen = 0
         self._erased_seen = 0  # the last audit record of an erasure applied to self.history
         self.events = EventIngest(lambda: self.store, self.state, self._live_changed, options.unknown_items)
+        self.events.listeners.append(self.index_settings.observe)  # search events feed autocomplete
+        self.exposure_log = ExposureLog.for_store(options.store_url, lambda: self.store, enabled=options.exposures,
+                                                  flush_s=options.exposure_flush_s)
+        self.segments = LiveSegments()  # fitted in start() when options.segments
+        self.events.listeners.append(self.segments.observe)
+        self.drift = DriftMonitor(options.drift, self._exposures_between)
+        self.retraining = RetrainSchedule(Path(options.home), options.store_url, every_events=options.retrain_every_events,
+                                          every_s=options.retrain_every_s, on_drift=options.retrain_on_drift,
+                                          drift=self.drift)
+        self.events.listeners += [self.drift.observe, self.retraining.observe]
+        self.explorer = Explorer(self._trending, Path(options.home))  # the explore stages' bandits (serving/explore.py)
+        self.events.listeners.append(self.explorer.observe_events)  # clicks naming an explored position reward it
         self._stop = threading.Event()
         self._reloader: threading.Thread | None = None
         names = [g.model for sc in self.pipelines.scenarios.values() for g in (*sc.candidates, *sc.fallbacks) if g.model]
@@ -135,7 +180,14 @@ class Service:
                                lambda: list(self.store.item_ids()))
         privacy = options.privacy or PrivacyConfig()
         private = PrivateTrending(lambda: self.store, Path(options.home), privacy) if privacy.dp_trending else None
-        self.gens = Generators(self.catalog, self.models, self._trending, private)
+        # trend = "forecast" generators: the trend model's scores, read from the store once per hour
+        self.gens = Generators(self.catalog, self.models, self._trending, private, trend=LiveTrend(lambda: self.store))
+        self.catalog.stock = StockFacts(lambda: self.store).of  # stockout_risk / min_margin rules (forecast/stock.py)
+        self.rankers = StageRankers(self.registry)  # scenarios' learned ranking stages (serving/learned.py)
+        self.rulebook = RuleBook(Path(options.home))  # the dashboard's live rules
+        self.experiments = ExperimentBook(lambda: self.store)  # running A/B tests, re-read every 2 s
+        self.variants = VariantPipelines(self.models)  # what each variant serves (serving/variants.py)
+        self._merch: tuple[object, PipelinesConfig] = (None, self.pipelines)
         self.started = False
 
     # ------------------------------------------------------------------ search side (encoders.py)
@@ -191,6 +243,13 @@ class Service:
         self.say(f"history: {len(self.history.users):,} users, {len(self.history.sessions):,} sessions, "
                  f"{self.history.events:,} interactions")
         self._refresh_stored_counts()
+        self.index_settings.apply()
+        self.say(f"autocomplete: {self.index_settings.load_past_queries(self.store):,} past searches")
+        self.drift.embedding = self._new_item_shift(self.catalog.capacity)
+        if self.options.segments:
+            book = self.segments.fit(self.store, self.catalog)
+            self.say(f"segments: {len(book.stats):,} shoppers, occasions = {book.model.activity}s, "
+                     f"{len(book.model.centers)} interest groups")
         if self.options.build_on_start:
             build_missing(self.store, self.registry, say=self.say, progress=report)
         loaded = self.models.refresh()
@@ -199,6 +258,7 @@ class Service:
         if self.options.reload_interval_s > 0:
             self._reloader = threading.Thread(target=self._reload_loop, name="shopsage-model-reload", daemon=True)
             self._reloader.start()
+        self.exposure_log.start()  # the writer's connection opened now, not at the first answer
         self.started = True
         return self
 
@@ -206,6 +266,9 @@ class Service:
         self._stop.set()
         if self._reloader is not None:
             self._reloader.join(timeout=5)
+        self.retraining.stop()
+        self.exposure_log.close()  # writes every exposure still queued
+        self.explorer.save()  # the explore stages' bandits, read back at the next start
         self.state.close()
         self.store.close()
 
@@ -221,6 +284,7 @@ class Service:
                 if self.refresh_ranker():
                     log.info("search ranker reloaded: %s", self.ranker_label)
                 self._limit_threads()
+                self.retraining.tick()  # starts `shopsage models retrain` when due (off by default)
             except Exception:  # noqa: BLE001 - keep serving the loaded versions
                 log.exception("model reload failed; the loaded versions stay live")
 
@@ -315,7 +379,11 @@ class Service:
                stamped: Collection[int] = ()) -> dict[str, Any]:
         """Store validated events exactly once, then apply them (:class:`~shopsage.serving.ingest.EventIngest`).
         Blocking (a database transaction): async callers run it in a thread pool; safe from several
-        threads at once. ``stamped``: positions of events whose timestamp the server gave."""
+        threads at once. ``stamped``: positions of events whose timestamp the server gave. Events that name
+        an answer (``context.query_id``/``recomm_id``) wait until its exposures are committed."""
+        named = {r for e in events if e.context is not None for r in (e.context.query_id, e.context.recomm_id) if r}
+        if named and not self.exposure_log.wait_for(named):
+            log.warning("exposures named by events were not committed in time; the events are stored anyway")
         return self.events.ingest(events, idempotency_key, stamped)
 
     def forget_erased(self) -> int:
@@ -332,6 +400,7 @@ class Service:
         """Erase a user: their events and their sessions' events from the store (with an audit record),
         their sessions, interactions and bought set from the state, their history from this process.
         Returns the store's counts and ``state`` (1 when the state forgot them)."""
+        self.exposure_log.flush()  # exposures still queued are erased too
         sessions = self.store.user_sessions(user)
         counts = dict(self.store.erase_user(user))
         forget = getattr(self.state, "forget", None)  # StateStore.forget (the state may predate it)
@@ -341,6 +410,7 @@ class Service:
             log.warning("the state %s cannot forget a user: its live interactions expire with their TTL", type(self.state).__name__)
         counts["state"] = int(forget is not None)
         self.history.forget(user, sessions)
+        self.segments.forget(user)
         return counts
 
     # ------------------------------------------------------------------ shoppers
@@ -370,7 +440,7 @@ class Service:
 
     # ------------------------------------------------------------------ answers
     def recommend(self, scenario: str, user: str | None = None, session: str | None = None, item: str | None = None,
-                  n: int = 10, history: Sequence[str] | None = None) -> dict[str, Any]:
+                  n: int = 10, history: Sequence[str] | None = None, variant: str | None = None) -> dict[str, Any]:
         if scenario not in SCENARIOS:
             raise NotFoundError(f"unknown scenario {scenario!r}; use one of {', '.join(SCENARIOS)}")
         if scenario in ITEM_SCENARIOS and item is None:
@@ -379,27 +449,125 @@ class Service:
             raise ValidationError("next_in_session needs ?session=ID (the shopper's session) or ?history=ID,ID (the "
                                   "items viewed in this visit)")
         sh = self.shopper(user, session, item, history)
-        sc = self.pipelines.scenario(scenario)
-        ranked = run_scenario(scenario, self.pipelines, self.gens, sh, self.masks.allowed(sc.exclude, sh), n)
+        if user is not None:
+            sh.segments = self.segment_names(user)
+        chosen = self.assign(scenario, user, session, variant)  # the experiment's variant, if one runs here
+        sc = self.variants.scenario(self.pipelines, scenario, chosen)
+        pipes, allowed = self.merchandised(scenario, self.masks.allowed(sc.exclude, sh))
+        pipes = self.variants.apply(pipes, scenario, chosen)
+        ranked = run_scenario(scenario, pipes, self.gens, sh, allowed, n, rankers=self.rankers, explorer=self.explorer)
         items = []
         for s, score, reasons in zip(ranked.slots, ranked.scores, ranked.reasons, strict=True):
             items.append({**self.catalog.view(s), "score": float(score), "reasons": [r.as_dict() for r in reasons]})
-        return {"scenario": scenario, "items": items, "stages": ranked.stages}
+        answer = {"scenario": scenario, "items": items, "stages": ranked.stages}
+        # recomm_id, positions, and the exposures queued for the store (propensities: a bandit's, else 1.0)
+        exp, var = _labels(answer, chosen, forced=variant is not None)
+        rid = self.exposure_log.answered(answer, "recommendation", scenario, user=user, session=session,
+                                         propensities=getattr(ranked, "propensities", None), experiment=exp,
+                                         variant=var)
+        self.explorer.shown(rid, scenario, ranked.explored)  # explored items wait for their clicks
+        return answer
 
-    def search(self, req: SearchRequest) -> dict[str, Any]:
+    def assign(self, scope: str, user: str | None, session: str | None, variant: str | None = None) -> Assigned | None:
+        """The running experiment covering ``scope`` (a scenario or ``search``), the request's variant by the
+        salted hash of its user (else session) and that variant's overrides; None when no experiment runs
+        there or the request names no shopper. ``variant`` forces one (previews; it must exist)."""
+        return self.experiments.assign(scope, user, session, variant)
+
+    def search(self, req: SearchRequest, variant: str | None = None) -> dict[str, Any]:
         """One page of search results through the search front door (``SearchEngine.query``): the
         shopper's profile from their history, live popularity, the scenario's exclusions and rules."""
+        self.index_settings.apply()  # the index settings' current version (PATCH /v1/settings, any worker)
         sh = self.shopper(req.user, req.session) if (req.user or req.session) else Shopper()
         profile = None
         if sh.user_history or sh.session_history:
             profile = history_profile(self.catalog, sh.user_history + sh.session_history)
-        allowed = self.masks.allowed(self.pipelines.scenario("search").exclude, sh)
+        pipes, allowed = self.merchandised("search", self.masks.allowed(self.pipelines.scenario("search").exclude, sh))
+        chosen = self.assign("search", req.user, req.session, variant)
+        if chosen is not None and chosen.overrides.search_mode is not None and req.mode is None:
+            req = replace(req, mode=chosen.overrides.search_mode)  # the variant's mode (a request's own mode wins)
         page = self.catalog.engine.query(replace(req, profile=profile, popularity=self._trending()[0]),
-                                         self.pipelines.rules, allowed)
-        return page_json(page, self.catalog)
+                                         pipes.rules, allowed)
+        answer = page_json(page, self.catalog)
+        # query_id, positions across pages, and the exposures queued for the store
+        exp, var = _labels(answer, chosen, forced=variant is not None)
+        self.exposure_log.answered(answer, "search", "search", user=req.user, session=req.session,
+                                   first_position=(page.page - 1) * page.per_page + 1, query=req.q,
+                                   experiment=exp, variant=var)
+        return answer
+
+    def autocomplete(self, prefix: str, n: int = 8) -> dict[str, Any]:
+        """Completions of a typed prefix over k-anonymous past queries and catalogue terms."""
+        return self.index_settings.suggest(prefix, n)
+
+    def search_settings(self) -> dict[str, Any]:
+        """The index settings (synonyms, stop words, typo tolerance, attributes, autocomplete's k)."""
+        return self.index_settings.apply(strict=True).model_dump()
+
+    def update_search_settings(self, patch: SettingsPatch) -> dict[str, Any]:
+        """Change the index settings; the next search of every worker serves them."""
+        return self.index_settings.update(patch)
+
+    def merchandised(self, scenario: str, allowed: np.ndarray) -> tuple[PipelinesConfig, np.ndarray]:
+        """The pipelines with the merchant's live rules after the configured ones, and ``allowed`` less the
+        items a live hide rule removes (:class:`~shopsage.policy.rule_store.RuleBook`: re-read when the
+        dashboard changed them, so the next request obeys)."""
+        live = self.rulebook.current()
+        if live.hides(scenario):
+            allowed[live.hidden(scenario, self.catalog, self.catalog.capacity, self.version)] = False
+        if not live.rules:
+            return self.pipelines, allowed
+        key = (id(self.pipelines), live.version, id(live))
+        if self._merch[0] != key:
+            self._merch = (key, self.pipelines.model_copy(update={"rules": [*self.pipelines.rules, *live.rules]}))
+        return self._merch[1], allowed
 
     def profile(self, user: str) -> dict[str, Any]:
         sh = self.shopper(user, None)
         if not sh.user_history:
             raise NotFoundError(f"user {user!r} has no interactions yet: send events with POST /v1/events")
-        return {"user": user, **history_profile(self.catalog, sh.user_history).as_dict()}
+        found = self.segment_of(user)
+        return {"user": user, **history_profile(self.catalog, sh.user_history).as_dict(),
+                "segments": found.as_list() if found is not None else []}
+
+    def _new_item_shift(self, known: int) -> Callable[[], float | None] | None:
+        """The drift monitor's embedding check: items indexed after the first ``known`` slots against
+        those (None without item vectors)."""
+        index = self.catalog.engine.vector
+        if index is None:
+            return None
+
+        def shift() -> float | None:
+            vecs, live = index.vectors, index.live
+            new = np.flatnonzero(live[known:]) + known
+            if not len(new):
+                return None
+            return embedding_shift(vecs[:known][live[:known]], vecs[new])
+
+        return shift
+
+    def _exposures_between(self, since: float, until: float) -> int:
+        """Items shown in ``[since, until)`` (the store's exposures; 0 when it keeps none): the drift
+        monitor's click-through denominator, read once per closed window."""
+        read = getattr(self.store, "read_exposures", None)
+        return 0 if read is None else sum(1 for r in read(since=since) if r.ts < until)
+
+    def segment_of(self, user: str) -> Assignment | None:
+        """The user's segments (lifecycle, value, interest), each with its evidence; None when segments
+        are off or the user is unknown. Experiment reports use it as a dimension."""
+        return self.segments.of(user)
+
+    def segment_names(self, user: str) -> frozenset[str] | None:
+        """The names of the user's segments for merchant rules (None: segments are off)."""
+        if self.segments.book is None:
+            return None
+        found = self.segments.of(user)
+        return found.names if found is not None else frozenset()
+
+
+def _labels(answer: dict[str, Any], chosen: Assigned | None, forced: bool) -> tuple[str | None, str | None]:
+    """Stamp the answer with its experiment and variant (None, None outside experiments); returns what its
+    exposures record: nothing for a forced variant (a preview is no part of the experiment's sample)."""
+    exp, var = (chosen.experiment.name, chosen.variant) if chosen is not None else (None, None)
+    answer["experiment"], answer["variant"] = exp, var
+    return (None, None) if forced else (exp, var)

@@ -12,6 +12,7 @@ import pytest
 from shopsage.data.rows import DocumentRow, EventBlock, EventRow, ItemRow, JudgmentRow, QuarantineRow, RowKey
 from shopsage.data.splits import leave_one_out
 from shopsage.data.stores.base import SPLIT_CODES, TYPE_CODES
+from shopsage.testing.exposure_contract import ExposureContract
 
 __all__ = ["StoreContract"]
 
@@ -21,7 +22,7 @@ def ev(line: int, item: str, user: str | None = "u1", pos: int = 0, **kw: object
     return EventRow(RowKey("shop/events.txt", line, pos), item=item, user=user, **fields)  # type: ignore[arg-type]
 
 
-class StoreContract:
+class StoreContract(ExposureContract):
     """Inherit and define a ``store`` fixture yielding an empty store of the backend under test."""
 
     def test_schema_is_current(self, store) -> None:  # type: ignore[no-untyped-def]
@@ -259,7 +260,7 @@ class StoreContract:
         store.write_events([ev(1, "a", user="alice"), ev(2, "b", user="carol")])  # an import
         assert store.user_sessions("alice") == ["s-a", "s-b"]
         counts = store.erase_user("alice")
-        assert counts == {"events": 4, "sessions": 2, "users": 1, "requests": 1, "quarantined": 1}
+        assert counts == {"events": 4, "sessions": 2, "users": 1, "requests": 1, "quarantined": 1, "exposures": 0}
         assert "alice" not in store.user_ids() and store.user_sessions("alice") == []
         left = store.interactions()
         assert len(left) == 2 and sorted(left.session_names) == ["s-bob"]

@@ -76,6 +76,9 @@ class TrainingSet:
     """The split behind a holdout (its validation cases serve tuning)."""
     sessions: bool = False
     """The histories are anonymous sessions (seen items stay candidates: shoppers click them again)."""
+    through_event: int | None = None
+    """The last stored event (store event id, the arrival order) the data was read through: events
+    stored later are unseen by a model trained on it (continuous retraining's fresh tail)."""
 
     @property
     def fingerprint(self) -> str:
@@ -104,7 +107,8 @@ class TrainingSet:
                 "n_items": self.data.n_items, "n_sequences": len(self.data.sequences),
                 "n_interactions": int(len(self.data.sequences.items)),
                 "n_test_cases": len(self.test) if self.test is not None else 0, "event_types": self.event_types,
-                "fingerprint": self.fingerprint, "test_fingerprint": self.test_fingerprint}
+                "fingerprint": self.fingerprint, "test_fingerprint": self.test_fingerprint,
+                "through_event": self.through_event}
 
 
 def _item_text(store: StoreReader, items: Vocabulary) -> list[str] | None:
@@ -124,6 +128,7 @@ def prepare(store: StoreReader, *, holdout: bool = True, protocol: str | None = 
     """The training set of a store; ``holdout`` keeps the protocol's test tail out of training."""
     inter = store_interactions(store)
     types = _type_counts(inter)
+    through = int(inter.event_id.max()) if len(inter) else None
     if not holdout:
         ids = store.item_ids()
         items = Vocabulary(ids.keys())
@@ -134,7 +139,8 @@ def prepare(store: StoreReader, *, holdout: bool = True, protocol: str | None = 
         _, seqs = sequences_from_interactions(inter, owner_groups(inter), lut[inter.item])
         text = _item_text(store, items) if with_text else None
         sessions = float((inter.user >= 0).mean()) < 0.5
-        return TrainingSet(items, TrainData(len(items), seqs, item_text=text), None, None, types, sessions=sessions)
+        return TrainingSet(items, TrainData(len(items), seqs, item_text=text), None, None, types, sessions=sessions,
+                           through_event=through)
     protocol = protocol or choose_protocol(inter)
     if protocol not in PROTOCOLS:
         raise ValidationError(f"unknown protocol {protocol!r}; use one of: {', '.join(PROTOCOLS)}")
@@ -149,7 +155,7 @@ def prepare(store: StoreReader, *, holdout: bool = True, protocol: str | None = 
     text = _item_text(store, split.items) if with_text else None
     data = TrainData.from_split(split, with_valid_targets=True, item_text=text)
     return TrainingSet(split.items, data, protocol, split.test, types, split,
-                       sessions=protocol.startswith("session-prefix"))
+                       sessions=protocol.startswith("session-prefix"), through_event=through)
 
 
 

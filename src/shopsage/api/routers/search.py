@@ -1,4 +1,9 @@
-"""``GET /v1/search``: the search front door over HTTP (filters, facets, sort, pages, mode, personalization).
+"""``GET /v1/search``: the search front door over HTTP (filters, facets, sort, pages, mode, personalization),
+and ``GET /v1/autocomplete``: completions of what a shopper is typing.
+
+``filter``, ``facets``, ``sort`` and ``highlight`` follow Meilisearch's conventions
+(docs/architecture.md, "Search API conventions"); a malformed one, or one naming an attribute the
+catalogue lacks, is a 400 that says which parameter, where and what.
 
 The query is searched as typed and echoed to the caller only: the service neither stores nor logs it
 (search events sent to ``POST /v1/events`` are stored scrubbed). ``user`` and ``session`` are
@@ -15,20 +20,36 @@ from pydantic import AfterValidator, Field
 from shopsage.api.deps import current, ids
 from shopsage.api.responses import PreparedJSON
 from shopsage.api.routers.recommendations import SessionId, UserId
-from shopsage.api.schemas import ID_PATTERN, TEXT_PATTERN, ErrorOut, SearchOut, clean_text, printable
+from shopsage.api.schemas import (
+    ID_PATTERN,
+    TEXT_PATTERN,
+    AutocompleteOut,
+    ErrorOut,
+    SearchOut,
+    clean_text,
+    printable,
+)
 from shopsage.api.security import require_read, require_user_read
 from shopsage.errors import ValidationError
 from shopsage.search import ModeChoice
-from shopsage.serving.search import SearchRequest, Sort
+from shopsage.search.front import FACETS
+from shopsage.serving.search import SearchRequest
 
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[Depends(require_read)])
 
 _Labels = list[Annotated[str, Field(min_length=1, max_length=256, pattern=ID_PATTERN), AfterValidator(printable)]]
+_ERRORS = {400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 422: {"model": ErrorOut},
+           429: {"model": ErrorOut}}
 
 
-@router.get("/search", response_model=SearchOut,
-            responses={401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 422: {"model": ErrorOut},
-                       429: {"model": ErrorOut}})
+def _names(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list parameter: ``None`` (absent) is the default, ``""`` none."""
+    if value is None:
+        return default
+    return tuple(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
+
+
+@router.get("/search", response_model=SearchOut, responses=_ERRORS)  # type: ignore[arg-type]
 def search(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=500, pattern=TEXT_PATTERN, description="The shopper's query."),
@@ -38,7 +59,21 @@ def search(
     price_min: Annotated[float | None, Query(ge=0, le=1e12, allow_inf_nan=False)] = None,
     price_max: Annotated[float | None, Query(ge=0, le=1e12, allow_inf_nan=False)] = None,
     in_stock: Annotated[bool, Query(description="Only items in stock.")] = False,
-    sort: Sort = "relevance",
+    filter: Annotated[str | None, Query(max_length=2000, pattern=TEXT_PATTERN, description=(  # noqa: A002
+        'An expression over any attribute: brand = "Gardena" AND price < 50, category IN ["Tools", "Garden"], '
+        "NOT in_stock = false, price 10 TO 50, color EXISTS, parentheses, OR, !=, >=. ANDed with the other "
+        "filters; a malformed one or an unknown attribute is a 400 naming the column.")),
+        AfterValidator(clean_text)] = None,
+    facets: Annotated[str | None, Query(max_length=1000, pattern=TEXT_PATTERN, description=(
+        "Comma-separated facetable attributes to count over the filtered results (default brand,category; "
+        "empty: none).")), AfterValidator(clean_text)] = None,
+    sort: Annotated[str, Query(min_length=1, max_length=500, pattern=TEXT_PATTERN, description=(
+        "relevance, price_asc, price_desc, popularity, or field:asc / field:desc on sortable attributes, "
+        "comma-separated (rating:desc,price:asc)."))] = "relevance",
+    highlight: Annotated[str | None, Query(max_length=200, pattern=TEXT_PATTERN, description=(
+        "Comma-separated fields returned HTML-escaped with <mark> around matched words in each item's "
+        "formatted: title, brand, category, description (default title,brand).")),
+        AfterValidator(clean_text)] = None,
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 10,
     mode: Annotated[ModeChoice | None, Query(description="lexical, vector, hybrid, learned or auto (the best the "
@@ -52,6 +87,20 @@ def search(
     require_user_read(request, user)
     edge = ids(request)
     req = SearchRequest(q, categories=tuple(category), brands=tuple(brand), price_min=price_min, price_max=price_max,
-                        in_stock=in_stock, sort=sort, page=page, per_page=per_page, mode=mode, user=edge.maybe(user),
-                        session=edge.maybe(session))
+                        in_stock=in_stock, sort=sort.strip(), page=page, per_page=per_page, mode=mode,
+                        user=edge.maybe(user), session=edge.maybe(session),
+                        filter_expr=filter if filter and filter.strip() else None,  # blank: none (a form's empty field)
+                        facets=_names(facets, FACETS), highlight=_names(highlight, ("title", "brand")))
     return PreparedJSON(current(request).search(req))  # SearchOut: its schema, not re-validated
+
+
+@router.get("/autocomplete", response_model=AutocompleteOut, responses=_ERRORS)  # type: ignore[arg-type]
+def autocomplete(
+    request: Request,
+    q: Annotated[str, Query(min_length=1, max_length=100, pattern=TEXT_PATTERN, description="What the shopper typed."),
+                 AfterValidator(clean_text)],
+    n: Annotated[int, Query(ge=1, le=20, description="Completions to return.")] = 8,
+) -> PreparedJSON:
+    """Completions of ``q`` over past queries (only those searched by at least k distinct shoppers) and
+    catalogue terms, most frequent first."""
+    return PreparedJSON(current(request).autocomplete(q, n))

@@ -11,6 +11,7 @@ from shopsage.data.importers.reviews_zh import ReviewsZhImporter
 from shopsage.data.importers.s3rec import S3RecImporter
 from shopsage.data.importers.sessions import SessionsImporter
 from shopsage.data.importers.table import TableImporter
+from shopsage.data.importers.ubi import UbiImporter
 from shopsage.data.importers.yoochoose import YoochooseImporter
 from shopsage.errors import ImportFormatError
 
@@ -20,7 +21,7 @@ __all__ = ["FORMATS", "get_importer", "run_import", "ImportSummary", "Importer",
 FORMATS: dict[str, type[Importer]] = {
     cls.format: cls
     for cls in (AmazonSeqImporter, S3RecImporter, RecBoleImporter, HomeDepotImporter, SessionsImporter,
-                YoochooseImporter, ReviewsZhImporter, TableImporter)
+                YoochooseImporter, ReviewsZhImporter, TableImporter, UbiImporter)
 }
 
 

@@ -35,6 +35,7 @@ from shopsage.data.rows import (
 )
 from shopsage.data.stores.base import StoreWriter
 from shopsage.errors import ImportFormatError, StrictImportError
+from shopsage.feedback.records import ExposureRow
 
 __all__ = ["Reject", "Record", "Importer", "ImportSummary", "run_import", "source_name"]
 
@@ -47,8 +48,9 @@ class Reject(NamedTuple):
     raw: str
 
 
-Record = ItemRow | EventRow | JudgmentRow | DocumentRow | Reject | EventBlock
-"""What ``Importer.records()`` yields; an EventBlock carries many events (of one line, say) at once."""
+Record = ItemRow | EventRow | JudgmentRow | DocumentRow | Reject | EventBlock | ExposureRow
+"""What ``Importer.records()`` yields; an EventBlock carries many events (of one line, say) at once; an
+ExposureRow is one shown item of an answer (the ``ubi`` format's queries)."""
 
 
 def source_name(path: Path) -> str:
@@ -119,6 +121,7 @@ class _Batch:
         self.events = EventBlock()
         self.judgments: list[JudgmentRow] = []
         self.documents: list[DocumentRow] = []
+        self.exposures: list[ExposureRow] = []
         self.rejects: list[Reject] = []
         self.last_key: RowKey | None = None
         self.size = 0  # rows added so far
@@ -227,6 +230,9 @@ class _ImportRun:
                 elif isinstance(rec, JudgmentRow):
                     batch.judgments.append(rec)
                     self.refused_only = False
+                elif isinstance(rec, ExposureRow):
+                    batch.exposures.append(rec)
+                    self.refused_only = False
                 else:
                     batch.documents.append(rec)
                     self.refused_only = False
@@ -253,13 +259,14 @@ def _write_batch(store: StoreWriter, batch: _Batch, summary: ImportSummary, stri
             ("events", batch.events, store.write_events),
             ("judgments", batch.judgments, store.write_judgments),
             ("documents", batch.documents, store.write_documents),
+            ("exposures", batch.exposures, store.write_exposures),
         ):
             if not rows:
                 continue
-            res = write(rows)  # type: ignore[operator]
+            res = write(rows)  # type: ignore[operator,arg-type]
             for i, reason in res.conflicts:
                 row = rows.row(i) if isinstance(rows, EventBlock) else rows[i]
-                key = row.key or RowKey("items", 0, 0)
+                key = getattr(row, "key", None) or RowKey(kind, 0, 0)
                 if strict:
                     raise StrictImportError(key.source, key.line, reason)
                 quarantine.append(QuarantineRow.safe(key, reason, repr(tuple(row))))

@@ -23,6 +23,7 @@ from shopsage.data.rows import (
     WriteResult,
 )
 from shopsage.data.schema import EVENT_TYPES
+from shopsage.feedback.records import AttributedEvent, ExposureRow
 
 __all__ = ["StoreReader", "StoreWriter", "Store", "StoreStats", "Interactions", "TYPE_CODES", "SPLIT_CODES",
            "IngestOutcome", "UnknownItems", "UNKNOWN_ITEMS"]
@@ -146,6 +147,20 @@ class StoreReader(Protocol):
         (a service drops those shoppers from the history it loaded)."""
         ...
 
+    def read_exposures(self, experiment: str | None = None, since: float | None = None) -> Iterator[ExposureRow]:
+        """Exposures (of ``experiment``, at or after ``since`` epoch s) by time, then id and position."""
+        ...
+
+    def read_attributed(self, experiment: str | None = None, since: float | None = None) -> Iterator[AttributedEvent]:
+        """Clicks, carts and purchases (at or after ``since``) with the exposure each is attributed to
+        (:mod:`shopsage.feedback.attribution`); with ``experiment``, those attributed to its exposures."""
+        ...
+
+    def experiments(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Stored experiment definitions (JSON objects, :class:`shopsage.experiments.ExperimentConfig`'s
+        fields), oldest first; only ``name``'s when given (empty when unknown)."""
+        ...
+
 
 @runtime_checkable
 class StoreWriter(Protocol):
@@ -176,8 +191,21 @@ class StoreWriter(Protocol):
 
     def erase_user(self, user_ext_id: str) -> dict[str, int]:
         """Delete the user's events, their sessions' events, their users row, the digests of their
-        requests and their API quarantine rows, and write an audit record (a hash of the id), in one
-        transaction; returns the counts."""
+        requests, their API quarantine rows and the exposures shown to them or their sessions, and write
+        an audit record (a hash of the id), in one transaction; returns the counts."""
+        ...
+
+    def write_exposures(self, rows: Sequence[ExposureRow]) -> WriteResult:
+        """Store what answers showed, one row per ``(exposure_id, position)``: an identical row counts as
+        present, a stored key with other content (or an invalid row) is a conflict."""
+        ...
+
+    def write_experiment(self, definition: dict[str, Any], replace: bool = False) -> None:
+        """Store an experiment's definition; a name already stored is refused unless ``replace``."""
+        ...
+
+    def stop_experiment(self, name: str) -> float:
+        """Mark the experiment stopped (idempotent); returns the stop time."""
         ...
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from shopsage.data.rows import EventRow, QuarantineRow, RowKey
 from shopsage.data.stores.base import UNKNOWN_ITEMS, IngestOutcome, UnknownItems
+from shopsage.data.stores.exposures import erase_exposures
 from shopsage.errors import (
     EventConflictError,
     IdempotencyKeyReusedError,
@@ -272,8 +273,9 @@ def erase_user(store: SqlStore, user: str) -> dict[str, int]:
         users = max(store._exec("DELETE FROM users WHERE id = ?", (uid,)).rowcount, 0) if uid is not None else 0
         store._users.pop(user, None)
         quarantined = _erase_quarantined(store, {user, *sessions})
+        shown = erase_exposures(store, user, sessions)
         counts = {"events": events, "sessions": len(sessions), "users": users, "requests": len(requests),
-                  "quarantined": quarantined}
+                  "quarantined": quarantined, "exposures": shown}
         store._exec("INSERT INTO audit_log (at, action, subject, counts, refs) VALUES (?, ?, ?, ?, ?)",
                     (time.time(), "erase_user", subject_hash("user", user), json.dumps(counts, sort_keys=True),
                      json.dumps([subject_hash("session", s) for s in sessions])))

@@ -60,6 +60,30 @@ MIGRATIONS: list[list[str]] = [
         """CREATE TABLE audit_log (
             id {pk}, at {float} NOT NULL, action TEXT NOT NULL, subject TEXT NOT NULL, counts TEXT, refs TEXT)""",
     ],
+    # 4 (exposures): one row per item of each answer the service gave, keyed by the answer's id (search
+    # query_id, recommendations recomm_id) and the item's 1-based position; written in batches by
+    # shopsage.feedback.log off the request path. Ids are the pseudonyms the service saw; query is the
+    # search's query scrubbed as events' queries are. Indexes serve attribution (item, time), reads by
+    # time and experiment, and erasure (user, session).
+    [
+        """CREATE TABLE exposures (
+            exposure_id TEXT NOT NULL, position INTEGER NOT NULL, kind TEXT NOT NULL, scenario TEXT NOT NULL,
+            experiment TEXT, variant TEXT, user_id TEXT, session_id TEXT, item TEXT NOT NULL,
+            propensity {float}, ts {float} NOT NULL, query TEXT, PRIMARY KEY (exposure_id, position))""",
+        "CREATE INDEX exposures_ts ON exposures (ts)",
+        "CREATE INDEX exposures_item_ts ON exposures (item, ts)",
+        "CREATE INDEX exposures_experiment ON exposures (experiment, ts) WHERE experiment IS NOT NULL",
+        "CREATE INDEX exposures_user ON exposures (user_id) WHERE user_id IS NOT NULL",
+        "CREATE INDEX exposures_session ON exposures (session_id) WHERE session_id IS NOT NULL",
+    ],
+    # 5 (experiments): one row per experiment, created by `shopsage experiments create`, the API or the
+    # shop's [[experiments]] config; definition is the validated ExperimentConfig as JSON (variants,
+    # weights, salt, plan), status and times are columns so a stop is one UPDATE.
+    [
+        """CREATE TABLE experiments (
+            name TEXT PRIMARY KEY, scope TEXT NOT NULL, status TEXT NOT NULL, definition TEXT NOT NULL,
+            created_at {float} NOT NULL, stopped_at {float})""",
+    ],
 ]
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -31,7 +31,7 @@ from shopsage.data.rows import (
     item_digest,
 )
 from shopsage.data.schema import EVENT_TYPES
-from shopsage.data.stores import ledger
+from shopsage.data.stores import experiment_rows, exposures, ledger
 from shopsage.data.stores.base import (
     SPLIT_CODES,
     TYPE_CODES,
@@ -42,6 +42,8 @@ from shopsage.data.stores.base import (
 )
 from shopsage.data.stores.migrations import LATEST_VERSION, MIGRATIONS, SECONDARY_INDEXES
 from shopsage.errors import SchemaVersionError, StoreError
+from shopsage.feedback.attribution import DEFAULT_WINDOW_S
+from shopsage.feedback.records import AttributedEvent, ExposureRow
 
 __all__ = ["SqlStore"]
 
@@ -417,6 +419,33 @@ class SqlStore:
         """The newest audit records first (erasures): when, action, the subject's hash, counts."""
         return ledger.audit_log(self, limit)
 
+    # -- experiments (shopsage.data.stores.experiment_rows) -----------------------------------
+    def write_experiment(self, definition: dict[str, Any], replace: bool = False) -> None:
+        """Store an experiment's definition (:func:`shopsage.data.stores.experiment_rows.write_experiment`)."""
+        experiment_rows.write_experiment(self, definition, replace)
+
+    def experiments(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Stored experiment definitions, oldest first (:func:`~shopsage.data.stores.experiment_rows.read_experiments`)."""
+        return experiment_rows.read_experiments(self, name)
+
+    def stop_experiment(self, name: str) -> float:
+        """Mark an experiment stopped; returns when (:func:`~shopsage.data.stores.experiment_rows.stop_experiment`)."""
+        return experiment_rows.stop_experiment(self, name)
+
+    # -- exposures (shopsage.data.stores.exposures) -------------------------------------------
+    def write_exposures(self, rows: Sequence[ExposureRow]) -> WriteResult:
+        """Store what answers showed (:func:`shopsage.data.stores.exposures.write_exposures`)."""
+        return exposures.write_exposures(self, rows)
+
+    def read_exposures(self, experiment: str | None = None, since: float | None = None) -> Iterator[ExposureRow]:
+        """Exposures by time (:func:`shopsage.data.stores.exposures.read_exposures`)."""
+        return exposures.read_exposures(self, experiment, since)
+
+    def read_attributed(self, experiment: str | None = None, since: float | None = None,
+                        window_s: float = DEFAULT_WINDOW_S) -> Iterator[AttributedEvent]:
+        """Clicks, carts and purchases with their exposures (:func:`shopsage.data.stores.exposures.read_attributed`)."""
+        return exposures.read_attributed(self, experiment, since, window_s)
+
     def record_import(self, fmt: str, path: str, summary: dict[str, Any]) -> None:
         with self.transaction():
             self._exec("INSERT INTO imports (format, path, finished_at, summary) VALUES (?, ?, ?, ?)",
@@ -519,6 +548,31 @@ class SqlStore:
         return [(q, ext) for q, ext in self._query(
             f"SELECT e.query, i.ext_id FROM events e JOIN items i ON i.id = e.item_id "
             f"WHERE e.query IS NOT NULL AND e.type IN ({marks}) ORDER BY e.id", list(types))]
+
+    def search_log(self, limit: int = 100_000) -> list[tuple[str, str, float | None]]:
+        """``(type, query, value)`` of the newest ``limit`` events that carry a query (searches, whose
+        ``value`` is the number of results the shopper saw, and the clicks, carts and purchases that came
+        from a search), oldest first: what search analytics read. Queries may be encrypted at rest
+        (:func:`shopsage.privacy.cipher.reveal_query_events` reads them)."""
+        rows = self._query("SELECT type, query, value FROM events WHERE query IS NOT NULL ORDER BY id DESC LIMIT ?",
+                           (int(limit),))
+        return [(str(t), str(q), None if v is None else float(v)) for t, q, v in reversed(rows)]
+
+    def search_queries(self) -> list[tuple[str, str]]:
+        """``(query, shopper)`` of every stored search event, oldest first; the shopper is the user's
+        (pseudonymous) id, else the session's: autocomplete suggests a query only once enough distinct
+        shoppers searched it. Queries may be encrypted at rest (``reveal_query_events`` reads them)."""
+        return [(str(q), str(who)) for q, who in self._query(
+            "SELECT e.query, COALESCE(u.ext_id, e.session) FROM events e LEFT JOIN users u ON u.id = e.user_id "
+            "WHERE e.type = 'search' AND e.query IS NOT NULL ORDER BY e.id") if who is not None]
+
+    def event_rates(self, bucket_s: float, since: float) -> list[tuple[float, str, int]]:
+        """Timestamped events since ``since`` (epoch s) counted per ``bucket_s`` and type:
+        ``(bucket start, type, count)`` in time order (events with ordinals only have no time: not counted)."""
+        b = float(bucket_s)
+        return [(float(k) * b, str(t), int(n)) for k, t, n in self._query(
+            "SELECT CAST(FLOOR(ts / ?) AS BIGINT) AS k, type, COUNT(*) FROM events WHERE ts IS NOT NULL AND ts >= ? "
+            "GROUP BY k, type ORDER BY k, type", (b, float(since)))]
 
     def judgments(self) -> list[tuple[str, str, float]]:
         return [(q, ext, float(g)) for q, ext, g in self._query(

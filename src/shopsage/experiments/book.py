@@ -1,0 +1,164 @@
+"""The experiments of a shop: created, listed and stopped in the store; the running ones, for a service.
+
+The store is the truth (every worker and the CLI see the same experiments). A service holds an
+:class:`ExperimentBook` that re-reads the store's small ``experiments`` table at most every
+``refresh_s`` seconds, so an experiment created or stopped through any worker or the CLI takes
+effect everywhere within that time, without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, Protocol
+
+from pydantic import ValidationError as PydanticValidationError
+
+from shopsage.errors import NotFoundError, ValidationError, describe_problems
+from shopsage.experiments.assignment import assign
+from shopsage.experiments.definition import ExperimentConfig, VariantConfig
+from shopsage.experiments.plan import plan_sample_size
+
+__all__ = ["ExperimentBook", "Assigned", "create_experiment", "stop_experiment", "list_experiments",
+           "get_experiment", "seed_experiments", "parse_experiment"]
+
+log = logging.getLogger("shopsage.experiments")
+
+
+class _Reader(Protocol):
+    def experiments(self, name: str | None = None) -> list[dict[str, Any]]: ...
+
+
+class _Experiments(_Reader, Protocol):
+
+    def write_experiment(self, definition: dict[str, Any], replace: bool = False) -> None: ...
+
+    def stop_experiment(self, name: str) -> float: ...
+
+
+class Assigned(NamedTuple):
+    """What :meth:`ExperimentBook.assign` answers: the experiment, the variant's name and its overrides."""
+
+    experiment: ExperimentConfig
+    variant: str
+    overrides: VariantConfig
+
+
+def parse_experiment(data: dict[str, Any]) -> ExperimentConfig:
+    """An :class:`ExperimentConfig` from JSON/TOML data; a :class:`ValidationError` naming each problem."""
+    try:
+        return ExperimentConfig.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ValidationError(f"invalid experiment: {describe_problems(exc)}. See docs/architecture.md "
+                              "(Experiments) or config/shopsage.example.toml for every key.") from exc
+
+
+def list_experiments(store: _Reader) -> list[ExperimentConfig]:
+    """The stored experiments, oldest first; a row that is not a valid definition is logged and skipped
+    (one unreadable row must not stop serving or creating the others)."""
+    found = []
+    for d in store.experiments():
+        try:
+            found.append(ExperimentConfig.model_validate(d))
+        except PydanticValidationError as exc:
+            log.warning("experiment %r in the store is not valid and is skipped: %s", d.get("name"),
+                        describe_problems(exc))
+    return found
+
+
+def get_experiment(store: _Reader, name: str) -> ExperimentConfig:
+    found = store.experiments(name)
+    if not found:
+        raise NotFoundError(f"no experiment named {name!r}: `shopsage experiments list` (GET /v1/experiments) "
+                            "shows them")
+    return ExperimentConfig.model_validate(found[0])
+
+
+def create_experiment(store: _Experiments, exp: ExperimentConfig,
+                      check: Callable[[ExperimentConfig], None] | None = None) -> ExperimentConfig:
+    """Plan (when ``planned_units`` is unset), check and store a new running experiment. Refused when its name
+    exists or another running experiment has the same scope (its traffic is taken). ``check``: the caller's
+    extra validation (a service checks that pipelines, models and modes can be served)."""
+    clash = [e.name for e in list_experiments(store) if e.status == "running" and e.scope == exp.scope]
+    if clash:
+        raise ValidationError(f"experiment {clash[0]!r} is already running on scope {exp.scope!r}: stop it first "
+                              f"(`shopsage experiments stop {clash[0]}`) or choose another scope")
+    if check is not None:
+        check(exp)
+    if exp.planned_units is None:
+        w = exp.weights
+        plan = plan_sample_size(exp.baseline, exp.min_lift, exp.unit_sd, exp.alpha, exp.power, ratio=w[1] / w[0])
+        exp = exp.model_copy(update={"planned_units": plan.sequential_units})
+    exp = exp.model_copy(update={"status": "running", "created_at": time.time(), "stopped_at": None})
+    store.write_experiment(exp.model_dump(mode="json"))
+    return exp
+
+
+def stop_experiment(store: _Experiments, name: str) -> ExperimentConfig:
+    """Stop ``name`` (its traffic goes back to the live configuration); idempotent."""
+    get_experiment(store, name)
+    store.stop_experiment(name)
+    return get_experiment(store, name)
+
+
+def seed_experiments(store: _Experiments, declared: Sequence[ExperimentConfig]) -> list[str]:
+    """Create the experiments the shop's config declares that the store does not hold yet (the store wins:
+    one stopped through the API stays stopped); returns the names created."""
+    have = {d["name"] for d in store.experiments()}
+    created = []
+    for exp in declared:
+        if exp.name not in have:
+            create_experiment(store, exp)
+            created.append(exp.name)
+    return created
+
+
+class ExperimentBook:
+    """The running experiments of a store, re-read at most every ``refresh_s`` seconds."""
+
+    def __init__(self, store: Callable[[], _Reader], refresh_s: float = 2.0) -> None:
+        self._store = store
+        self.refresh_s = refresh_s
+        self._at = float("-inf")
+        self._running: list[ExperimentConfig] = []
+        self._lock = threading.Lock()
+
+    def running(self) -> list[ExperimentConfig]:
+        now = time.monotonic()
+        if now - self._at > self.refresh_s:
+            with self._lock:
+                if now - self._at > self.refresh_s:
+                    self._running = [e for e in list_experiments(self._store()) if e.status == "running"]
+                    self._at = now
+        return self._running
+
+    def invalidate(self) -> None:
+        """Re-read the store at the next request (after a create or stop through this process)."""
+        self._at = float("-inf")
+
+    def experiment_for(self, scenario: str) -> ExperimentConfig | None:
+        """The running experiment covering ``scenario``: one on that scenario by name, else one on every
+        recommendation scenario (``recommendations``)."""
+        running = self.running()
+        exact = [e for e in running if e.scope == scenario]
+        if exact:
+            return exact[0]
+        return next((e for e in running if e.covers(scenario)), None)
+
+    def assign(self, scenario: str, user: str | None, session: str | None, variant: str | None = None) -> Assigned | None:
+        """The experiment and variant of a request (None: no running experiment covers ``scenario``, or the
+        request names neither user nor session). ``variant`` forces a variant (previews, QA): it must be
+        one of the experiment's."""
+        exp = self.experiment_for(scenario)
+        if exp is None:
+            return None
+        if variant is not None:
+            try:
+                return Assigned(exp, variant, exp.variant(variant))
+            except KeyError:
+                raise ValidationError(f"variant {variant!r} is not one of experiment {exp.name!r}'s: "
+                                      f"{', '.join(v.name for v in exp.variants)}") from None
+        name = assign(exp, user, session)
+        return None if name is None else Assigned(exp, name, exp.variant(name))

@@ -1,0 +1,131 @@
+"""The trending backtest behind ``shopsage bench trend``: does the trend model rank the next window's
+most popular items better than the count ``trending`` served?
+
+Events come from a store (what the service reads). Every window after the first day is scored:
+the ranking by each method's score, made from the windows before it, against the window's actual
+counts, by NDCG@k with the actual counts as graded gains (:func:`shopsage.ranking_metrics.ndcg`;
+the ideal is the window's own top ``k`` counts). The trend model is refitted at the start of each
+day on the windows before it, as a service refreshing it daily would. Compared: the served count
+(all time plus the last 24 hours, :func:`~shopsage.forecast.trend.served_score`) and exponentially
+decayed counts with a few half-lives, the strongest of which is reported as well.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shopsage.data.stores.base import StoreReader
+from shopsage.errors import ValidationError
+from shopsage.forecast.trend import (
+    TrendConfig,
+    TrendModel,
+    WindowCounts,
+    decayed_score,
+    served_score,
+    window_ndcg,
+)
+
+__all__ = ["TrendReport", "store_window_counts", "window_ndcg", "trend_backtest", "write_trend_report"]
+
+HALF_LIVES = (1.0, 3.0, 6.0, 24.0)
+"""Half-lives (in windows) of the decayed-count references."""
+
+
+@dataclass
+class TrendReport:
+    data: str
+    windows: int
+    """Windows scored (those with at least one interaction)."""
+    window_s: int
+    k: int
+    ndcg: dict[str, float]
+    """Mean NDCG@k over the scored windows, per method."""
+    per_day: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Day (UTC date) -> method -> mean NDCG@k that day."""
+    wins: dict[str, float] = field(default_factory=dict)
+    """Share of windows where the trend model's NDCG is at least the method's."""
+    seconds: float = 0.0
+    machine: dict[str, Any] = field(default_factory=dict)
+
+    def lift(self, method: str = "served") -> float:
+        return self.ndcg["trend_model"] / self.ndcg[method] - 1.0
+
+
+def store_window_counts(store: StoreReader, window_s: float, types: Sequence[str] | None = None) -> tuple[WindowCounts, list[str]]:
+    """The store's timestamped item events binned per window, and the external id of each column."""
+    inter = store.interactions(types)
+    ok = ~np.isnan(inter.ts) & (inter.item >= 0)
+    if not ok.any():
+        raise ValidationError("the store holds no timestamped item events: the trend model needs event times")
+    row_ids, cols = np.unique(inter.item[ok], return_inverse=True)
+    names = {r: e for e, r in store.item_ids().items()}
+    return WindowCounts.from_events(inter.ts[ok], cols, len(row_ids), window_s), [names[int(r)] for r in row_ids]
+
+
+def trend_backtest(wc: WindowCounts, k: int = 20, config: TrendConfig | None = None, data: str = "",
+                   others: Sequence[str] = ("glm", "lgbm"), log: Callable[[str], None] = lambda _m: None) -> TrendReport:
+    """Score every window from the second day on (see the module docstring): ``trend_model`` is
+    ``config``'s model (the one served); ``others`` are the other objectives, reported as ``trend_<objective>``."""
+    config = config or TrendConfig(window_s=int(wc.window_s))
+    day = max(int(round(86_400 / wc.window_s)), 1)
+    if wc.n_windows <= day:
+        raise ValidationError(f"{wc.n_windows} windows of {wc.window_s:g} s: the backtest needs more than a day of events")
+    t0 = time.perf_counter()
+    models = {"trend_model": TrendModel(config)}
+    models.update({f"trend_{o}": TrendModel(config.model_copy(update={"objective": o}))
+                   for o in others if o != config.objective})
+    methods = [*models, "served", *[f"decayed_{h:g}" for h in HALF_LIVES]]
+    scores: dict[str, list[float]] = {m: [] for m in methods}
+    days: list[str] = []
+    for t in range(day, wc.n_windows):
+        if (t - day) % day == 0:
+            for model in models.values():
+                model.fit(wc, t)
+            log(f"trend models refitted on windows before {time.strftime('%Y-%m-%d %H:%M', time.gmtime(wc.window_start(t)))}"
+                f" (served model's half-life: {models['trend_model'].half_life})")
+        actual = wc.counts[t].astype(np.float64)
+        if actual.sum() == 0:
+            continue
+        days.append(time.strftime("%Y-%m-%d", time.gmtime(wc.window_start(t))))
+        for name, model in models.items():
+            scores[name].append(window_ndcg(model.predict(wc, t), actual, k))
+        scores["served"].append(window_ndcg(served_score(wc, t), actual, k))
+        for h in HALF_LIVES:
+            scores[f"decayed_{h:g}"].append(window_ndcg(decayed_score(wc, t, h), actual, k))
+    arr = {m: np.array(v) for m, v in scores.items()}
+    per_day: dict[str, dict[str, float]] = {}
+    for d in sorted(set(days)):
+        sel = np.array([x == d for x in days])
+        per_day[d] = {m: round(float(a[sel].mean()), 4) for m, a in arr.items()}
+    report = TrendReport(data, len(days), int(wc.window_s), k, {m: round(float(a.mean()), 4) for m, a in arr.items()},
+                         per_day, {m: round(float((arr["trend_model"] >= a).mean()), 4) for m, a in arr.items()
+                                   if m != "trend_model"}, round(time.perf_counter() - t0, 1))
+    return report
+
+
+def write_trend_report(report: TrendReport, json_path: Path, command: str) -> Path:
+    """The JSON report and a Markdown table beside it (``.md``); returns the Markdown path."""
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps({**asdict(report), "command": command}, indent=2), encoding="utf-8")
+    best_decayed = max((m for m in report.ndcg if m.startswith("decayed_")), key=lambda m: report.ndcg[m])
+    lines = [f"`{command}`", "",
+             f"{report.windows} windows of {report.window_s} s scored, NDCG@{report.k} with the actual counts as gains.", "",
+             f"| method | NDCG@{report.k} | trend model vs it | trend model at least as good in |", "|---|---|---|---|"]
+    for m, v in report.ndcg.items():
+        vs = "" if m == "trend_model" else f"{report.lift(m):+.1%}"
+        wins = "" if m == "trend_model" else f"{report.wins[m]:.0%} of windows"
+        lines.append(f"| {m} | {v:.4f} | {vs} | {wins} |")
+    lines += ["", "| day | " + " | ".join(report.ndcg) + " |", "|---|" + "---|" * len(report.ndcg)]
+    for d, row in report.per_day.items():
+        lines.append(f"| {d} | " + " | ".join(f"{row[m]:.4f}" for m in report.ndcg) + " |")
+    lines += ["", f"Best decayed count: {best_decayed} (half-life in windows)."]
+    md = json_path.with_suffix(".md")
+    md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return md
