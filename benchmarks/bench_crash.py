@@ -79,6 +79,7 @@ class Outcome:
     exposures_mismatched: int = 0
     answers_not_stored: int = 0
     clicked_across_kill: int = 0
+    lost_answers: list[str] = field(default_factory=list)  # why each lost answer was checked
     client_errors: list[str] = field(default_factory=list)
     start_s: list[float] = field(default_factory=list)
     seconds: float = 0.0
@@ -185,11 +186,14 @@ class Shopper(threading.Thread):
         self.base, self.tag, self.out = base, tag, out
         self.stop = threading.Event()
         self.answers: dict[str, list[str]] = {}  # answer id -> its items in position order
-        self.received: dict[str, tuple[int, float]] = {}  # answer id -> (server process, monotonic time)
-        self.clicked: dict[str, int] = {}  # answers named by acknowledged clicks -> the process that acked
+        # answer id -> (server process that answered, monotonic time); None: a kill fell between the request and
+        # the reply (the reply may be a dead process's, read from the socket after the kill), so unknown
+        self.received: dict[str, tuple[int | None, float]] = {}
+        self.clicked: dict[str, int | None] = {}  # answers named by acknowledged clicks -> the process that acked
         self.acked: list[float] = []  # markers of acknowledged clicks
 
-    def ask(self, http: httpx.Client, n: int) -> tuple[str, str, list[str]] | None:
+    def ask(self, http: httpx.Client, n: int) -> tuple[str, str, list[str], int | None] | None:
+        before = self.out.kills
         try:
             if n % 3 == 0:
                 r = http.get("/v1/search", params={"q": "Item", "session": f"visit{n % 11}"})
@@ -202,19 +206,20 @@ class Shopper(threading.Thread):
         if r.status_code != 200:
             return None
         body = r.json()
-        return key, body[key], [it["id"] for it in body["items"]]
+        return key, body[key], [it["id"] for it in body["items"]], before if self.out.kills == before else None
 
     def click(self, http: httpx.Client, n: int, key: str, answer: str, items: list[str]) -> bool:
         marker = 1.0e9 + n
         body = {"events": [{"type": "click", "item": items[-1], "session": f"visit{n % 11}", "value": marker,
                             "timestamp": 1.7e9 + n, "context": {key: answer, "position": len(items)}}]}
         while True:  # until acknowledged
+            before = self.out.kills
             try:
                 r = http.post("/v1/events", json=body, headers={"Idempotency-Key": f"{self.tag}-click-{n}"})
             except httpx.HTTPError:
                 r = None
             if r is not None and r.status_code == 200:
-                self.clicked[answer] = self.out.kills  # the process that acknowledged it
+                self.clicked[answer] = before if self.out.kills == before else None  # the process that acked
                 self.acked.append(marker)
                 return True
             if r is not None and r.status_code < 500:
@@ -232,9 +237,9 @@ class Shopper(threading.Thread):
                 if got is None:
                     time.sleep(0.05)
                     continue
-                key, answer, items = got
+                key, answer, items, proc = got
                 self.answers[answer] = items
-                self.received[answer] = (self.out.kills, time.monotonic())
+                self.received[answer] = (proc, time.monotonic())
                 if n % 2 == 0 and items and not self.click(http, n, key, answer, items):
                     return
 
@@ -247,18 +252,25 @@ def _verify_exposures(store_url: str, shopper: Shopper, kill_times: list[float],
         stored.setdefault(r.exposure_id, []).append((r.position, r.item))
     store.close()
     shown = {a: [(i + 1, x) for i, x in enumerate(items)] for a, items in shopper.answers.items()}
-    must = set()
+    must: dict[str, str] = {}  # answer -> why it must be stored
     for a, (proc, at) in shopper.received.items():
+        if proc is None:  # a kill fell between the request and its reply: which process answered is unknown
+            continue
         killed = kill_times[proc] if proc < len(kill_times) else None  # None: the last process, stopped cleanly
-        if shopper.clicked.get(a) == proc or killed is None or killed - at >= FLUSHED_S:
-            must.add(a)
+        if shopper.clicked.get(a) == proc:
+            must[a] = f"clicked, acknowledged by process {proc}"
+        elif killed is None:
+            must[a] = f"answered by the last process {proc} (SIGTERM)"
+        elif killed - at >= FLUSHED_S:
+            must[a] = f"answered {killed - at:.2f} s before process {proc} was killed"
     out.answers = len(shown)
     out.answers_clicked = len(shopper.clicked)
     out.answers_checked = len(must)
-    out.exposures_lost = sum(1 for a in must if sorted(stored.get(a, [])) != shown[a])
+    out.lost_answers = [f"{a}: {why}" for a, why in must.items() if sorted(stored.get(a, [])) != shown[a]]
+    out.exposures_lost = len(out.lost_answers)
     out.exposures_mismatched = sum(1 for a, rows in stored.items() if a in shown and sorted(rows) != shown[a])
     out.answers_not_stored = sum(1 for a in shown if a not in stored)
-    out.clicked_across_kill = sum(1 for a, proc in shopper.clicked.items() if shopper.received[a][0] != proc)
+    out.clicked_across_kill = sum(1 for a, proc in shopper.clicked.items() if proc is None or shopper.received[a][0] != proc)
 
 
 def _urls(backend: str, state: str, tmp: Path, tag: str) -> tuple[str, str]:

@@ -70,7 +70,7 @@ def presets(data: Path = DATA, postgres: str = POSTGRES) -> dict[str, list[str]]
         "trend": ["trend", "--data", str(data / "yoochoose-100k"), "--format", "yoochoose", "--window", "3600",
                   "--json", f"{RESULTS}/trend-yoochoose.json"],
         **{f"bandit-{c}": ["bandit", "--data", str(data / "open-bandit"), "--campaign", c, "--bootstrap", "2000",
-                           "--sim-steps", "20000", "--sim-seeds", "3", "--json", f"{RESULTS}/bandit-open-bandit-{c}.json"]
+                           "--sim-steps", "40000", "--sim-seeds", "8", "--json", f"{RESULTS}/bandit-open-bandit-{c}.json"]
            for c in ("all", "men")},
         "abtest": ["abtest", "--runs", "1000", "--seed", "0", "--json", f"{RESULTS}/abtest-simulated.json"],
     }

@@ -40,7 +40,9 @@ def _synthetic(n_users: int = 400, m: int = 30, seed: int = 0) -> StageData:
 def trained() -> tuple[StageRanker, dict[str, float]]:
     cfg = StageTrainConfig(holdout=0.25, clicks=ClickModelConfig(shown=30, impressions=5, epsilon=0.01),
                            ranker={"min_data_in_leaf": 20, "epochs": 150})
-    return fit_stage_ranker(_synthetic(), GENS, cfg, lambda _m: None)
+    ranker, metrics, held = fit_stage_ranker(_synthetic(), GENS, cfg, lambda _m: None)
+    assert held is not None and held == fit_stage_ranker(_synthetic(), GENS, cfg, lambda _m: None)[2]
+    return ranker, metrics
 
 
 def test_one_feature_decides_relevance_and_the_ranker_learns_it(trained: tuple[StageRanker, dict[str, float]]) -> None:

@@ -108,3 +108,19 @@ def test_suggesting_stays_fast_on_a_large_catalogue() -> None:
     for c in "abcdefgh":
         ac.suggest(c, 8)
     assert (time.perf_counter() - t0) / 8 < 0.05  # one-letter prefixes cover thousands of phrases
+
+
+def test_phrases_waiting_for_a_rebuild_cost_little() -> None:
+    rng = random.Random(1)
+    ac = Autocomplete(min_shoppers=2, rebuild_after=10_000)
+    for i in range(2000):
+        ac.set_item(str(i), " ".join(rng.choice(["drill", "hose", "saw", "glove", "set"]) for _ in range(4)), None)
+    ac.build()
+    for i in range(5000):  # new phrases, under rebuild_after: they wait in the pending list
+        ac.add_search(f"{rng.choice('abcdefgh')}{i} query", "x")
+        ac.add_search(f"{rng.choice('abcdefgh')}{i} query", "y")
+    import time
+    t0 = time.perf_counter()
+    for c in "abcdefgh" * 5:
+        assert len(ac.suggest(c, 8)) == 8
+    assert (time.perf_counter() - t0) / 40 < 0.01

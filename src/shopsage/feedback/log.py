@@ -102,7 +102,7 @@ class ExposureLog:
                 query = query if self._cipher is None else self._cipher.protect_query(query)
             probs = propensities if propensities is not None and len(propensities) == len(items) else None
             self.record([(answer_id, first_position + i, kind, scenario, experiment, variant, user, session,
-                          it["id"], 1.0 if probs is None else float(probs[i]), now, query)
+                          it["id"], 1.0 if probs is None or probs[i] is None else float(probs[i]), now, query)
                          for i, it in enumerate(items)])
         return answer_id
 

@@ -15,8 +15,8 @@ benchmark's training queries), counted as seen by enough shoppers.
 **Speed.** The index is a sorted array of every phrase suffix that starts a word (``bisect`` finds a
 prefix's range) beside numpy arrays of each suffix's phrase: a request is two binary searches and one
 vectorised top-n over the range, whatever its size. Weights are per phrase and change in place, so
-new searches count at once; a new phrase waits in a short list (scanned linearly) until
-``rebuild_after`` of them trigger a rebuild of the sorted array.
+new searches count at once; a new phrase's suffixes wait in a small sorted list (searched the same
+way) until ``rebuild_after`` new phrases trigger a rebuild of the sorted array in the background.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ class Autocomplete:
         self._key_phrase = np.zeros(0, np.int64)
         self._key_inner = np.zeros(0, bool)  # the suffix starts after the phrase's first word
         self._new: list[int] = []  # phrases not yet in the sorted array
+        self._pending: list[tuple[str, int, bool]] = []  # their word-start suffixes, kept sorted (small)
         self._built = False
         self._building = False
 
@@ -93,6 +94,9 @@ class Autocomplete:
                 self._qw = np.concatenate([self._qw, np.zeros(n, np.float64)])
                 self._qn = np.concatenate([self._qn, np.zeros(n, np.int64)])
             self._new.append(pid)
+            if self._built:  # before the first build every phrase goes into it
+                for st in self._starts(text):
+                    bisect.insort(self._pending, (text[st:], pid, st > 0))
         return pid
 
     def _words(self, text: str) -> list[str]:
@@ -197,23 +201,34 @@ class Autocomplete:
             threading.Thread(target=self.build, name="shopsage-autocomplete", daemon=True).start()
 
     def build(self) -> None:
-        """Sort every phrase's word-start suffixes; requests meanwhile use the previous array (plus the
-        new phrases' list)."""
+        """Sort every phrase's word-start suffixes (the first time), or merge the pending ones into the
+        sorted array (after that: linear, no re-sort); requests meanwhile use the previous array plus
+        the pending list."""
         try:
             with self._lock:
                 count = len(self._phrases)
                 phrases = self._phrases[:count]
-            keys: list[tuple[str, int, bool]] = []
-            for pid, phrase in enumerate(phrases):
-                for s in self._starts(phrase):
-                    keys.append((phrase[s:], pid, s > 0))
-            keys.sort()
-            sorted_keys = [k for k, _, _ in keys]
-            key_phrase = np.fromiter((p for _, p, _ in keys), np.int64, count=len(keys))
-            key_inner = np.fromiter((b for _, _, b in keys), bool, count=len(keys))
+                pending = list(self._pending) if self._built else None
+                keys, kp, ki = self._keys, self._key_phrase, self._key_inner
+            if pending is None:
+                every: list[tuple[str, int, bool]] = []
+                for pid, phrase in enumerate(phrases):
+                    for s in self._starts(phrase):
+                        every.append((phrase[s:], pid, s > 0))
+                every.sort()
+                sorted_keys = [k for k, _, _ in every]
+                key_phrase = np.fromiter((p for _, p, _ in every), np.int64, count=len(every))
+                key_inner = np.fromiter((b for _, _, b in every), bool, count=len(every))
+            else:
+                sorted_keys, key_phrase, key_inner = _merge(keys, kp, ki, pending)
             with self._lock:
                 self._keys, self._key_phrase, self._key_inner = sorted_keys, key_phrase, key_inner
                 self._new = [p for p in self._new if p >= count]
+                if self._built:
+                    self._pending = [k for k in self._pending if k[1] >= count]
+                else:  # phrases added during the first build were not put in the pending list
+                    self._pending = sorted((self._phrases[p][st:], p, st > 0) for p in self._new
+                                           for st in self._starts(self._phrases[p]))
                 self._built = True
         finally:
             self._building = False
@@ -233,16 +248,17 @@ class Autocomplete:
         if not self._built:
             self.build()
         with self._lock:
-            keys, kp, ki, new = self._keys, self._key_phrase, self._key_inner, list(self._new)
+            keys, kp, ki = self._keys, self._key_phrase, self._key_inner
+            plo = bisect.bisect_left(self._pending, (p,))
+            extra = self._pending[plo:bisect.bisect_left(self._pending, (p + "\U0010ffff",), plo)]
             cat, qw, qn = self._cat, self._qw, self._qn
             phrases = self._phrases
         lo = bisect.bisect_left(keys, p)
         hi = bisect.bisect_left(keys, p + "\U0010ffff", lo)
         pids, inner = kp[lo:hi], ki[lo:hi]
-        extra = [(pid, s > 0) for pid in new for s in self._starts(phrases[pid]) if phrases[pid].startswith(p, s)]
-        if extra:
-            pids = np.concatenate([pids, np.array([e[0] for e in extra], np.int64)])
-            inner = np.concatenate([inner, np.array([e[1] for e in extra], bool)])
+        if extra:  # phrases added since the last build
+            pids = np.concatenate([pids, np.array([e[1] for e in extra], np.int64)])
+            inner = np.concatenate([inner, np.array([e[2] for e in extra], bool)])
         w = cat[pids] + np.where(qn[pids] >= self.min_shoppers, qw[pids], 0.0)
         ok = w > 0
         pids, inner, w = pids[ok], inner[ok], w[ok]
@@ -286,3 +302,19 @@ class Autocomplete:
                 else:
                     self._cat[pid] = float(v)
         self.build()
+
+
+def _merge(keys: list[str], kp: np.ndarray, ki: np.ndarray,
+           pending: list[tuple[str, int, bool]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The sorted suffix array with the sorted ``pending`` suffixes inserted where they belong."""
+    at = [bisect.bisect_left(keys, k) for k, _, _ in pending]  # non-decreasing: pending is sorted
+    out: list[str] = []
+    prev = 0
+    for pos, (k, _, _) in zip(at, pending, strict=True):
+        out.extend(keys[prev:pos])
+        out.append(k)
+        prev = pos
+    out.extend(keys[prev:])
+    where = np.asarray(at, dtype=np.int64)
+    return (out, np.insert(kp, where, np.array([p for _, p, _ in pending], np.int64)),
+            np.insert(ki, where, np.array([b for _, _, b in pending], bool)))

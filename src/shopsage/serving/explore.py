@@ -143,7 +143,7 @@ class Explorer:
         targets = self._targets(cfg, len(slots), pinned, n)
         stage: dict[str, Any] = {"policy": cfg.policy, "source": cfg.source if isinstance(cfg.source, str) else
                                  (cfg.source.model or cfg.source.kind), "positions": [t + 1 for t in targets]}
-        cand, source_reason = self._candidates(scenario, cfg, gens, shopper, allowed, set(slots))
+        cand, explain = self._candidates(scenario, cfg, gens, shopper, allowed, set(slots))
         stage["candidates"] = len(cand)
         keep = [1.0] * len(slots)
         if not targets or not len(cand):
@@ -158,6 +158,7 @@ class Explorer:
         total = min(n, len(slots) + len(targets))
         at = dict(zip(targets, choice.shown.tolist(), strict=True))
         probs = dict(zip(targets, choice.probabilities.tolist(), strict=True))
+        why = dict(zip(choice.shown.tolist(), explain(choice.shown.tolist()), strict=True))  # the source's reasons
         rest = iter(i for i in range(len(slots)) if i not in pinned)
         out = ExploreOutcome([], [], [], [], {}, stage)
         for pos in range(total):
@@ -165,7 +166,7 @@ class Explorer:
                 j = at[pos]
                 out.slots.append(int(cand[j]))
                 out.scores.append(float(mean[j]))
-                out.reasons.append(source_reason(j) + [self._reason(cfg, probs[pos], pos, len(cand), X[j])])
+                out.reasons.append(why[j] + [self._reason(cfg, probs[pos], pos, len(cand), X[j])])
                 out.propensities.append(probs[pos])
                 out.explored[pos] = X[j]
                 continue
@@ -185,27 +186,25 @@ class Explorer:
         return targets
 
     def _candidates(self, scenario: str, cfg: ExploreConfig, gens: Generators, shopper: Shopper, allowed: np.ndarray,
-                    shown: set[int]) -> tuple[np.ndarray, Callable[[int], list[Reason]]]:
-        """The source's candidates not already shown, in its order, and each one's reasons from the source."""
+                    shown: set[int]) -> tuple[np.ndarray, Callable[[list[int]], list[list[Reason]]]]:
+        """The source's candidates not already shown, in its order, and how to get the source's reasons for
+        the chosen ones (indexes into the candidates; the source explains only those)."""
         if cfg.source == "new_items":
             counts = np.asarray(self.popularity().scores)
             ok = allowed.copy()
             ok[: len(counts)] &= counts[: len(ok)] <= 0
             found = np.flatnonzero(ok)[::-1]  # the latest indexed first
             found = np.asarray([s for s in found[: cfg.n + len(shown)].tolist() if s not in shown][: cfg.n], dtype=np.int64)
-            return found, lambda _j: []
+            return found, lambda chosen: [[] for _ in chosen]
         assert not isinstance(cfg.source, str)
         cl = gens.run(cfg.source, shopper, allowed, scenario)
         if cl is None or not len(cl):
-            return np.zeros(0, np.int64), lambda _j: []
+            return np.zeros(0, np.int64), lambda chosen: [[] for _ in chosen]
         idx = [i for i, s in enumerate(cl.slots.tolist()) if s not in shown][: cfg.n]
-        prepared: list[bool] = []
 
-        def reasons(j: int) -> list[Reason]:
-            if not prepared:  # the source explains only the items it is told are shown
-                prepared.append(True)
-                cl.prepare(idx)
-            return [cl.reason(idx[j])]
+        def reasons(chosen: list[int]) -> list[list[Reason]]:
+            cl.prepare([idx[j] for j in chosen])  # a model explains only the items it is told are shown
+            return [[cl.reason(idx[j])] for j in chosen]
 
         return cl.slots[idx].astype(np.int64), reasons
 

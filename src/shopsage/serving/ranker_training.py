@@ -34,6 +34,7 @@ the features at serving time would remove that and is not done.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -168,9 +169,11 @@ def _ndcg_of_orders(data: StageData, idx: np.ndarray, ranker: StageRanker | None
 
 
 def fit_stage_ranker(data: StageData, generators: list[str], cfg: StageTrainConfig, say: Say,
-                     logged: bool = False) -> tuple[StageRanker, dict[str, float]]:
+                     logged: bool = False) -> tuple[StageRanker, dict[str, float], str | None]:
     """Fit on simulated clicks of the training shoppers (``logged``: on their logged clicks); score both
-    orders on the held-out ones (their real next item, or their logged click)."""
+    orders on the held-out ones (their real next item, or their logged click). Returns the ranker, its
+    held-out figures and a fingerprint of the held-out cases (versions with the same one are comparable:
+    ``promote --if-better``)."""
     rng = np.random.default_rng(cfg.seed)
     order = rng.permutation(len(data))
     n_eval = int(round(len(data) * cfg.holdout))
@@ -192,7 +195,10 @@ def fit_stage_ranker(data: StageData, generators: list[str], cfg: StageTrainConf
                    "pool_recall": round(float(np.mean([data.target[i] >= 0 for i in eval_idx.tolist()])), 6)}
         say(f"held-out shoppers ({n_eval:,}): NDCG@10 learned {metrics['ndcg@10']:.4f}, rank fusion "
             f"{metrics['rank_fusion_ndcg@10']:.4f}; target in the pool for {metrics['pool_recall']:.1%}")
-    return ranker, metrics
+    held = hashlib.sha256()
+    for i in eval_idx.tolist():
+        held.update(f"{data.target[i]} {len(data.features[i])} {float(data.features[i].sum()):.4f};".encode())
+    return ranker, metrics, held.hexdigest()[:16] if n_eval else None
 
 
 def _work_shop(store_url: str, work: Path, say: Say) -> tuple[str, Any]:
@@ -231,12 +237,18 @@ def collect_stage_data(store_url: str, work: Path, scenario: str, pipelines: Pat
     keys = [generator_key(g) for g in sc.candidates]
     url, split = _work_shop(store_url, work, say)
     names = list(dict.fromkeys(g.model for g in sc.candidates if g.model))
-    ensure_models(url, ModelRegistry(work / "models"), names, cfg.models, say)
+    live = ensure_models(url, ModelRegistry(work / "models"), names, cfg.models, say)
+    features = StageFeatures(keys)
+    key = hashlib.sha256(json.dumps([(work / "shop.split").read_text(), live, features.names, cfg.max_users, cfg.seed],
+                                    sort_keys=True).encode()).hexdigest()[:12]
+    cache = work / f"stage-data-{key}.npz"  # the features of these shoppers under these models: reused by a re-fit
+    if cache.is_file():
+        say(f"stage features of the sampled shoppers read from {cache}")
+        return _load_data(cache, features.names), keys
     svc = Service(ServiceOptions(store_url=url, home=work, pipelines=pipelines, build_on_start=False,
                                  reload_interval_s=0), say=say).start()
     try:
         cases = subsample_cases(split.test, cfg.max_users, cfg.seed)
-        features = StageFeatures(keys)
         data = StageData(features.names)
         items = split.items.ids
         history = sc.candidates[0].history
@@ -254,7 +266,24 @@ def collect_stage_data(store_url: str, work: Path, scenario: str, pipelines: Pat
                 say(f"  features of {c + 1:,} / {len(cases):,} shoppers ({time.monotonic() - started:.0f} s)")
     finally:
         svc.close()
+    _save_data(cache, data)
     return data, keys
+
+
+def _save_data(path: Path, data: StageData) -> None:
+    sizes = np.array([len(x) for x in data.features], np.int64)
+    x = np.vstack(data.features) if data.features else np.zeros((0, len(data.names)), np.float32)
+    np.savez(path, x=x, sizes=sizes, target=np.array(data.target, np.int64), weight=np.array(data.weight))
+
+
+def _load_data(path: Path, names: list[str]) -> StageData:
+    with np.load(path, allow_pickle=False) as f:
+        x, sizes, target, weight = f["x"], f["sizes"], f["target"], f["weight"]
+    data = StageData(names)
+    for rows, t, w in zip(np.split(x, np.cumsum(sizes)[:-1]) if len(sizes) else [], target.tolist(), weight.tolist(),
+                          strict=True):
+        data.add(rows, int(t), float(w))
+    return data
 
 
 def _logged_data(store_url: str, home: Path, scenario: str, pipelines: Path | None, cfg: StageTrainConfig,
@@ -310,7 +339,7 @@ def train_stage_ranker(store_url: str, registry: ModelRegistry, scenario: str, p
         feedback = ("simulated clicks: position-based model over the rank-fusion order, relevance = the shopper's "
                     "real next item (no exposures read)")
         protocol = "leave-one-out (latest item of each shopper), simulated clicks"
-    ranker, metrics = fit_stage_ranker(data, keys, cfg, say, logged=logged)
+    ranker, metrics, test_fingerprint = fit_stage_ranker(data, keys, cfg, say, logged=logged)
     store = open_store(store_url)
     try:
         fingerprint = prepare(store, holdout=False).fingerprint
@@ -323,6 +352,7 @@ def train_stage_ranker(store_url: str, registry: ModelRegistry, scenario: str, p
         name, path, StageRanker.KIND, json.loads(ranker.config.model_dump_json()),
         feature_names=ranker.feature_names, generators=keys, scenario=scenario, metrics=metrics,
         protocol=protocol if metrics else None, holdout=bool(metrics), data_fingerprint=fingerprint,
+        test_fingerprint=test_fingerprint,
         fit=ranker.metrics, feedback=feedback, source="exposures" if logged else "simulated",
         clicks=json.loads(cfg.clicks.model_dump_json()), n_examples=len(data),
         importance=dict(list(ranker.importance().items())[:10]), training=json.loads(cfg.model_dump_json()))

@@ -5,8 +5,9 @@ and ``GET /v1/autocomplete``: completions of what a shopper is typing.
 (docs/architecture.md, "Search API conventions"); a malformed one, or one naming an attribute the
 catalogue lacks, is a 400 that says which parameter, where and what.
 
-The query is searched as typed and echoed to the caller only: the service neither stores nor logs it
-(search events sent to ``POST /v1/events`` are stored scrubbed). ``user`` and ``session`` are
+The query is searched as typed and echoed to the caller; it is never logged, and stored only scrubbed
+of e-mail addresses, phone and card numbers: with the answer's exposures (its ``query_id``), as search
+events sent to ``POST /v1/events`` are. ``user`` and ``session`` are
 pseudonymised; personalising for a ``user`` needs a key or that user's shopper token.
 """
 
