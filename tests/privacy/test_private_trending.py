@@ -42,10 +42,13 @@ def test_trending_serves_a_recorded_private_release(tmp_path: Path) -> None:
         inter = store_interactions(svc.store)
         exact = clamped_counts(owner_groups(inter), inter.item, 5)
         ext_of = {rid: ext for ext, rid in svc.store.item_ids().items()}
-        for rid, count in enumerate(exact.tolist()):  # P(|noise| >= 3) = 2e-7 per item at this scale
+        # discrete Laplace of scale 0.5: P(noise = k) is proportional to exp(-2|k|), so P(|noise| >= 7) is
+        # about 1e-6 per item (an earlier bound of 3, P about 3e-3 per item, failed once in a full run). An
+        # item whose noisy count fell to 0 or below is not released: its error is then at most |noise| too.
+        for rid, count in enumerate(exact.tolist()):
             if rid not in ext_of:
                 continue
-            assert abs(rel.counts.get(ext_of[rid], 0) - count) <= 3 or count <= 3, (ext_of[rid], count)
+            assert abs(rel.counts.get(ext_of[rid], 0) - count) <= 6, (ext_of[rid], count)
         reason = items[0]["reasons"][0]
         assert reason["text"].startswith("Popular in") and "about" in reason["text"]
         assert reason["evidence"]["differentially_private"] is True and reason["evidence"]["epsilon"] == 10.0

@@ -62,6 +62,23 @@ def test_a_segment_rule_changes_only_its_shoppers_lists(svc: Service) -> None:
     assert touched("u0") and not touched("u2")
 
 
+def test_a_segment_rule_applies_in_search_to_its_shoppers_only(svc: Service) -> None:
+    from shopsage.serving.search import SearchRequest
+
+    mine, other = svc.segment_of("u0"), svc.segment_of("u2")
+    assert mine is not None and other is not None
+    seg = mine.of("interest")["segment"]  # type: ignore[index]
+    rule = Rule(name="saws for lab people", action="boost", factor=50.0, categories=["Tools"], segments=[seg],
+                scenarios=["search"])
+    svc.pipelines = svc.pipelines.model_copy(update={"rules": [rule]})
+
+    def touched(user: str | None) -> bool:
+        out = svc.search(SearchRequest("saw", user=user, per_page=20))
+        return any(r["source"] == "rule:saws for lab people" for it in out["items"] for r in it["reasons"])
+
+    assert touched("u0") and not touched("u2") and not touched(None)
+
+
 class _Facts:
     def ext(self, slot: int) -> str:
         return f"i{slot}"

@@ -188,3 +188,37 @@ def test_training_from_logged_exposures_and_attributed_clicks(tmp_path: Path) ->
         assert svc.catalog.slot(clicked["u0"]) in {s for s, _ in now.user_history}
     finally:
         svc.close()
+
+
+def test_the_bench_preset_is_the_default_pipelines_with_the_learned_stage() -> None:
+    """benchmarks/pipelines_learned_for_you.toml (docs/benchmarks.md) must not drift from config/pipelines.toml."""
+    learned = load_pipelines(ROOT / "benchmarks" / "pipelines_learned_for_you.toml").model_dump(mode="json")
+    default = load_pipelines(ROOT / "config" / "pipelines.toml").model_dump(mode="json")
+    assert learned["scenarios"]["for_you"].pop("ranking") == {"kind": "learned", "model": "ranker-for_you"}
+    default["scenarios"]["for_you"].pop("ranking")
+    assert learned == default
+
+
+def test_a_ranker_of_other_features_is_refused_and_fusion_serves(shop: tuple[str, Path, Path, Path], tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    url, home, learned, plain = shop
+    copy = tmp_path / "home"
+    shutil.copytree(home / "models", copy / "models")
+    cur = ModelRegistry(copy / "models").current("ranker-for_you")
+    assert cur is not None
+    manifest = json.loads((cur.path / "manifest.json").read_text())
+    manifest["features_version"] = 1  # raw source scores: an older feature builder
+    (cur.path / "manifest.json").write_text(json.dumps(manifest))
+    svc = _service(url, copy, learned)
+    try:
+        out = svc.recommend("for_you", user="u7", n=10)
+        assert out["stages"]["ranking"]["method"] == "rank_fusion" and "features v1" in out["stages"]["ranking"]["why"]
+    finally:
+        svc.close()
+    svc = _service(url, copy, plain)
+    try:
+        assert [it["id"] for it in out["items"]] == [it["id"] for it in svc.recommend("for_you", user="u7", n=10)["items"]]
+    finally:
+        svc.close()

@@ -79,7 +79,10 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
         app = create_app(svc, keys)  # type: ignore[arg-type]
         console.print(f"ShopSage on http://{host}:{port}: the storefront; dashboard http://{host}:{port}/admin, "
                       f"API docs http://{host}:{port}/docs")
-        uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+        try:
+            uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
+        finally:  # SIGTERM or Ctrl-C: write the queued exposures, save the bandits, close the store
+            svc.close()
         return
     os.environ[OPTIONS_ENV] = json.dumps({"store_url": store, "state_url": state, "home": str(home),
                                           "pipelines": str(pipelines) if pipelines else None,

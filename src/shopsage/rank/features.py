@@ -8,8 +8,10 @@ rows.
 
 Columns, per candidate:
 
-- for each candidate generator of the scenario (in config order): its ``score`` (NaN when the item is
-  not in its list: LightGBM's missing value) and its 1-based ``rank`` (``RANK_MISSING`` when absent);
+- for each candidate generator of the scenario (in config order): its ``score`` min-max scaled within
+  its own list (1 = its best, 0 = its worst: a retrained model's raw scale moves, the ranker must not
+  read it; NaN when the item is not in its list: LightGBM's missing value) and its 1-based ``rank``
+  (``RANK_MISSING`` when absent);
 - ``lists`` (how many generators hold it), the fused reciprocal-rank score and rank;
 - popularity: ``log1p`` of the stored and of the live interaction counts;
 - freshness: the item's age in days (NaN when the catalogue does not date it);
@@ -31,8 +33,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["RANK_MISSING", "StageInput", "StageFeatures"]
+__all__ = ["FEATURES_VERSION", "RANK_MISSING", "StageInput", "StageFeatures"]
 
+FEATURES_VERSION = 2
+"""Bumped whenever a column's meaning changes (cached training features of another version are not reused)."""
 RANK_MISSING = 1001.0
 """The rank of an item a generator did not return (beyond any generator's largest ``n``, 1000)."""
 
@@ -82,7 +86,10 @@ class StageFeatures:
                 pos = {int(s): i for i, s in reversed(list(enumerate(np.asarray(gs).tolist())))}  # first occurrence
                 idx = np.array([pos.get(int(s), -1) for s in slots.tolist()], dtype=np.int64)
                 hit = idx >= 0
-                score[hit] = np.asarray(sc, np.float32)[idx[hit]]
+                raw = np.asarray(sc, np.float64)
+                lo, hi = (float(raw.min()), float(raw.max())) if len(raw) else (0.0, 0.0)
+                scaled = (raw - lo) / (hi - lo) if hi > lo else np.ones_like(raw)
+                score[hit] = scaled[idx[hit]]
                 rank[hit] = idx[hit] + 1
                 held += hit
             cols += [score, rank]

@@ -44,6 +44,8 @@ class StageRanker(LearnedRanker):
         self.generators: list[str] = []
         """The generator keys (config order) the feature columns were built for."""
         self.scenario: str | None = None
+        self.features_version = 0
+        """:data:`shopsage.rank.features.FEATURES_VERSION` of its training features (0: unknown)."""
 
     def explain(self, features: np.ndarray, top: int = 3) -> list[list[tuple[str, float]]]:
         """Per row, the ``top`` features that raised its score most, ``(name, contribution)``, positive
@@ -62,4 +64,5 @@ class StageRanker(LearnedRanker):
         manifest = read_manifest(Path(directory), cls.KIND)
         ranker.generators = list(manifest.get("generators", []))
         ranker.scenario = manifest.get("scenario")
+        ranker.features_version = int(manifest.get("features_version", 1))
         return ranker

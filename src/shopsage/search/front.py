@@ -86,6 +86,8 @@ class SearchRequest:
     """Also return the query's most probable leaf categories."""
     profile: Profile | None = None
     """The shopper's profile (personalization), from their history."""
+    segments: tuple[str, ...] = ()
+    """The shopper's segments (lifecycle, value, interest): merchant rules that name segments need them."""
     popularity: np.ndarray | None = field(default=None, compare=False)
     """``(capacity,)`` behaviour-event counts per slot (views, clicks, carts, purchases): the learned
     ranker's popularity feature and ``sort="popularity"``; ``None``: no events (zeros)."""
@@ -185,11 +187,11 @@ def answer(engine: SearchEngine, req: SearchRequest, rules: Sequence[Rule] = (),
                 lifted[s] = ev
         order = np.lexsort((np.arange(len(slots)), -scores))
         slots, scores = slots[order], scores[order]
-    active = [r for r in rules if r.applies_to("search")]
+    active = [r for r in rules if r.applies_to("search", req.segments)]
     touched: dict[int, list[Rule]] = {}
     final, final_scores = slots, scores
     if active:  # the rules read every result (a buried or boosted item may sit anywhere in the list)
-        out = apply_rules(slots, scores, active, "search", facts, pinnable=keep)
+        out = apply_rules(slots, scores, active, "search", facts, pinnable=keep, segments=req.segments)
         final, final_scores, touched = out.slots, out.scores, out.touched
     if spec:
         final, final_scores = sorted_slots(engine, spec, final, final_scores, touched, req.popularity)

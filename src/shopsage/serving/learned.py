@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from shopsage.errors import ArtifactError
-from shopsage.rank.features import StageFeatures, StageInput
+from shopsage.rank.features import FEATURES_VERSION, StageFeatures, StageInput
 from shopsage.rank.model import StageRanker
 from shopsage.registry import ModelRegistry
 from shopsage.serving.config import GeneratorConfig, ScenarioConfig
@@ -184,6 +184,10 @@ def learned_order(sc: ScenarioConfig, rankers: StageRankers, gens: Generators, s
     keys = [generator_key(g) for g in sc.candidates]
     if ranker is not None and ranker.generators != keys:
         error = f"{ranking.model} was trained for generators {ranker.generators}, the scenario has {keys}"
+        ranker = None
+    elif ranker is not None and ranker.features_version != FEATURES_VERSION:
+        error = (f"{ranking.model} {ranker.version} was trained on stage features v{ranker.features_version}, this "
+                 f"service computes v{FEATURES_VERSION}: train it again")
         ranker = None
     if ranker is None:
         stages["ranking"] = {"method": "rank_fusion", "fallback_from": ranking.model, "why": error}

@@ -49,7 +49,7 @@ from shopsage.data.stores import open_store
 from shopsage.errors import ConfigError, ValidationError, describe_problems
 from shopsage.evaluate.protocols import make_split, subsample_cases
 from shopsage.rank.clicks import ClickModelConfig, PositionBasedClicks
-from shopsage.rank.features import StageFeatures
+from shopsage.rank.features import FEATURES_VERSION, StageFeatures
 from shopsage.rank.model import StageRanker, ranker_name, stage_ranker_config
 from shopsage.ranking_metrics import ndcg_binary
 from shopsage.registry import ModelRegistry, ModelVersion
@@ -188,6 +188,7 @@ def fit_stage_ranker(data: StageData, generators: list[str], cfg: StageTrainConf
     ranker = StageRanker(stage_ranker_config(**{"seed": cfg.seed, **cfg.ranker}))
     ranker.fit(x, y, groups, data.names, weights=w)
     ranker.generators = list(generators)
+    ranker.features_version = FEATURES_VERSION
     metrics: dict[str, float] = {}
     if n_eval:
         metrics = {"ndcg@10": round(_ndcg_of_orders(data, eval_idx, ranker), 6),
@@ -239,7 +240,8 @@ def collect_stage_data(store_url: str, work: Path, scenario: str, pipelines: Pat
     names = list(dict.fromkeys(g.model for g in sc.candidates if g.model))
     live = ensure_models(url, ModelRegistry(work / "models"), names, cfg.models, say)
     features = StageFeatures(keys)
-    key = hashlib.sha256(json.dumps([(work / "shop.split").read_text(), live, features.names, cfg.max_users, cfg.seed],
+    key = hashlib.sha256(json.dumps([(work / "shop.split").read_text(), live, features.names, FEATURES_VERSION,
+                                     cfg.max_users, cfg.seed],
                                     sort_keys=True).encode()).hexdigest()[:12]
     cache = work / f"stage-data-{key}.npz"  # the features of these shoppers under these models: reused by a re-fit
     if cache.is_file():
@@ -352,7 +354,7 @@ def train_stage_ranker(store_url: str, registry: ModelRegistry, scenario: str, p
         name, path, StageRanker.KIND, json.loads(ranker.config.model_dump_json()),
         feature_names=ranker.feature_names, generators=keys, scenario=scenario, metrics=metrics,
         protocol=protocol if metrics else None, holdout=bool(metrics), data_fingerprint=fingerprint,
-        test_fingerprint=test_fingerprint,
+        test_fingerprint=test_fingerprint, features_version=FEATURES_VERSION,
         fit=ranker.metrics, feedback=feedback, source="exposures" if logged else "simulated",
         clicks=json.loads(cfg.clicks.model_dump_json()), n_examples=len(data),
         importance=dict(list(ranker.importance().items())[:10]), training=json.loads(cfg.model_dump_json()))

@@ -486,7 +486,8 @@ class Service:
         chosen = self.assign("search", req.user, req.session, variant)
         if chosen is not None and chosen.overrides.search_mode is not None and req.mode is None:
             req = replace(req, mode=chosen.overrides.search_mode)  # the variant's mode (a request's own mode wins)
-        page = self.catalog.engine.query(replace(req, profile=profile, popularity=self._trending()[0]),
+        segments = tuple(sorted(self.segment_names(req.user) or ())) if req.user is not None else ()
+        page = self.catalog.engine.query(replace(req, profile=profile, popularity=self._trending()[0], segments=segments),
                                          pipes.rules, allowed)
         answer = page_json(page, self.catalog)
         # query_id, positions across pages, and the exposures queued for the store
