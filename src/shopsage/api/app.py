@@ -80,11 +80,14 @@ class Metrics:
 
 def create_app(svc: Service, keys: Keys | None = None, max_body_bytes: int = MAX_BODY_BYTES, *,
                settings: Settings | None = None, ids: Pseudonymizer | None = None,
-               buckets: Buckets | None = None) -> FastAPI:
+               buckets: Buckets | None = None, close_service: bool = False) -> FastAPI:
     """The app over ``svc``. ``settings`` (default: the environment's) give the keys unless ``keys`` is
     given, the rate limits, read timeout and CORS origins; ``ids`` is the edge's pseudonymizer (default:
     :meth:`Pseudonymizer.from_env` with the service's home); ``buckets`` the rate limit's (default:
-    Redis when the state is Redis, else in-process)."""
+    Redis when the state is Redis, else in-process). A service the app starts is closed at shutdown;
+    ``close_service`` closes one the caller started too (``shopsage serve``: uvicorn re-raises SIGTERM
+    after its shutdown, so code after ``uvicorn.run`` never runs and the lifespan is the last chance
+    to write the queued exposures)."""
     settings = settings if settings is not None else get_settings()
     keys = keys if keys is not None else Keys.from_settings(settings)
     ids = ids if ids is not None else Pseudonymizer.from_env(Path(svc.options.home))
@@ -94,8 +97,8 @@ def create_app(svc: Service, keys: Keys | None = None, max_body_bytes: int = MAX
         # the routes are plain functions run in this worker's thread pool, so the event loop (and /health)
         # never waits on the store; their numpy/torch work holds the GIL, so threads beyond one only compete
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
-        owned = not svc.started  # a service started by the caller is closed by the caller
-        if owned:
+        owned = not svc.started or close_service  # else a service started by the caller is closed by the caller
+        if not svc.started:
             svc.start()
         yield
         if owned:

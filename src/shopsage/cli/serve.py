@@ -76,13 +76,11 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
     if workers == 1:
         with progress_bar() as progress:
             svc = run_or_fail(lambda: Service(opts, say=say).start(progress))
-        app = create_app(svc, keys)  # type: ignore[arg-type]
+        app = create_app(svc, keys, close_service=True)  # type: ignore[arg-type]
         console.print(f"ShopSage on http://{host}:{port}: the storefront; dashboard http://{host}:{port}/admin, "
                       f"API docs http://{host}:{port}/docs")
-        try:
-            uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
-        finally:  # SIGTERM or Ctrl-C: write the queued exposures, save the bandits, close the store
-            svc.close()
+        # the app's lifespan closes the service at shutdown (queued exposures written, bandits saved)
+        uvicorn.run(app, host=host, port=port, access_log=False, log_level="warning")
         return
     os.environ[OPTIONS_ENV] = json.dumps({"store_url": store, "state_url": state, "home": str(home),
                                           "pipelines": str(pipelines) if pipelines else None,
