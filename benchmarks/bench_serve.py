@@ -309,6 +309,9 @@ def arguments() -> argparse.Namespace:
     ap.add_argument("--home", type=Path, default=None, help="The service's home (models/, cache/embeddings/), kept "
                     "between runs; default: a temporary folder (the catalogue is embedded again).")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    ap.add_argument("--serve-arg", action="append", default=[], help="An extra argument for the one-worker "
+                    "`shopsage serve` (repeat it), e.g. --serve-arg=--no-exposures for an A/B.")
+    ap.add_argument("--stem", default=None, help="Result file name (default serve, or serve-quick).")
     ap.add_argument("--quick", action="store_true", help="A check that every phase runs: 3 s open loops, 2 s closed "
                     "loops, 20 trials, 100 in-process calls, sequential models trained 3 epochs; results to "
                     f"{QUICK_RESULTS.relative_to(ROOT)}/serve-quick.*")
@@ -341,7 +344,8 @@ def main() -> None:
         out["next_in_session_input"] = (f"{len(names)} anonymous sessions seeded with POST /v1/events ({len(events)} views, "
                                         "1-5 consecutive items of a user's sequence each), asked with ?session=ID")
         port, bare_port = 18431, 18432
-        svc = start(serve_cmd(prep["url"], home, port, "--semantic"), port, tmp / "serve.log", {"HF_HUB_OFFLINE": "1"})
+        svc = start(serve_cmd(prep["url"], home, port, "--semantic", *args.serve_arg), port, tmp / "serve.log",
+                    {"HF_HUB_OFFLINE": "1"})
         bare = start([sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(ROOT / "benchmarks"),
                       "--port", str(bare_port), "--log-level", "warning", "--no-access-log"], bare_port, tmp / "bare.log",
                      probe="/json")
@@ -358,7 +362,7 @@ def main() -> None:
         redis_phases(out, args, prep["url"], home, tmp, port, us, prep["items"], rng)
     out["machine_end"] = describe()
     where = QUICK_RESULTS if args.quick else RESULTS
-    stem = "serve-quick" if args.quick else "serve"
+    stem = args.stem or ("serve-quick" if args.quick else "serve")
     where.mkdir(parents=True, exist_ok=True)
     (where / f"{stem}.json").write_text(json.dumps(out, indent=2))
     (where / f"{stem}.md").write_text(markdown(out))

@@ -30,7 +30,7 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
                access_log: bool = True, build: tuple[str, ...] | None = None, semantic: bool = False,
                encoder: str = "encoder", unknown_items: str = "quarantine", query_backend: str = "onnx",
                privacy: PrivacyConfig | None = None, retrain_every_events: int = 0,
-               retrain_on_drift: bool = False) -> None:
+               retrain_on_drift: bool = False, exposures: bool = True) -> None:
     """Check the keys against the address, build what is missing, then serve until interrupted."""
     import uvicorn
 
@@ -72,7 +72,8 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
     opts = ServiceOptions(store_url=store, state_url=state, home=home, pipelines=pipelines, build_on_start=False,
                           semantic=semantic, encoder=encoder, unknown_items=unknown_items,  # type: ignore[arg-type]
                           query_backend=query_backend, privacy=privacy,  # type: ignore[arg-type]
-                          retrain_every_events=retrain_every_events, retrain_on_drift=retrain_on_drift)
+                          retrain_every_events=retrain_every_events, retrain_on_drift=retrain_on_drift,
+                          exposures=exposures)
     if workers == 1:
         with progress_bar() as progress:
             svc = run_or_fail(lambda: Service(opts, say=say).start(progress))
@@ -85,7 +86,8 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
     os.environ[OPTIONS_ENV] = json.dumps({"store_url": store, "state_url": state, "home": str(home),
                                           "pipelines": str(pipelines) if pipelines else None,
                                           "semantic": semantic, "encoder": encoder, "unknown_items": unknown_items,
-                                          "query_backend": query_backend, "privacy": privacy.model_dump(mode="json")})
+                                          "query_backend": query_backend, "privacy": privacy.model_dump(mode="json"),
+                                          "exposures": exposures})
     console.print(f"ShopSage on http://{host}:{port} with {workers} workers: the storefront; dashboard "
                   f"http://{host}:{port}/admin, API docs http://{host}:{port}/docs")
     uvicorn.run("shopsage.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
@@ -116,6 +118,9 @@ def serve(
                                              "(a low-priority child) after this many new events; 0: never (cron may)."),
     retrain_on_drift: bool = typer.Option(False, "--retrain-on-drift/--no-retrain-on-drift", help="... or when a drift "
                                           "monitor (/metrics shopsage_drift) is over its threshold."),
+    exposures: bool = typer.Option(True, "--exposures/--no-exposures", help="Record each answer's shown items "
+                                   "(query_id / recomm_id, positions) for attribution, experiments and off-policy "
+                                   "evaluation; --no-exposures turns that off (an answer still carries its id)."),
 ) -> None:
     """Serve search and recommendations over HTTP; builds the BM25 index, popularity and item-kNN when missing."""
     home = home_of(ctx, home)
@@ -126,4 +131,4 @@ def serve(
     run_server(store or default_store(ctx, home), state, host, port, workers, home, pipelines, access_log,
                semantic=semantic, encoder=encoder, unknown_items=unknown_items, query_backend=query_backend,
                privacy=config_of(ctx).privacy, retrain_every_events=retrain_every_events,
-               retrain_on_drift=retrain_on_drift)
+               retrain_on_drift=retrain_on_drift, exposures=exposures)
