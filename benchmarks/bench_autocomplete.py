@@ -27,7 +27,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,18 +36,12 @@ from urllib.parse import quote
 
 import httpx
 
-from shopsage.evaluate.load import closed_loop, open_loop, start, stop, summary, title_queries
+from shopsage.evaluate.load import closed_loop, free_port, open_loop, start, stop, summary, title_queries
 from shopsage.evaluate.machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SHOPSAGE_DATA_DIR", str(ROOT.parent / "shared" / "data")))
 K = 5  # the default autocomplete_min_shoppers
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> None:
@@ -76,7 +69,7 @@ def main() -> None:
         titles = [r.title for _, r in st.items() if r.title]
         terms = sorted(set(title_queries(titles, 8000, random.Random(1))))
     st.close()
-    port = _port()
+    port = free_port()
     t_start = time.time()
     proc = start([sys.executable, "-m", "shopsage.cli.main", "serve", "--store", store, "--home", str(home),
                   "--port", str(port), "--no-access-log"], port, home / "serve.log")

@@ -36,7 +36,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,7 @@ import httpx
 
 from shopsage.data.rows import EventRow, ItemRow, RowKey
 from shopsage.data.stores import open_store
+from shopsage.evaluate.load import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_URL = os.environ.get("SHOPSAGE_TEST_PG", "postgresql://127.0.0.1:5432/test")
@@ -83,12 +83,6 @@ class Outcome:
     client_errors: list[str] = field(default_factory=list)
     start_s: list[float] = field(default_factory=list)
     seconds: float = 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _seed(url: str) -> None:
@@ -313,7 +307,7 @@ def run_combo(backend: str, state: str, runs: int, seed: int, say=print) -> Outc
         tmp = Path(d)
         store_url, state_url = _urls(backend, state, tmp, tag)
         _seed(store_url)
-        server = Server(store_url, state_url, tmp / "home", _free_port())
+        server = Server(store_url, state_url, tmp / "home", free_port())
         (tmp / "home").mkdir()
         client = Client(server.base, tag, out)
         shopper = Shopper(server.base, tag, out)

@@ -34,7 +34,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import sys
 import tempfile
 import time
@@ -45,7 +44,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from shopsage.evaluate.load import Result, open_loop, start, stop, summary
+from shopsage.evaluate.load import Result, free_port, open_loop, start, stop, summary
 from shopsage.evaluate.machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,12 +164,6 @@ async def drive(port: int, work: Workload, args: argparse.Namespace, pid: int, d
         sampler.cancel()
     samples.append(measure(pid, db, redis, t0))
     return res, samples
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:

@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,17 +31,11 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from shopsage.evaluate.load import closed_loop, open_loop, start, stop, summary, title_queries
+from shopsage.evaluate.load import closed_loop, free_port, open_loop, start, stop, summary, title_queries
 from shopsage.evaluate.machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SHOPSAGE_DATA_DIR", str(ROOT.parent / "shared" / "data")))
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> None:
@@ -56,7 +49,7 @@ def main() -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     subprocess.run([sys.executable, "-m", "shopsage.cli.main", "import", "recbole", str(DATA / "amazon-scientific"),
                     "--store", store, "--home", str(home)], check=True, env=env, capture_output=True)
-    port = _port()
+    port = free_port()
     proc = start([sys.executable, "-m", "shopsage.cli.main", "serve", "--store", store, "--home", str(home),
                   "--port", str(port), "--no-access-log"], port, home / "serve.log")
     try:

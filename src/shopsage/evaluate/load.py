@@ -13,6 +13,7 @@ import asyncio
 import os
 import random
 import re
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-__all__ = ["title_queries", "Conn", "open_loop", "closed_loop", "summary", "request", "timed", "start", "stop", "cpu_seconds"]
+__all__ = ["title_queries", "Conn", "open_loop", "closed_loop", "summary", "request", "timed", "start", "stop", "cpu_seconds", "free_port"]
 
 
 class Conn:
@@ -160,6 +161,13 @@ def timed(call: Callable[[int], object], count: int, warmup: int = 0) -> dict[st
     ms = np.array(t) * 1000
     return {"calls": count, "p50_ms": round(float(np.percentile(ms, 50)), 2),
             "p99_ms": round(float(np.percentile(ms, 99)), 2), "mean_ms": round(float(ms.mean()), 2)}
+
+
+def free_port() -> int:
+    """A loopback port free now (the OS picks it), for a server a benchmark or test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def start(cmd: list[str], port: int, log: Path, env: dict[str, str] | None = None,

@@ -32,7 +32,7 @@ from shopsage.registry import ModelRegistry
 from shopsage.serving.config import load_pipelines
 from shopsage.serving.service import Service, ServiceOptions
 from shopsage.training import BLENDS, prepare, train_blend, train_recommender
-from shopsage.training.data import write_tail_free_store
+from shopsage.training.data import tail_free_shop
 from shopsage.training.recommenders import ITEMS_FILE, METRIC_KS, METRICS
 from shopsage.vocab import Vocabulary
 
@@ -81,15 +81,9 @@ def _shop(cfg: ServeBenchConfig, say: Say) -> tuple[str, Any]:
         summary = run_import(source, get_importer(cfg.format, cfg.data))
         say(f"imported {cfg.data}: {summary.accepted:,} new rows, {summary.already_present:,} already present")
         split = make_split(source, protocol, seed=cfg.seed)
-        shop_path = cfg.home / "shop.db"
-        marker = cfg.home / "shop.split"
         fingerprint = f"v2 {protocol} {len(split.train)} {len(split.test)} {int(split.train.items.sum())}"
-        if not shop_path.exists() or not marker.exists() or marker.read_text() != fingerprint:
-            shop_path.unlink(missing_ok=True)
-            shop = open_store(f"sqlite:///{shop_path}")
-            n = write_tail_free_store(source, shop, split)
-            shop.close()
-            marker.write_text(fingerprint)
+        n = tail_free_shop(source, split, cfg.home / "shop.db", fingerprint)
+        if n is not None:
             say(f"the served shop: {n:,} training interactions, none of the {len(split.test):,} held-out cases")
     finally:
         source.close()

@@ -204,21 +204,16 @@ def fit_stage_ranker(data: StageData, generators: list[str], cfg: StageTrainConf
 
 def _work_shop(store_url: str, work: Path, say: Say) -> tuple[str, Any]:
     """The store less each shopper's latest item (rebuilt when the store changed), and the split."""
-    from shopsage.training.data import write_tail_free_store
+    from shopsage.training.data import tail_free_shop
 
     work.mkdir(parents=True, exist_ok=True)
     source = open_store(store_url)
     try:
         split = make_split(source, "leave-one-out")
-        marker = work / "shop.split"
         fingerprint = f"v1 {len(split.train)} {len(split.test)} {int(split.train.items.sum())} {int(split.test.history.items.sum())}"
         shop = work / "shop.db"
-        if not shop.exists() or not marker.exists() or marker.read_text() != fingerprint:
-            shop.unlink(missing_ok=True)
-            dest = open_store(f"sqlite:///{shop}")
-            n = write_tail_free_store(source, dest, split)
-            dest.close()
-            marker.write_text(fingerprint)
+        n = tail_free_shop(source, split, shop, fingerprint)
+        if n is not None:
             say(f"ranker work shop: {n:,} interactions, each shopper's latest item held out ({len(split.test):,} shoppers)")
     finally:
         source.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -157,6 +158,26 @@ def prepare(store: StoreReader, *, holdout: bool = True, protocol: str | None = 
     return TrainingSet(split.items, data, protocol, split.test, types, split,
                        sessions=protocol.startswith("session-prefix"), through_event=through)
 
+
+
+def tail_free_shop(source: StoreReader, split: SplitData, path: Path, fingerprint: str) -> int | None:
+    """The SQLite shop at ``path`` holding ``split``'s training interactions and none of its held-out
+    tail (:func:`write_tail_free_store`), rebuilt only when the marker beside it does not carry
+    ``fingerprint`` (another split, protocol or data). Returns the interactions written, None when
+    the shop on disk was reused."""
+    from shopsage.data.stores import open_store
+
+    marker = path.with_suffix(".split")
+    if path.exists() and marker.exists() and marker.read_text() == fingerprint:
+        return None
+    path.unlink(missing_ok=True)
+    dest = open_store(f"sqlite:///{path}")
+    try:
+        n = write_tail_free_store(source, dest, split)
+    finally:
+        dest.close()
+    marker.write_text(fingerprint)
+    return n
 
 
 def write_tail_free_store(source: StoreReader, dest: Any, split: SplitData, event_type: str | None = None) -> int:
