@@ -226,6 +226,38 @@ async def event_to_effect(port: int, items: list[str], trials: int, rng: random.
             "max_ms": round(float(ms.max()), 2)}
 
 
+async def gc_pauses(port: int) -> dict[str, dict[str, float]]:
+    """The worker's garbage collector pauses so far (``/metrics``): per generation, collections, seconds
+    in them, collections over 25 ms, and the longest."""
+    conn = await Conn("127.0.0.1", port).open()
+    _, body = await conn.send("GET", "/metrics")
+    conn.close()
+    out: dict[str, dict[str, float]] = {str(g): {"count": 0.0, "sum": 0.0, "le_0.025": 0.0, "max": 0.0} for g in range(3)}
+    for line in body.decode().splitlines():
+        if not line.startswith("shopsage_gc_pause"):
+            continue
+        name, value = line.rsplit(" ", 1)
+        g = name.split('generation="')[1][0]
+        if name.startswith("shopsage_gc_pause_seconds_count"):
+            out[g]["count"] = float(value)
+        elif name.startswith("shopsage_gc_pause_seconds_sum"):
+            out[g]["sum"] = float(value)
+        elif name.startswith("shopsage_gc_pause_seconds_bucket") and 'le="0.025"' in name:
+            out[g]["le_0.025"] = float(value)
+        elif name.startswith("shopsage_gc_pause_max_seconds"):
+            out[g]["max"] = float(value)
+    return out
+
+
+def gc_delta(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """The collections of one phase: per generation, how many, their total ms, how many over 25 ms, and
+    the longest of the worker so far."""
+    return {g: {"collections": int(after[g]["count"] - before[g]["count"]),
+                "total_ms": round((after[g]["sum"] - before[g]["sum"]) * 1000, 1),
+                "over_25ms": int((after[g]["count"] - after[g]["le_0.025"]) - (before[g]["count"] - before[g]["le_0.025"])),
+                "longest_ms_so_far": round(after[g]["max"] * 1000, 1)} for g in after}
+
+
 async def http_phases(out: dict[str, Any], args: argparse.Namespace, svc_pid: int, bare_pid: int, port: int, bare_port: int,
                       routes: dict[str, Any], items: list[str], rng: random.Random) -> None:
     warm = 1.0 if args.quick else 2.0
@@ -239,8 +271,9 @@ async def http_phases(out: dict[str, Any], args: argparse.Namespace, svc_pid: in
           out["next_in_session_candidates"], flush=True)
     for name, rate in (("for_you", args.rate_recs), ("next_in_session", args.rate_session), ("search", args.rate_search)):
         print(f"open loop {name} at {rate:.0f}/s", flush=True)
+        gc0 = await gc_pauses(port)
         r = await open_loop("127.0.0.1", port, routes[name], rate, int(rate * args.seconds))
-        out[f"{name}_open_loop"] = {"rate_rps": rate, **summary(r)}
+        out[f"{name}_open_loop"] = {"rate_rps": rate, **summary(r), "gc": gc_delta(gc0, await gc_pauses(port))}
         print(" ", out[f"{name}_open_loop"], flush=True)
     closed: dict[str, Any] = {}
     for name in ("bare_before", "for_you", "next_in_session", "search", "bare_after"):

@@ -180,8 +180,9 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
         redis = redis_lib.Redis.from_url(args.redis, decode_responses=True)
     port = free_port()
-    cmd = [sys.executable, "-m", "shopsage.cli.main", "serve", "--store", prep["url"], "--home", str(tmp / "home"),
-           "--port", str(port), "--state", state, "--no-access-log"]
+    store = prep["url"] + (f"?{args.store_options}" if args.store_options else "")
+    cmd = [sys.executable, "-m", "shopsage.cli.main", "serve", "--store", store, "--home", str(tmp / "home"),
+           "--port", str(port), "--state", state, "--no-access-log", *args.serve_arg]
     print(f"starting shopsage serve --state {state}", flush=True)
     proc = start(cmd, port, tmp / "serve.log")
     try:
@@ -203,6 +204,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         verdict["redis_used_memory"] = flatness(samples, "redis_used_mb", from_s)
     errors = {k: v for k, v in res.statuses.items() if not 200 <= k < 300}
     return {"state": args.state, "state_url": state.replace(prefix, "PREFIX"), "session_ttl_s": args.session_ttl,
+            "store_options": args.store_options, "serve_args": args.serve_arg,
             "rate_rps": args.rate, "minutes": args.minutes, "views_per_session": args.views, "steady_from_min": args.steady_from,
             "sessions_created": work.created, "events_posted": work.events,
             "expected_live_sessions": round(work.created / seconds * args.session_ttl),
@@ -225,6 +227,9 @@ def arguments() -> argparse.Namespace:
     ap.add_argument("--sample-s", type=float, default=10.0, help="Seconds between memory samples.")
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--store-options", default="", help="Query options of the served SQLite URL, e.g. cache_mb=16 "
+                    "(the page cache, part of RSS until full) or synchronous=normal.")
+    ap.add_argument("--serve-arg", action="append", default=[], help="An extra `shopsage serve` argument (repeat it).")
     ap.add_argument("--quick", action="store_true", help="One minute, session_ttl=10, verdict from 30 s, samples "
                     f"every 5 s; results to {QUICK_RESULTS.relative_to(ROOT)}/soak-<state>-quick.json")
     args = ap.parse_args()

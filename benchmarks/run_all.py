@@ -86,6 +86,7 @@ SCRIPTS: dict[str, list[str]] = {
     "semantic-serving": ["benchmarks/bench_semantic_serving.py"],
     "explore-latency": ["benchmarks/bench_explore_latency.py", "--json", f"{RESULTS}/explore-latency.json"],
     "seq-latency": ["benchmarks/bench_seq_latency.py", "--data", "beauty"],
+    "tombstones": ["benchmarks/bench_tombstones.py"],  # what erasure tombstones cost an import
     "click-ranker": ["benchmarks/bench_click_ranker.py", "--data", str(DATA / "homedepot")],
     "peer-implicit": ["benchmarks/peers/peer_implicit.py", "--data", str(DATA / "amazon-beauty")],
     "peer-recbole": ["benchmarks/peers/compare_recbole.py"],

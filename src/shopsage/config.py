@@ -37,6 +37,9 @@ class _Section(BaseModel):
 class StoreConfig(_Section):
     url: str | None = Field(None, description="Store URL: sqlite:///path.db or postgresql://...; unset: "
                             "sqlite:///<paths.home>/shop.db, the store of the home (where `shopsage demo` imports).")
+    request_retention_days: float = Field(7.0, gt=0, le=3650, allow_inf_nan=False, description=(
+        "Days an Idempotency-Key's record answers retries exactly once; older ones are pruned (by the service, "
+        "hourly, and `shopsage store prune`) and a retry after that is a new request (data/stores/retention.py)."))
 
 
 class ImportConfig(_Section):

@@ -1,7 +1,7 @@
 """Hypothesis fuzz of every importer with mutated excerpts of the real data sets.
 
-Each example damages one file of a ~30-line real excerpt (see ``shopsage.testing.import_fuzz``)
-and checks: no crash (at most one clear ImportFormatError, only for a damaged header, archive or
+Each example damages one file of a ~30-line real excerpt (see ``shopsage.testing.import_fuzz``;
+UBI: Open Bandit's logged recommendations written by the UBI export) and checks: no crash (at most one clear ImportFormatError, only for a damaged header, archive or
 document), every untouched line stores exactly what a clean import stores for it, every line of
 the damaged file is stored or quarantined, and ``read == accepted + already present + quarantined``.
 SQLite for every importer; PostgreSQL for the NUL and invalid UTF-8 cases (text there cannot hold NUL).
@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shopsage.data.stores import open_store
-from shopsage.testing.import_fuzz import Case, Mutation, cases, check, mutate, run_case
+from shopsage.testing.import_fuzz import Case, FuzzFailure, Mutation, cases, check, mutate, run_case
 
 NAMES = ["amazon-seq", "s3rec", "recbole", "homedepot", "sessions", "yoochoose", "reviews-zh", "table-csv",
-         "table-csv-gz", "table-jsonl", "table-parquet"]
+         "table-csv-gz", "table-jsonl", "table-parquet", "ubi"]
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def _forced(case: Case, rng: random.Random, what: bytes) -> Mutation:
     return Mutation(spec.name, b"\n".join(lines), {i + 1}, ["forced"])
 
 
-@pytest.mark.parametrize("name", ["sessions", "homedepot", "table-jsonl", "reviews-zh", "recbole"])
+@pytest.mark.parametrize("name", ["sessions", "homedepot", "table-jsonl", "reviews-zh", "recbole", "ubi"])
 @settings(max_examples=3)
 @given(seed=st.integers(0, 2**32 - 1), what=st.sampled_from([b"\x00", b"\xff\xfe", b"a\x00\xc3"]))
 def test_nul_and_invalid_utf8_on_postgresql(excerpts: dict, pg_url: str, name: str, seed: int, what: bytes) -> None:
@@ -81,3 +81,19 @@ def test_nul_and_invalid_utf8_on_postgresql(excerpts: dict, pg_url: str, name: s
         store = open_store(url)
         store.drop_schema()  # type: ignore[attr-defined]
         store.close()
+
+
+def test_the_checks_catch_a_repeated_ubi_line_that_is_stored_again(excerpts: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The duplicate promise is checked, not assumed: with the UBI importer's duplicate rule switched
+    off, an event line repeated at the end of the file is a failure."""
+    import shopsage.data.importers.ubi as ubi
+
+    case, clean, clean_folder = _case(excerpts, "ubi")
+    lines = case.files["ubi_events.jsonl"].split(b"\n")[:-1]
+    mutation = Mutation("ubi_events.jsonl", b"\n".join([*lines, lines[3]]) + b"\n", {len(lines) + 1}, ["duplicate"])
+    with tempfile.TemporaryDirectory() as tmp:
+        outcome = check(case, mutation, clean, clean_folder, Path(tmp) / "a" / "data", f"sqlite:///{tmp}/a.db")
+        assert outcome.summary is not None and outcome.summary.quarantined == 1
+        monkeypatch.setattr(ubi, "_first_time", lambda parsed, seen, line: parsed[1])
+        with pytest.raises(FuzzFailure, match=f"line {len(lines) + 1} repeats stored line 4"):
+            check(case, mutation, clean, clean_folder, Path(tmp) / "b" / "data", f"sqlite:///{tmp}/b.db")

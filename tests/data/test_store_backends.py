@@ -145,8 +145,22 @@ def test_sqlite_durability_is_chosen_by_the_url(tmp_path: Path, query: str, leve
 
 
 def test_sqlite_url_options_are_checked(tmp_path: Path) -> None:
-    with pytest.raises(StoreURLError, match=r"synchronous=off is not a SQLite store option; the one option is "
+    with pytest.raises(StoreURLError, match=r"synchronous=off is not a valid value; the options are "
                                             r"\?synchronous=full"):
         open_store(f"sqlite:///{tmp_path / 'shop.db'}?synchronous=off")
     with pytest.raises(StoreURLError, match="journal=wal is not a SQLite store option"):
         open_store(f"sqlite:///{tmp_path / 'shop.db'}?journal=wal")
+    for bad in ("0", "-5", "65537", "1.5", "lots", "", "\u0661"):  # \u0661: an Arabic-Indic digit one
+        with pytest.raises(StoreURLError, match=rf"cache_mb={bad} is not a valid value; .*1 to 65536, default 64"):
+            open_store(f"sqlite:///{tmp_path / 'shop.db'}?cache_mb={bad}")
+    with pytest.raises(StoreURLError, match="cache_mb is given twice"):
+        open_store(f"sqlite:///{tmp_path / 'shop.db'}?cache_mb=8&cache_mb=16")
+
+
+@pytest.mark.parametrize(("query", "kib"), [("", 65536), ("?cache_mb=1", 1024), ("?synchronous=normal&cache_mb=256", 262144)])
+def test_sqlite_page_cache_is_chosen_by_the_url(tmp_path: Path, query: str, kib: int) -> None:
+    """PRAGMA cache_size: negative values are KiB (64 MiB by default)."""
+    s = open_store(f"sqlite:///{tmp_path / 'shop.db'}{query}")
+    assert s._query("PRAGMA cache_size")[0][0] == -kib
+    assert s.path == str(tmp_path / "shop.db")
+    s.close()

@@ -120,3 +120,58 @@ def test_shopsage_import_ubi_pseudonymises_ids_and_scrubs_queries_as_every_impor
     assert {r.query for r in rows} == {"shoes for [email]"}
     assert {r.user_id for r in rows} != {"alice"} and {r.session_id for r in rows} != {"browser-7"}
     assert len({r.user_id for r in rows}) == 1 and None not in {r.session_id for r in rows}
+
+
+def _write(folder: Path, name: str, docs: list) -> None:
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text("".join((d if isinstance(d, str) else json.dumps(d)) + "\n" for d in docs),
+                               encoding="utf-8")
+
+
+def test_values_of_the_wrong_json_type_are_quarantined_not_a_crash(tmp_path: Path) -> None:
+    good = {"query_id": "q1", "client_id": "c1", "timestamp": "2026-12-01T10:00:00Z", "query_response_hit_ids": ["A"]}
+    wrong = [{"timestamp": [1]}, {"timestamp": {"at": 1}}, {"timestamp": True}, {"query_response_hit_ids": {}},
+             {"query_response_hit_ids": "A"}, {"query_attributes": {"first_position": 2**31}},
+             {"query_attributes": {"first_position": True}}, {"query_attributes": {"kind": "k" * 100_000}},
+             {"query_attributes": []}, {"query_attributes": {"scenario": ["s"]}}]
+    folder = tmp_path / "ubi"
+    _write(folder, "ubi_queries.jsonl", [good] + [{**good, "query_id": f"w{n}", **w} for n, w in enumerate(wrong)])
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    summary = run_import(store, get_importer("ubi", str(folder)))
+    assert (summary.accepted, summary.quarantined) == (1, len(wrong))
+    reasons = {q.key.line: q.reason for q in store.quarantined()}
+    assert set(reasons) == set(range(2, 2 + len(wrong)))
+    assert "timestamp must be ISO 8601 text" in reasons[2] and "timestamp must be ISO 8601 text" in reasons[4]
+    assert "must be a list of ids" in reasons[5] and "must be a list of ids" in reasons[6]
+    assert "first_position must be an integer from 1 to 2,147,483,647" in reasons[7]
+    assert len(reasons[9]) < 200 and "query_attributes.kind" in reasons[9]
+    assert "query_attributes must be a JSON object" in reasons[10] and "scenario" in reasons[11]
+    store.close()
+
+
+def test_a_line_read_again_is_a_duplicate_and_an_answer_changed_since_the_last_import_a_conflict(tmp_path: Path) -> None:
+    q = {"query_id": "q1", "client_id": "c1", "timestamp": "2026-12-01T10:00:00Z", "query_response_hit_ids": ["A", "B"]}
+    click = {"action_name": "click", "query_id": "q1", "client_id": "c1", "timestamp": "2026-12-01T10:00:05Z",
+             "event_attributes": {"object": {"object_id": "B"}, "position": {"ordinal": 2}}}
+    folder = tmp_path / "ubi"
+    _write(folder, "ubi_queries.jsonl", [q, {**q, "query_id": "q2"}, q, {**q, "query_response_hit_ids": ["C"]},
+                                         {**q, "query_id": "q3", "query_response_hit_ids": []}])
+    _write(folder, "ubi_events.jsonl", [click, {**click, "timestamp": "2026-12-01T10:00:06Z"}, click])
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    summary = run_import(store, get_importer("ubi", str(folder)))
+    assert summary.by_kind == {"exposures": 4, "events": 2} and summary.quarantined == 4
+    got = {(q.key.source.rsplit("/", 1)[1], q.key.line): (q.reason, q.raw) for q in store.quarantined()}
+    assert got[("ubi_queries.jsonl", 3)][0] == "exact duplicate of line 1"
+    assert got[("ubi_queries.jsonl", 4)][0] == "conflicting duplicate: query_id q1 was read at line 1 with another answer"
+    assert got[("ubi_queries.jsonl", 5)] == ("a query with no hits shows nothing: no exposure to store",
+                                              json.dumps({**q, "query_id": "q3", "query_response_hit_ids": []}))
+    assert got[("ubi_events.jsonl", 3)][0] == "exact duplicate of line 1"
+
+    later = tmp_path / "later"  # the same answers exported again, one of them since changed
+    _write(later, "ubi_queries.jsonl", [{**q, "query_id": "q2"}, {**q, "query_response_hit_ids": ["A", "C"]}])
+    again = run_import(store, get_importer("ubi", str(later)))
+    assert (again.already_present, again.accepted, again.quarantined) == (2 + 1, 0, 1)  # q2 whole, q1's first hit
+    conflicts = [q for q in store.quarantined() if q.key.source.startswith("later/")]
+    assert [(q.key.line, q.key.pos) for q in conflicts] == [(2, 1)]  # the line and the hit in it
+    assert "conflicting duplicate: exposure q1 position 2" in conflicts[0].reason
+    store.close()

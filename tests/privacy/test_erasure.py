@@ -3,6 +3,8 @@ Redis key or value, no captured log line and no newly trained model holds the us
 pseudonym, their session (raw or pseudonymous) or their search query; and a model trained afterwards
 no longer learns from their events (the only cross-category pair in the shop was theirs).
 
+Events of hers sent after the erasure are refused (the store's tombstones) and leave no trace either.
+
 Every grep has a control: the other shoppers' markers are found in the same dumps before and after,
 so an empty dump cannot pass for an erasure."""
 
@@ -163,6 +165,10 @@ def test_delete_user_leaves_no_trace_anywhere(store_url: str, tmp_path: Path, ca
             assert r.status_code == 200, r.text
             erased = r.json()["erased"]
             assert erased["events"] == 5 and erased["users"] == 1, erased
+            assert client.get(f"/v1/users/{ALICE}/profile").status_code == 404
+            # a client still sending her events (a late retry): quarantined redacted, not stored, not applied
+            late = client.post("/v1/events", json={"events": _alice_events()})
+            assert late.status_code == 200 and (late.json()["accepted"], late.json()["quarantined"]) == (0, 5), late.text
             assert client.get(f"/v1/users/{ALICE}/profile").status_code == 404
     finally:
         svc.close()

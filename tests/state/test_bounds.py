@@ -258,7 +258,9 @@ def test_every_redis_key_expires_but_the_catalogue_log(open_with: OpenWith) -> N
     st.publish_catalog(["i"])
     r = redis_client()
     ttl = {k: r.pttl(k) for k in redis_keys(st)}
-    assert ttl.pop(f"{st.prefix}:cat") == -1  # type: ignore[attr-defined]
+    assert ttl.pop(f"{st.prefix}:cat") == -1  # type: ignore[attr-defined]  # bounded by max_changes instead
+    assert ttl.pop(f"{st.prefix}:catv") == -1  # type: ignore[attr-defined]  # its version: one number
+    assert r.llen(f"{st.prefix}:cat") == 1  # type: ignore[attr-defined]
     assert len(ttl) == 7 and all(v > 0 for v in ttl.values()), ttl  # s, u, b, claims, pop, popb, one bucket
 
 

@@ -25,6 +25,7 @@ from fastapi import FastAPI
 
 from shopsage import __version__
 from shopsage.api.errors import ContainErrors, install_error_handlers
+from shopsage.api.gc_metrics import GcPauses
 from shopsage.api.ratelimit import Buckets, Limits, MemoryBuckets, RateLimit, RedisBuckets
 from shopsage.api.routers import events, experiments, items, ops, recommendations, search, users
 from shopsage.api.routers import settings as index_settings
@@ -62,6 +63,8 @@ class Metrics:
         self.drift_over = Gauge("shopsage_drift_over_threshold", "Drift monitors over their threshold (retraining "
                                 "starts when retrain_on_drift)", registry=self.registry)
         self.retrains = Gauge("shopsage_retrains_started", "Retrain children this process started", registry=self.registry)
+        self.gc = GcPauses()
+        self.registry.register(self.gc)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.latency.labels(method, route, str(status)).observe(seconds)
@@ -100,7 +103,11 @@ def create_app(svc: Service, keys: Keys | None = None, max_body_bytes: int = MAX
         owned = not svc.started or close_service  # else a service started by the caller is closed by the caller
         if not svc.started:
             svc.start()
+        if svc.options.freeze_heap:
+            log.info("garbage collector: %d objects loaded at start frozen", svc.freeze_heap())
+        app.state.metrics.gc.install()
         yield
+        app.state.metrics.gc.uninstall()
         if owned:
             svc.close()
 

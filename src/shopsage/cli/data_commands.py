@@ -3,6 +3,7 @@ store with (``config_of``, ``home_option``, ``home_of``, ``default_store``, ``op
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Callable
@@ -15,7 +16,15 @@ from rich.table import Table
 from shopsage.cli.console import console, fail, progress_bar, run_or_fail
 from shopsage.config import ShopSageConfig, load_config
 from shopsage.data.cleaning import RobotFilter
-from shopsage.data.importers import FORMATS, Importer, ImportSummary, get_importer, run_import
+from shopsage.data.importers import (
+    DEFAULT_LIMITS,
+    FORMATS,
+    Importer,
+    ImportLimits,
+    ImportSummary,
+    get_importer,
+    run_import,
+)
 from shopsage.data.rows import RowKey
 from shopsage.data.stores import Store, StoreStats, open_store
 from shopsage.privacy.imports import private_importer
@@ -72,6 +81,19 @@ def import_shown(store: Store, importer: Importer, what: str,
     return summary
 
 
+def _limit(name: str, what: str, minimum: float | None = 1) -> Any:
+    """The option of ``ImportLimits.<name>`` (``--max-line-bytes`` for ``max_line_bytes``), unset by default."""
+    default = getattr(DEFAULT_LIMITS, name)
+    return typer.Option(None, "--" + name.replace("_", "-"), min=minimum, rich_help_panel="Per-row limits",
+                        help=f"{what} (default {default:,}; ImportLimits.{name}).")
+
+
+def _limits(**given: float | None) -> ImportLimits:
+    """The default limits with the options given on the command line; a bad combination ends the command."""
+    changed = {k: v for k, v in given.items() if v is not None}
+    return run_or_fail(lambda: dataclasses.replace(DEFAULT_LIMITS, **changed))  # type: ignore[arg-type]
+
+
 def import_data(
     ctx: typer.Context,
     fmt: str = typer.Argument(..., metavar="FORMAT", help=f"One of: {', '.join(FORMATS)}."),
@@ -85,15 +107,32 @@ def import_data(
     ack_log: Path = typer.Option(None, "--ack-log", help="Append one line per committed batch (for audits)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     home: Path = home_option(),
+    max_line_bytes: int = _limit("max_line_bytes", "Bytes in one line; a longer line is quarantined unread"),
+    max_field_chars: int = _limit("max_field_chars", "Characters in one field (CSV field, tab-separated value, JSON string)"),
+    max_record_lines: int = _limit("max_record_lines", "Lines one CSV record may span through a quoted field"),
+    max_depth: int = _limit("max_depth", "Nesting of arrays and objects in one JSON record"),
+    max_number_chars: int = _limit("max_number_chars", "Characters in one number"),
+    min_rating: float = _limit("min_rating", "Smallest rating accepted", None),
+    max_rating: float = _limit("max_rating", "Largest rating accepted", None),
+    give_up_after: int = _limit("give_up_after", "Stop with one error when this many first rows are all refused "
+                                "(the file is not in this format)"),
 ) -> None:
     """Import a data set into the store; bad rows go to the quarantine, never lost. User and session ids
     are stored as pseudonyms keyed by the home's id key and queries are scrubbed, as the API does
-    (privacy.raw_ids or SHOPSAGE_RAW_IDS=1 keeps ids as given)."""
+    (privacy.raw_ids or SHOPSAGE_RAW_IDS=1 keeps ids as given).
+
+    Every row is read within the per-row limits: a row beyond one is quarantined with a reason naming
+    it (ImportLimits.max_line_bytes is --max-line-bytes, and so on); the rest of the file is imported.
+    """
     if fmt not in FORMATS:
         fail(f"unknown format {fmt!r}; known formats: {', '.join(FORMATS)}")
-    options = {"mapping": mapping} if fmt == "table" else {}
+    options: dict[str, Any] = {"mapping": mapping} if fmt == "table" else {}
     if mapping is not None and fmt != "table":
         fail("--mapping is only for the table format")
+    options["limits"] = _limits(max_line_bytes=max_line_bytes, max_field_chars=max_field_chars,
+                                max_record_lines=max_record_lines, max_depth=max_depth,
+                                max_number_chars=max_number_chars, min_rating=min_rating, max_rating=max_rating,
+                                give_up_after=give_up_after)
     cfg = config_of(ctx).import_
     strict = cfg.strict if strict is None else strict
     batch_size = cfg.batch_size if batch_size is None else batch_size

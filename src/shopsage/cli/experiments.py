@@ -45,19 +45,33 @@ def create(
                                 "without it, the config's [[experiments]] the store does not hold yet are created."),
     store: str = typer.Option(None, "--store", help=STORE_HELP),
     home: Path = home_option(),
+    allocation: str = typer.Option(None, "--allocation", help="split (a salted hash, in proportion to the weights) "
+                                   "or bandit (a contextual bandit per request; its settings under [bandit] in the "
+                                   "file); overrides the file's allocation."),
 ) -> None:
-    """Create a running experiment (its sample size planned unless planned_units is given)."""
+    """Create a running experiment (its sample size planned unless planned_units is given or it is a bandit's)."""
     from shopsage.experiments.book import create_experiment, parse_experiment, seed_experiments
 
+    if allocation is not None and file is None:
+        fail("--allocation needs the experiment's file (FILE); the config's [[experiments]] set allocation themselves")
     st = open_existing(store or default_store(ctx, home_of(ctx, home)))
     try:
         if file is None:
             made = run_or_fail(lambda: seed_experiments(st, config_of(ctx).experiments))  # type: ignore[arg-type]
             console.print(f"created from the config: {', '.join(made) or 'none (the store holds them all)'}")
             return
-        exp = run_or_fail(lambda: create_experiment(st, parse_experiment(_read_definition(file))))  # type: ignore[arg-type]
+        data = _read_definition(file)
+        if allocation is not None:
+            data = {**data, "allocation": allocation}
+        exp = run_or_fail(lambda: create_experiment(st, parse_experiment(data)))  # type: ignore[arg-type]
     finally:
         st.close()
+    if exp.bandit is not None:
+        b = exp.bandit
+        console.print(f"experiment {exp.name} running on {exp.scope}: variants {', '.join(v.name for v in exp.variants)}"
+                      f" allocated per request by a {b.policy} bandit (epsilon {b.epsilon}, reward {b.reward}, "
+                      f"context {b.context}, refit every {b.refit_s:g} s)")
+        return
     console.print(f"experiment {exp.name} running on {exp.scope}: variants "
                   f"{', '.join(f'{v.name} ({w:.0%})' for v, w in zip(exp.variants, exp.weights, strict=True))}; "
                   f"planned {exp.planned_units:,} units per variant for a {exp.min_lift:.0%} lift in {exp.metric}")
@@ -83,9 +97,10 @@ def list_(
     if as_json:
         console.print_json(json.dumps([e.model_dump(mode="json") for e in found]))
         return
-    table = Table("name", "scope", "status", "variants", "metric", "planned units/variant")
+    table = Table("name", "scope", "status", "allocation", "variants", "metric", "planned units/variant")
     for e in found:
-        table.add_row(e.name, e.scope, e.status, ", ".join(v.name for v in e.variants), e.metric,
+        how = e.allocation if e.bandit is None else f"bandit ({e.bandit.policy}, {e.bandit.reward})"
+        table.add_row(e.name, e.scope, e.status, how, ", ".join(v.name for v in e.variants), e.metric,
                       f"{e.planned_units:,}" if e.planned_units else "-")
     console.print(table)
 

@@ -111,6 +111,9 @@ def bench_trend(
     window: int = typer.Option(3600, "--window", min=60, help="Seconds per window (3600: the next hour)."),
     k: int = typer.Option(20, "--k", min=1, help="NDCG cut-off."),
     json_out: Path = typer.Option(..., "--json", help="Write the JSON report here, and a Markdown table beside it (.md)."),
+    refresh: bool = typer.Option(False, "--refresh", help="Time the live trend's refreshes instead: replay the events "
+                                 "a window at a time into a scratch store; each window's read of what arrived, against "
+                                 "a read of every stored event, and the whole refresh (JSON only)."),
 ) -> None:
     """Import the events into a scratch SQLite store, then rank each window's items by the trend model and by
     the count trending served before, scored by NDCG@k against the window's actual counts."""
@@ -124,6 +127,9 @@ def bench_trend(
     from shopsage.forecast.trend_eval import store_window_counts, trend_backtest, write_trend_report
 
     root = data or config_of(ctx).paths.data_dir / "yoochoose-100k"
+    if refresh:
+        _refresh_timing(root, fmt, window, json_out)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         store = run_or_fail(lambda: open_store(f"sqlite:///{Path(tmp) / 'trend.db'}"))
         try:
@@ -136,3 +142,31 @@ def bench_trend(
     report.machine = describe()
     md = write_trend_report(report, json_out, command="shopsage bench trend " + " ".join(sys.argv[3:]))
     typer.echo(md.read_text(encoding="utf-8"))
+
+
+def _refresh_timing(root: Path, fmt: str, window: int, json_out: Path) -> None:
+    """``bench trend --refresh`` (:func:`shopsage.forecast.trend_eval.refresh_timing`)."""
+    import json
+    import tempfile
+
+    from shopsage.data.importers import get_importer
+    from shopsage.data.rows import EventBlock, EventRow
+    from shopsage.data.stores import open_store
+    from shopsage.evaluate.machine import describe
+    from shopsage.forecast.trend import TrendConfig
+    from shopsage.forecast.trend_eval import refresh_timing
+
+    records = run_or_fail(lambda: list(get_importer(fmt, str(root)).records()))
+    rows = [r for r in records if isinstance(r, EventRow)]
+    rows += [r for b in records if isinstance(b, EventBlock) for r in b.rows()]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = run_or_fail(lambda: open_store(f"sqlite:///{Path(tmp) / 'trend.db'}"))
+        try:
+            out = run_or_fail(lambda: refresh_timing(store, rows, TrendConfig(window_s=window),
+                                                     log=lambda m: err_console.print(m)))
+        finally:
+            store.close()
+    out = {**out, "data": str(root), "machine": describe(), "command": "shopsage bench trend " + " ".join(sys.argv[3:])}
+    json_out.parent.mkdir(parents=True, exist_ok=True)
+    json_out.write_text(json.dumps(out, indent=2), encoding="utf-8")
+    typer.echo(json.dumps({k: v for k, v in out.items() if k != "per_window"}, indent=2))

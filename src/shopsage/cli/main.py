@@ -25,6 +25,7 @@ from shopsage.cli.models import models_app
 from shopsage.cli.privacy import privacy_app
 from shopsage.cli.segments import segments_app
 from shopsage.cli.serve import DEMO_MODELS, run_server, serve
+from shopsage.cli.store import store_app
 from shopsage.cli.users import users_app
 from shopsage.config import load_config
 from shopsage.data.importers import Importer, get_importer
@@ -49,6 +50,7 @@ def main(
 app.add_typer(bench_app, name="bench")
 app.add_typer(models_app, name="models")
 app.add_typer(users_app, name="users")
+app.add_typer(store_app, name="store")
 app.add_typer(segments_app, name="segments")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(experiments_app, name="experiments")

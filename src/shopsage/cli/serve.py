@@ -30,7 +30,8 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
                access_log: bool = True, build: tuple[str, ...] | None = None, semantic: bool = False,
                encoder: str = "encoder", unknown_items: str = "quarantine", query_backend: str = "onnx",
                privacy: PrivacyConfig | None = None, retrain_every_events: int = 0,
-               retrain_on_drift: bool = False, exposures: bool = True) -> None:
+               retrain_on_drift: bool = False, exposures: bool = True, freeze_heap: bool = True,
+               request_retention_days: float = 7.0) -> None:
     """Check the keys against the address, build what is missing, then serve until interrupted."""
     import uvicorn
 
@@ -73,7 +74,7 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
                           semantic=semantic, encoder=encoder, unknown_items=unknown_items,  # type: ignore[arg-type]
                           query_backend=query_backend, privacy=privacy,  # type: ignore[arg-type]
                           retrain_every_events=retrain_every_events, retrain_on_drift=retrain_on_drift,
-                          exposures=exposures)
+                          exposures=exposures, freeze_heap=freeze_heap, request_retention_days=request_retention_days)
     if workers == 1:
         with progress_bar() as progress:
             svc = run_or_fail(lambda: Service(opts, say=say).start(progress))
@@ -87,7 +88,8 @@ def run_server(store: str, state: str, host: str, port: int, workers: int, home:
                                           "pipelines": str(pipelines) if pipelines else None,
                                           "semantic": semantic, "encoder": encoder, "unknown_items": unknown_items,
                                           "query_backend": query_backend, "privacy": privacy.model_dump(mode="json"),
-                                          "exposures": exposures})
+                                          "exposures": exposures, "freeze_heap": freeze_heap,
+                                          "request_retention_days": request_retention_days})
     console.print(f"ShopSage on http://{host}:{port} with {workers} workers: the storefront; dashboard "
                   f"http://{host}:{port}/admin, API docs http://{host}:{port}/docs")
     uvicorn.run("shopsage.api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
@@ -121,6 +123,10 @@ def serve(
     exposures: bool = typer.Option(True, "--exposures/--no-exposures", help="Record each answer's shown items "
                                    "(query_id / recomm_id, positions) for attribution, experiments and off-policy "
                                    "evaluation; --no-exposures turns that off (an answer still carries its id)."),
+    freeze_heap: bool = typer.Option(True, "--freeze-heap/--no-freeze-heap", help="Once started, exclude what was "
+                                     "loaded (models, catalogue, histories) from the garbage collector's full "
+                                     "passes (gc.freeze): a full pass over them paused every request in flight "
+                                     "for 300 ms on Amazon Scientific (/metrics shopsage_gc_pause_seconds)."),
 ) -> None:
     """Serve search and recommendations over HTTP; builds the BM25 index, popularity and item-kNN when missing."""
     home = home_of(ctx, home)
@@ -131,4 +137,5 @@ def serve(
     run_server(store or default_store(ctx, home), state, host, port, workers, home, pipelines, access_log,
                semantic=semantic, encoder=encoder, unknown_items=unknown_items, query_backend=query_backend,
                privacy=config_of(ctx).privacy, retrain_every_events=retrain_every_events,
-               retrain_on_drift=retrain_on_drift, exposures=exposures)
+               retrain_on_drift=retrain_on_drift, exposures=exposures, freeze_heap=freeze_heap,
+               request_retention_days=config_of(ctx).store.request_retention_days)

@@ -1,4 +1,5 @@
-"""``shopsage users delete|token``: erase a shopper, or sign a token that lets them read their own data."""
+"""``shopsage users delete|lift-erasure|token``: erase a shopper (and lift that on purpose), or sign a token that
+lets them read their own data."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from shopsage.cli.console import console, run_or_fail
+from shopsage.cli.console import console, fail, run_or_fail
 from shopsage.cli.data_commands import (
     STORE_HELP,
     config_of,
@@ -59,6 +60,35 @@ def delete(
     console.print(f"erased from {url}: {counts}" + ("; the shared state forgot them too" if done.state_forgotten else ""))
     for rec in done.audit:
         console.print(f"audit record: {rec.get('action')} of subject {rec.get('subject')} at {rec.get('at')}")
+
+
+@users_app.command("lift-erasure")
+def lift_erasure(
+    ctx: typer.Context,
+    user: str = typer.Argument(..., help="The shopper's id as the shop knows it (or, with --pseudonym, as stored)."),
+    store: str = typer.Option(None, "--store", help=STORE_HELP),
+    home: Path = home_option(),
+    raw_id: bool = typer.Option(True, "--raw-id/--pseudonym", help="USER is the shop's own id (default), or the "
+                                "stored pseudonym itself."),
+) -> None:
+    """Accept an erased shopper's events again (they came back and consented to the same id): removes the
+    tombstones of their erasure, with an audit record. Nothing erased comes back by itself; a re-import of an
+    old file would store their old events again. A new account id needs no lifting."""
+    from shopsage.privacy.erase import lift_erasure as lift
+    from shopsage.privacy.imports import shop_pseudonymizer
+
+    home = home_of(ctx, home)
+    url = store or default_store(ctx, home)
+    pseudonymizer = run_or_fail(lambda: shop_pseudonymizer(home, config_of(ctx).privacy.raw_ids)) if raw_id else None
+    st = open_existing(url)
+    try:
+        done = run_or_fail(lambda: lift(st, user, pseudonymizer))  # type: ignore[arg-type]
+    finally:
+        st.close()
+    if not done.get("users"):
+        fail(f"{user!r} has no erasure to lift in {url} (never erased, or lifted already); nothing changed.")
+    console.print(f"lifted in {url}: the tombstones of 1 user and {done.get('sessions', 0):,} sessions; their new "
+                  "events are stored again")
 
 
 @users_app.command("token")

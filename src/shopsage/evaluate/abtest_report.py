@@ -5,7 +5,9 @@ The exposures the service recorded for the experiment and the events attributed 
 (:func:`~shopsage.evaluate.abtest_data.contributions_from_rows`), analysed by
 :func:`~shopsage.evaluate.abtest.analyse`: the same code the simulated-shop benchmark measures.
 Written as JSON, Markdown and a plot (the primary metric's difference with its interval, and the
-always-valid p-value, after every look).
+always-valid p-value, after every look). An experiment allocated by a bandit is reported by
+:func:`~shopsage.evaluate.abtest_bandit.bandit_report` instead (off-policy values per variant, the
+current allocation; no plot).
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ def experiment_report(store: _Source, name: str, peek_every: int = 1000,
     """The analysis of experiment ``name`` over everything recorded for it so far; with ``segments_of``,
     also per shopper segment (``by_segment``: the same analysis over the users in each segment)."""
     exp = get_experiment(store, name)
+    if exp.allocation == "bandit":
+        from shopsage.evaluate.abtest_bandit import bandit_report
+
+        return _finite({"experiment": exp.name, "scope": exp.scope, "status": exp.status, "created_at": exp.created_at,
+                        "stopped_at": exp.stopped_at, **bandit_report(store, exp)})
     variants = [v.name for v in exp.variants]
     contrib, skipped = contributions_from_rows(store.read_exposures(name), store.read_attributed(name), variants)
     head = {"experiment": exp.name, "scope": exp.scope, "status": exp.status, "created_at": exp.created_at,
@@ -99,6 +106,10 @@ def _fmt(x: float | None, pct: bool = False) -> str:
 
 
 def markdown_report(r: dict[str, Any]) -> str:
+    if r.get("allocation") == "bandit":
+        from shopsage.evaluate.abtest_bandit import markdown_bandit_report
+
+        return markdown_bandit_report(r)
     lines = [f"# Experiment {r['experiment']}", "",
              f"Scope `{r['scope']}`, {r['status']}; primary metric `{r['metric']}`; planned "
              f"{r['planned_units_per_variant'] or '-'} units per variant; {r.get('sessions', 0):,} sessions so far.", ""]

@@ -3,7 +3,9 @@
 The store is the truth (every worker and the CLI see the same experiments). A service holds an
 :class:`ExperimentBook` that re-reads the store's small ``experiments`` table at most every
 ``refresh_s`` seconds, so an experiment created or stopped through any worker or the CLI takes
-effect everywhere within that time, without a restart.
+effect everywhere within that time, without a restart. An experiment allocated by a bandit gets a
+:class:`~shopsage.experiments.allocation.BanditAllocator`, fitted from the store's logs on its first
+request and refit in the background at its cutoffs.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
+import numpy as np
 from pydantic import ValidationError as PydanticValidationError
 
 from shopsage.errors import NotFoundError, ValidationError, describe_problems
-from shopsage.experiments.assignment import assign
+from shopsage.experiments.allocation import BanditAllocator
+from shopsage.experiments.assignment import assign, unit_of
 from shopsage.experiments.definition import ExperimentConfig, VariantConfig
 from shopsage.experiments.plan import plan_sample_size
 
@@ -29,6 +33,10 @@ log = logging.getLogger("shopsage.experiments")
 
 class _Reader(Protocol):
     def experiments(self, name: str | None = None) -> list[dict[str, Any]]: ...
+
+    def read_exposures(self, experiment: str | None = None, since: float | None = None) -> Any: ...
+
+    def read_attributed(self, experiment: str | None = None, since: float | None = None) -> Any: ...
 
 
 class _Experiments(_Reader, Protocol):
@@ -44,6 +52,9 @@ class Assigned(NamedTuple):
     experiment: ExperimentConfig
     variant: str
     overrides: VariantConfig
+    probability: float | None = None
+    """The probability the bandit had of choosing this variant for this request (``allocation = "bandit"``;
+    recorded as the exposures' ``variant_propensity``); None under a hash split or a forced variant."""
 
 
 def parse_experiment(data: dict[str, Any]) -> ExperimentConfig:
@@ -87,7 +98,7 @@ def create_experiment(store: _Experiments, exp: ExperimentConfig,
                               f"(`shopsage experiments stop {clash[0]}`) or choose another scope")
     if check is not None:
         check(exp)
-    if exp.planned_units is None:
+    if exp.planned_units is None and exp.allocation == "split":  # adaptive allocation has no fixed size
         w = exp.weights
         plan = plan_sample_size(exp.baseline, exp.min_lift, exp.unit_sd, exp.alpha, exp.power, ratio=w[1] / w[0])
         exp = exp.model_copy(update={"planned_units": plan.sequential_units})
@@ -118,12 +129,21 @@ def seed_experiments(store: _Experiments, declared: Sequence[ExperimentConfig]) 
 class ExperimentBook:
     """The running experiments of a store, re-read at most every ``refresh_s`` seconds."""
 
-    def __init__(self, store: Callable[[], _Reader], refresh_s: float = 2.0) -> None:
+    def __init__(self, store: Callable[[], _Reader], refresh_s: float = 2.0, clock: Callable[[], float] = time.time,
+                 background: bool = True, rng: np.random.Generator | None = None) -> None:
+        """``clock``: epoch seconds (the bandit's refit cutoffs); ``background``: refit a bandit in a thread of
+        its own (False: on the request that finds it due, as tests and benchmarks want); ``rng``: the bandits'
+        random numbers (default: fresh entropy)."""
         self._store = store
         self.refresh_s = refresh_s
         self._at = float("-inf")
         self._running: list[ExperimentConfig] = []
         self._lock = threading.Lock()
+        self._clock = clock
+        self._background = background
+        self._rng = rng
+        self._allocators: dict[tuple[str, float | None], BanditAllocator] = {}
+        self._refitting: set[tuple[str, float | None]] = set()
 
     def running(self) -> list[ExperimentConfig]:
         now = time.monotonic()
@@ -131,6 +151,8 @@ class ExperimentBook:
             with self._lock:
                 if now - self._at > self.refresh_s:
                     self._running = [e for e in list_experiments(self._store()) if e.status == "running"]
+                    live = {(e.name, e.created_at) for e in self._running}
+                    self._allocators = {k: a for k, a in self._allocators.items() if k in live}
                     self._at = now
         return self._running
 
@@ -160,5 +182,47 @@ class ExperimentBook:
             except KeyError:
                 raise ValidationError(f"variant {variant!r} is not one of experiment {exp.name!r}'s: "
                                       f"{', '.join(v.name for v in exp.variants)}") from None
+        if exp.allocation == "bandit":
+            if unit_of(user, session) is None:
+                return None  # as under a split: a request naming no shopper is no part of the experiment
+            choice = self.allocator(exp).choose(scenario)
+            return Assigned(exp, choice.variant, exp.variant(choice.variant), choice.probability)
         name = assign(exp, user, session)
         return None if name is None else Assigned(exp, name, exp.variant(name))
+
+    def allocator(self, exp: ExperimentConfig) -> BanditAllocator:
+        """The bandit of ``exp``: fitted from the store on first use (the request waits), refit when its next
+        cutoff is due (in the background unless ``background`` is off; requests meanwhile use the last state)."""
+        key = (exp.name, exp.created_at)
+        found = self._allocators.get(key)
+        if found is None:
+            with self._lock:
+                found = self._allocators.get(key)
+                if found is None:
+                    found = BanditAllocator(exp, self._rng)
+                    found.refit(self._store(), self._clock())
+                    self._allocators[key] = found
+            return found
+        now = self._clock()
+        if found.due(now):
+            if not self._background:
+                with self._lock:
+                    found.refit(self._store(), now)
+            elif key not in self._refitting:
+                with self._lock:
+                    if key in self._refitting:
+                        return found
+                    self._refitting.add(key)
+                threading.Thread(target=self._refit, args=(key, found, now), daemon=True,
+                                 name=f"bandit-refit-{exp.name}").start()
+        return found
+
+    def _refit(self, key: tuple[str, float | None], allocator: BanditAllocator, now: float) -> None:
+        try:
+            allocator.refit(self._store(), now)
+        except Exception:  # the store may be down: keep serving the last state, try at the next request
+            log.exception("refitting the bandit of experiment %r failed; it keeps its state of %s", key[0],
+                          allocator.cutoff)
+        finally:
+            with self._lock:
+                self._refitting.discard(key)

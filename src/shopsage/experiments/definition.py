@@ -13,6 +13,10 @@ already serves, so what is measured is what would be served:
 
 A variant with none of them is the control (what is live). The planned sample size comes from a
 power calculation for the test the analysis runs (:func:`shopsage.experiments.plan.plan_sample_size`).
+
+With ``allocation = "bandit"`` a contextual bandit chooses the variant of each request instead
+(:class:`BanditAllocation`, :mod:`shopsage.experiments.allocation`): no weights, no planned size,
+and the report estimates each variant's value off-policy from the recorded probabilities.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-__all__ = ["VariantConfig", "ExperimentConfig", "Metric", "slug", "METRICS", "Status", "NAME_PATTERN"]
+__all__ = ["VariantConfig", "ExperimentConfig", "BanditAllocation", "Allocation", "BanditReward", "Metric", "slug",
+           "METRICS", "Status", "NAME_PATTERN"]
 
 Metric = Literal["ctr", "add_to_cart_rate", "conversion_rate", "revenue_per_session"]
 METRICS: tuple[str, ...] = ("ctr", "add_to_cart_rate", "conversion_rate", "revenue_per_session")
@@ -34,8 +39,40 @@ _Id = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 """A registry model name or version: no path separators (it becomes a folder name)."""
 
 
+Allocation = Literal["split", "bandit"]
+BanditReward = Literal["click", "add_to_cart", "purchase", "revenue"]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class BanditAllocation(_Strict):
+    """How a contextual bandit allocates an experiment's requests (``allocation = "bandit"``;
+    :mod:`shopsage.experiments.allocation`). Each request is one decision between the variants; the
+    answer's exposures record the variant and the probability it had (``variant_propensity``), and every
+    worker refits the bandit from the store's exposures and attributed events of the experiment."""
+
+    policy: Literal["linucb", "lints"] = Field("linucb", description="linucb: upper confidence bound; lints: "
+                                               "linear Thompson sampling (the names of shopsage.policy.bandits).")
+    alpha: float = Field(1.0, ge=0, le=100, description="linucb: width of the confidence bonus; lints: scale of "
+                         "the posterior covariance (in reward units per answer).")
+    epsilon: float = Field(0.1, gt=0, le=1, description="Share of requests given a uniformly random variant: every "
+                           "variant keeps at least epsilon / K probability, so the report's off-policy estimates of "
+                           "every variant stay possible (0 is refused).")
+    reg: float = Field(1.0, gt=0, le=1e6, description="L2 regularisation of the ridge regression (the prior precision).")
+    reward: BanditReward = Field("click", description="What one answer earns: its number of attributed clicks, "
+                                 "add-to-carts or purchases, or its purchases' summed value (revenue).")
+    context: Literal["none", "scenario"] = Field("none", description="none: one reward per variant; scenario "
+                                                 "(scope recommendations only): one per variant and scenario, the "
+                                                 "scenario that answered being recorded with every exposure.")
+    refit_s: float = Field(60.0, ge=1, le=86_400, description="Seconds between two refits from the store's logs. "
+                           "Refits happen at multiples of refit_s (epoch time), so every worker fits the same logs.")
+    settle_s: float = Field(30.0, ge=0, le=3_600, description="A refit counts exposures and events older than "
+                            "settle_s only (those younger may still be in a worker's write queue).")
+    rebuild_every: int = Field(60, ge=1, le=1_000_000, description="Every rebuild_every-th refit point re-reads every "
+                               "log from the start (late writes and late attributions are counted then); the others "
+                               "add only what the last refit_s seconds logged.")
 
 
 class VariantConfig(_Strict):
@@ -81,6 +118,11 @@ class ExperimentConfig(_Strict):
     power: float = Field(0.8, gt=0.5, lt=1, description="Chance of detecting a true lift of min_lift by the planned size.")
     planned_units: int | None = Field(None, ge=2, description="Units (users, else sessions) per variant; None: "
                                       "computed from the fields above when the experiment is created.")
+    allocation: Allocation = Field("split", description="split: a salted hash of the shopper chooses the variant, "
+                                   "in proportion to the weights (A/B test); bandit: a contextual bandit chooses it "
+                                   "per request (see [bandit]), moving traffic to the better variant.")
+    bandit: BanditAllocation | None = Field(None, description="The bandit's settings (allocation = \"bandit\" only; "
+                                            "defaults when omitted).")
     created_at: float | None = Field(None, description="Epoch seconds; set when created.")
     stopped_at: float | None = Field(None, description="Epoch seconds; set when stopped.")
 
@@ -102,6 +144,23 @@ class ExperimentConfig(_Strict):
             if self.scope == "search" and (v.pipeline is not None or v.models):
                 raise ValueError(f"variant {v.name!r}: a search experiment's variants differ by search_mode only "
                                  "(pipelines and model versions are for recommendation scopes)")
+        return self._fits_allocation()
+
+    def _fits_allocation(self) -> ExperimentConfig:
+        if self.allocation == "split":
+            if self.bandit is not None:
+                raise ValueError("bandit settings are given but allocation is \"split\": set allocation = \"bandit\" "
+                                 "or remove the bandit settings")
+            return self
+        if self.bandit is None:
+            self.bandit = BanditAllocation()
+        weighted = [v.name for v in self.variants if v.weight != 1.0]
+        if weighted:
+            raise ValueError(f"variants {weighted} set a weight but allocation is \"bandit\": the bandit sets the "
+                             "shares; remove the weights or use allocation = \"split\"")
+        if self.bandit.context == "scenario" and self.scope != "recommendations":
+            raise ValueError(f"bandit context \"scenario\" needs scope \"recommendations\" (scope {self.scope!r} "
+                             "has one scenario): use context = \"none\"")
         return self
 
     @property

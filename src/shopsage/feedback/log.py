@@ -84,11 +84,13 @@ class ExposureLog:
     # ------------------------------------------------------------------ request side
     def answered(self, answer: dict[str, Any], kind: str, scenario: str, *, user: str | None, session: str | None,
                  first_position: int = 1, propensities: Sequence[float] | None = None,
-                 experiment: str | None = None, variant: str | None = None, query: str | None = None) -> str:
+                 experiment: str | None = None, variant: str | None = None, query: str | None = None,
+                 variant_propensity: float | None = None) -> str:
         """Stamp ``answer`` (a JSON-ready dict with ``items``, each with an ``id``) with its id (``query_id``
         for search, ``recomm_id`` otherwise) and each item's ``position`` (from ``first_position``), and queue
         its exposures. ``propensities``: the policy's probability of each shown item (None: a deterministic
-        list, recorded as 1.0). ``query`` (search) is stored scrubbed of personal data (and encrypted with a
+        list, recorded as 1.0); ``variant_propensity``: the probability the variant had (a bandit-allocated experiment).
+        ``query`` (search) is stored scrubbed of personal data (and encrypted with a
         field key), as events' queries are. Returns the id."""
         answer_id = new_answer_id()
         items = answer["items"]
@@ -102,7 +104,8 @@ class ExposureLog:
                 query = query if self._cipher is None else self._cipher.protect_query(query)
             probs = propensities if propensities is not None and len(propensities) == len(items) else None
             self.record([(answer_id, first_position + i, kind, scenario, experiment, variant, user, session,
-                          it["id"], 1.0 if probs is None or probs[i] is None else float(probs[i]), now, query)
+                          it["id"], 1.0 if probs is None or probs[i] is None else float(probs[i]), now, query,
+                          variant_propensity)
                          for i, it in enumerate(items)])
         return answer_id
 

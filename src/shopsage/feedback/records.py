@@ -49,6 +49,10 @@ class ExposureRow(NamedTuple):
     """Epoch seconds of the answer."""
     query: str | None = None
     """Search exposures: the query, scrubbed of personal data as events' queries are (None otherwise)."""
+    variant_propensity: float | None = None
+    """Probability that the answer's variant was chosen for this request (an experiment allocated by a bandit:
+    :mod:`shopsage.experiments.allocation`); None under a hash split or outside experiments. ``propensity``
+    stays the item's probability given the variant; their product is the joint probability."""
 
 
 class AttributedEvent(NamedTuple):

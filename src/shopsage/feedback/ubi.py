@@ -33,7 +33,7 @@ from shopsage.errors import FieldKeyError
 from shopsage.feedback.records import AttributedEvent, ExposureRow
 from shopsage.privacy.cipher import FIELD_KEY_ENV, FieldCipher, is_encrypted
 
-__all__ = ["export_ubi", "query_documents", "event_documents"]
+__all__ = ["export_ubi", "query_documents", "event_documents", "document_line"]
 
 
 def iso(ts: float) -> str:
@@ -96,13 +96,18 @@ def event_documents(events: Iterator[AttributedEvent]) -> Iterator[dict[str, Any
                "message_type": "CLICK" if a.type == "click" else "CONVERSION", "event_attributes": attrs}
 
 
+def document_line(doc: dict[str, Any]) -> str:
+    """One UBI document as the export writes it: one line of compact JSON, non-ASCII kept as UTF-8."""
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def _write(path: Path, docs: Iterator[dict[str, Any]]) -> int:
     """Write JSON Lines through a temporary file renamed at the end: a killed export leaves no half file."""
     tmp = path.with_name(path.name + ".part")
     n = 0
     with open(tmp, "w", encoding="utf-8") as fh:
         for d in docs:
-            fh.write(json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n")
+            fh.write(document_line(d))
             n += 1
         fh.flush()
         os.fsync(fh.fileno())

@@ -1,12 +1,16 @@
 """The trend model on the live path of ``trending``: scores per window, cached, with their evidence.
 
 ``trending`` is served on every request, so :class:`LiveTrend` does the work once per window: at
-the first request of a new window it reads the store's timestamped events (live events are
-stored before they are applied, so they are in), bins them per window, refits the model every
-``refit_windows`` windows, and scores every item for the window under way from the complete
-windows before it. Until the next window starts every request reuses those scores. A store whose
-timed events span fewer than ``min_windows`` complete windows has no trend to read:
-:meth:`LiveTrend.current` returns None and ``trending`` ranks by counts as before.
+the first request of a new window it reads the timestamped events stored since its last read (live
+events are stored before they are applied, so they are in; so are late events with old times: the
+read is by event id, :meth:`~shopsage.data.stores.base.StoreReader.interactions` ``after``), bins
+them into the window counts it keeps (:class:`~shopsage.forecast.trend.RollingCounts`: the last
+``horizon_windows`` complete windows), refits the model every ``refit_windows`` windows, and
+scores every item for the window under way from the complete windows before it. Until the next
+window starts every request reuses those scores. The first read, and the read after an erasure
+(which deletes events), is of every stored event; the scores are the same as a rebuild from all
+of them. A store whose timed events span fewer than ``min_windows`` complete windows has no trend
+to read: :meth:`LiveTrend.current` returns None and ``trending`` ranks by counts as before.
 
 Reasons state the window and the evidence, recomputable from the stored events
 (:func:`trend_reason`): the item's interactions in the last ``span`` windows against the ``span``
@@ -24,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from shopsage.data.stores.base import StoreReader
-from shopsage.forecast.trend import TrendConfig, TrendModel, WindowCounts, growth_evidence
+from shopsage.forecast.trend import RollingCounts, TrendConfig, TrendModel, WindowCounts, growth_evidence
 
 __all__ = ["LiveTrend", "TrendScores", "trend_reason", "span_words"]
 
@@ -93,6 +97,8 @@ class LiveTrend:
         self._fitted_at: int | None = None  # absolute window number of the last fit
         self._cached: tuple[int, TrendScores | None] | None = None
         self._lock = threading.Lock()
+        self._read_from: tuple[str, int, int] | None = None  # (store url, last event id read, last erasure seen)
+        self._rolling = RollingCounts(self.config.window_s, self.config.horizon_windows)
 
     def current(self) -> TrendScores | None:
         """The scores of the window under way, or None when the store's timed events are too few."""
@@ -105,16 +111,28 @@ class LiveTrend:
                 self._cached = (now_window, self._compute(now_window))
             return self._cached[1]
 
+    def read(self, now_window: int) -> tuple[WindowCounts, np.ndarray] | None:
+        """The window counts up to ``now_window`` (the one under way, empty) and their items' store ids,
+        from the events stored since the last read; from all of them on the first read, after an erasure,
+        another store, or a clock that went back."""
+        store = self.store()
+        url, after, erased = self._read_from or (store.url, 0, 0)
+        erasures = store.erasures(after=erased)
+        if erasures or url != store.url or (self._rolling.now is not None and now_window < self._rolling.now):
+            after, erased = 0, max([erased, *(e[0] for e in erasures)])
+        if after == 0:
+            self._rolling = RollingCounts(self.config.window_s, self.config.horizon_windows)
+        inter = store.interactions(after=after)
+        self._read_from = (store.url, int(inter.event_id.max()) if len(inter) else after, erased)
+        ok = ~np.isnan(inter.ts) & (inter.item >= 0)
+        return self._rolling.update(inter.ts[ok], inter.item[ok], now_window)
+
     def _compute(self, now_window: int) -> TrendScores | None:
-        inter = self.store().interactions()
-        window_s = float(self.config.window_s)
-        end = now_window * window_s  # the window under way starts here: only complete windows are read
-        ok = ~np.isnan(inter.ts) & (inter.item >= 0) & (inter.ts < end)
-        if not ok.any():
+        read = self.read(now_window)
+        if read is None:
             return None
-        row_ids, cols = np.unique(inter.item[ok], return_inverse=True)
-        wc = WindowCounts.from_events(inter.ts[ok], cols, len(row_ids), window_s, end=end)
-        t = wc.n_windows - 1  # the last window is the one under way (empty: events before `end` only)
+        wc, row_ids = read
+        t = wc.n_windows - 1  # the last window is the one under way (empty: events before it only)
         if t < self.min_windows:
             return None
         if self._fitted_at is None or now_window - self._fitted_at >= self.refit_windows:

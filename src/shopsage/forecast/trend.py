@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shopsage.ranking_metrics import ndcg
 
-__all__ = ["TrendConfig", "WindowCounts", "TrendModel", "window_features", "served_score", "decayed_score",
+__all__ = ["TrendConfig", "WindowCounts", "RollingCounts", "TrendModel", "window_features", "served_score", "decayed_score",
            "FEATURE_NAMES", "growth_evidence", "window_ndcg"]
 
 FEATURE_NAMES = ("last_1", "last_3", "last_6", "last_24", "last_168", "all_time", "day_ago", "week_ago", "prev_6",
@@ -46,6 +46,9 @@ class TrendConfig(BaseModel):
     num_leaves: int = Field(default=31, ge=2, le=1024)
     train_windows: int = Field(default=24 * 14, ge=1)
     """How many of the latest windows become training examples (each: every active item)."""
+    horizon_windows: int = Field(default=24 * 21, ge=2)
+    """The complete windows the trend reads, the latest first (older events are no longer read or kept):
+    ``train_windows`` plus the week of history each training window's features look back on."""
     seed: int = 0
     objective: Literal["decay", "glm", "lgbm"] = "decay"
     """``decay``: counts decayed with the half-life (of ``half_lives``) that ranked the training windows
@@ -79,14 +82,14 @@ class WindowCounts:
         ts = np.asarray(ts, np.float64)
         items = np.asarray(items, np.int64)
         first = float(ts.min()) if start is None else start
-        begin = np.floor(first / window_s) * window_s
+        begin = int(np.floor(first / window_s))
         last = float(ts.max()) if end is None else end
-        n_windows = int((last - begin) // window_s) + 1
-        w = ((ts - begin) // window_s).astype(np.int64)
+        n_windows = int(np.floor(last / window_s)) - begin + 1
+        w = window_of(ts, window_s) - begin
         ok = (w >= 0) & (w < n_windows) & (items >= 0) & (items < n_items)
         counts = np.zeros((n_windows, n_items), np.float32)
         np.add.at(counts, (w[ok], items[ok]), 1.0)
-        return cls(counts, float(begin), float(window_s))
+        return cls(counts, float(begin * window_s), float(window_s))
 
     @property
     def n_windows(self) -> int:
@@ -94,6 +97,61 @@ class WindowCounts:
 
     def window_start(self, w: int) -> float:
         return self.start + w * self.window_s
+
+
+def window_of(ts: np.ndarray, window_s: float) -> np.ndarray:
+    """The absolute window number of each time: ``floor(ts / window_s)`` (window ``k`` starts at ``k * window_s``)."""
+    return np.floor(np.asarray(ts, np.float64) / window_s).astype(np.int64)
+
+
+class RollingCounts:
+    """:class:`WindowCounts` of the last ``horizon`` complete windows, kept current from the events stored
+    since the last update: each update bins only those (late ones into their old windows), drops the
+    windows that left the horizon and the items no longer in it, and holds back events of the window under
+    way (or later) until it is complete. Memory is bounded by ``horizon`` times the items active in it.
+
+    After any sequence of updates the counts equal one :meth:`WindowCounts.from_events` over every event
+    ever given, cut to the same windows and items (:meth:`update`'s docstring)."""
+
+    def __init__(self, window_s: float, horizon: int) -> None:
+        self.window_s = float(window_s)
+        self.horizon = int(horizon)
+        self.first: int | None = None  # the window of the earliest complete-window event ever given
+        self.items = np.empty(0, np.int64)  # (I,) sorted item ids, one column each
+        self.counts = np.zeros((0, 0), np.float32)  # (W, I) windows start .. start + W - 1
+        self.start = 0
+        self.now: int | None = None
+        self._held = (np.empty(0, np.float64), np.empty(0, np.int64))  # events of the window under way or later
+
+    def update(self, ts: np.ndarray, items: np.ndarray, now: int) -> tuple[WindowCounts, np.ndarray] | None:
+        """Add events (times, item ids) and move to window ``now`` (the one under way). Returns the counts
+        of windows ``max(first, now - horizon) .. now`` (the last one empty) over the items with an event in
+        them, sorted, and those item ids; None before any event of a complete window."""
+        if self.now is not None and now < self.now:
+            raise ValueError(f"window {now} is before window {self.now} that the counts were moved to already")
+        ts = np.concatenate([self._held[0], np.asarray(ts, np.float64)])
+        items = np.concatenate([self._held[1], np.asarray(items, np.int64)])
+        w = window_of(ts, self.window_s)
+        due = w < now
+        self._held = (ts[~due], items[~due])
+        w, items = w[due], items[due]
+        if len(w):
+            self.first = int(w.min()) if self.first is None else min(self.first, int(w.min()))
+        self.now = now
+        if self.first is None:
+            return None
+        lo = max(self.first, now - self.horizon)
+        keep = w >= lo
+        w, items = w[keep], items[keep]
+        rows = np.union1d(self.items, items)
+        counts = np.zeros((now - lo + 1, len(rows)), np.float32)
+        a, b = max(lo, self.start), min(now, self.start + self.counts.shape[0])
+        if b > a and len(self.items):
+            counts[a - lo:b - lo, np.searchsorted(rows, self.items)] = self.counts[a - self.start:b - self.start]
+        np.add.at(counts, (w - lo, np.searchsorted(rows, items)), 1.0)
+        alive = counts.any(0)
+        self.items, self.counts, self.start = rows[alive], np.ascontiguousarray(counts[:, alive]), lo
+        return WindowCounts(self.counts, lo * self.window_s, self.window_s), self.items
 
 
 def _window_sum(cum: np.ndarray, t: int, k: int) -> np.ndarray:

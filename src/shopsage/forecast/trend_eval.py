@@ -5,7 +5,8 @@ Events come from a store (what the service reads). Every window after the first 
 the ranking by each method's score, made from the windows before it, against the window's actual
 counts, by NDCG@k with the actual counts as graded gains (:func:`shopsage.ranking_metrics.ndcg`;
 the ideal is the window's own top ``k`` counts). The trend model is refitted at the start of each
-day on the windows before it, as a service refreshing it daily would. Compared: the served count
+day on the windows before it, as a service refreshing it daily would, and reads what the service
+reads: the last ``horizon_windows`` windows (:class:`~shopsage.forecast.trend.RollingCounts`). Compared: the served count
 (all time plus the last 24 hours, :func:`~shopsage.forecast.trend.served_score`) and exponentially
 decayed counts with a few half-lives, the strongest of which is reported as well.
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from shopsage.data.rows import EventRow
 from shopsage.data.stores.base import StoreReader
 from shopsage.errors import ValidationError
 from shopsage.forecast.trend import (
@@ -32,7 +34,7 @@ from shopsage.forecast.trend import (
     window_ndcg,
 )
 
-__all__ = ["TrendReport", "store_window_counts", "window_ndcg", "trend_backtest", "write_trend_report"]
+__all__ = ["TrendReport", "horizon_view", "refresh_timing", "store_window_counts", "window_ndcg", "trend_backtest", "write_trend_report"]
 
 HALF_LIVES = (1.0, 3.0, 6.0, 24.0)
 """Half-lives (in windows) of the decayed-count references."""
@@ -69,6 +71,12 @@ def store_window_counts(store: StoreReader, window_s: float, types: Sequence[str
     return WindowCounts.from_events(inter.ts[ok], cols, len(row_ids), window_s), [names[int(r)] for r in row_ids]
 
 
+def horizon_view(wc: WindowCounts, t: int, horizon: int) -> tuple[WindowCounts, int]:
+    """``(counts, t')``: ``wc`` from ``horizon`` windows before ``t`` on (a view, not a copy) and ``t``'s index in it."""
+    lo = max(t - horizon, 0)
+    return WindowCounts(wc.counts[lo:], wc.window_start(lo), wc.window_s), t - lo
+
+
 def trend_backtest(wc: WindowCounts, k: int = 20, config: TrendConfig | None = None, data: str = "",
                    others: Sequence[str] = ("glm", "lgbm"), log: Callable[[str], None] = lambda _m: None) -> TrendReport:
     """Score every window from the second day on (see the module docstring): ``trend_model`` is
@@ -85,9 +93,10 @@ def trend_backtest(wc: WindowCounts, k: int = 20, config: TrendConfig | None = N
     scores: dict[str, list[float]] = {m: [] for m in methods}
     days: list[str] = []
     for t in range(day, wc.n_windows):
+        seen = horizon_view(wc, t, config.horizon_windows)  # what the service reads at the start of window t
         if (t - day) % day == 0:
             for model in models.values():
-                model.fit(wc, t)
+                model.fit(*seen)
             log(f"trend models refitted on windows before {time.strftime('%Y-%m-%d %H:%M', time.gmtime(wc.window_start(t)))}"
                 f" (served model's half-life: {models['trend_model'].half_life})")
         actual = wc.counts[t].astype(np.float64)
@@ -95,7 +104,7 @@ def trend_backtest(wc: WindowCounts, k: int = 20, config: TrendConfig | None = N
             continue
         days.append(time.strftime("%Y-%m-%d", time.gmtime(wc.window_start(t))))
         for name, model in models.items():
-            scores[name].append(window_ndcg(model.predict(wc, t), actual, k))
+            scores[name].append(window_ndcg(model.predict(*seen), actual, k))
         scores["served"].append(window_ndcg(served_score(wc, t), actual, k))
         for h in HALF_LIVES:
             scores[f"decayed_{h:g}"].append(window_ndcg(decayed_score(wc, t, h), actual, k))
@@ -108,6 +117,51 @@ def trend_backtest(wc: WindowCounts, k: int = 20, config: TrendConfig | None = N
                          per_day, {m: round(float((arr["trend_model"] >= a).mean()), 4) for m, a in arr.items()
                                    if m != "trend_model"}, round(time.perf_counter() - t0, 1))
     return report
+
+
+def refresh_timing(store: Any, rows: Sequence[EventRow], config: TrendConfig, min_windows: int = 48,
+                   log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+    """Replay ``rows`` into the empty ``store`` a window at a time, in time order (each window's events
+    stored before the next window starts), and time at the start of each window: the live trend's read
+    (:meth:`LiveTrend.read`: the events stored since the last refresh, into the counts it keeps), the
+    same read by a fresh :class:`LiveTrend` (every stored event: what each refresh read before), and a
+    whole refresh (:meth:`LiveTrend.current`: its read, a refit every ``refit_windows``, the scores).
+    Seconds per window, and the events stored at each."""
+    from shopsage.forecast.live import LiveTrend
+    from shopsage.forecast.trend import window_of
+
+    timed = sorted((r for r in rows if r.ts is not None and r.item is not None), key=lambda r: float(r.ts))  # type: ignore[arg-type]
+    if not timed:
+        raise ValidationError("no timestamped item events to replay: the live trend needs event times")
+    w = window_of(np.array([float(r.ts) for r in timed]), config.window_s)  # type: ignore[arg-type]
+    now = [float(w[0])]
+    live = LiveTrend(lambda: store, config, min_windows=min_windows, clock=lambda: now[0] * config.window_s)
+    reader = LiveTrend(lambda: store, config, min_windows=min_windows)
+    out: dict[str, list[float]] = {"incremental_read_s": [], "full_read_s": [], "refresh_s": [], "events_stored": []}
+    lo = 0
+    for window in range(int(w[0]) + 1, int(w[-1]) + 2):
+        hi = int(np.searchsorted(w, window))
+        if hi > lo:
+            store.write_events(timed[lo:hi])
+        lo, now[0] = hi, float(window)
+        t0 = time.perf_counter()
+        LiveTrend(lambda: store, config, min_windows=min_windows).read(window)
+        t1 = time.perf_counter()
+        reader.read(window)
+        t2 = time.perf_counter()
+        live.current()
+        t3 = time.perf_counter()
+        for key, v in (("full_read_s", t1 - t0), ("incremental_read_s", t2 - t1), ("refresh_s", t3 - t2),
+                       ("events_stored", float(hi))):
+            out[key].append(v)
+        if window % 24 == 0:
+            log(f"window {window}: {hi:,} events stored; read {t2 - t1:.4f} s, full read {t1 - t0:.4f} s")
+    summary = {k: {"total": round(float(np.sum(v)), 4), "mean": round(float(np.mean(v)), 5),
+                   "p50": round(float(np.median(v)), 5), "max": round(float(np.max(v)), 5),
+                   "mean_last_24": round(float(np.mean(v[-24:])), 5)}
+               for k, v in out.items() if k.endswith("_s")}
+    return {"events": len(timed), "windows": len(out["refresh_s"]), "window_s": config.window_s,
+            "horizon_windows": config.horizon_windows, "summary": summary, "per_window": out}
 
 
 def write_trend_report(report: TrendReport, json_path: Path, command: str) -> Path:

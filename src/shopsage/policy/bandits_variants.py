@@ -73,6 +73,44 @@ class VariantBandit:
         """The reward (e.g. 1.0 for a conversion, 0.0 for none) that followed choosing ``variant``."""
         self.bandit.update(self._features(context)[self._index(variant)], reward)
 
+    def observe_many(self, variants: np.ndarray, contexts: np.ndarray | None = None) -> None:
+        """Decisions whose rewards come later (:meth:`reward`): ``variants`` (n,) indexes, ``contexts`` (n, c)
+        (None with context_dim 0). The same as :meth:`update` with reward 0 for each, in one step."""
+        X = self._rows(variants, contexts)
+        if len(X):
+            self.bandit.update_many(X, np.zeros(len(X)))
+
+    def reward(self, variant: int, context: Sequence[float] | np.ndarray | None, reward: float) -> None:
+        """A reward that arrived for an observed decision of variant index ``variant`` (``b += r x``)."""
+        self.bandit.reward(self._features(context)[variant], reward)
+
+    def _rows(self, variants: np.ndarray, contexts: np.ndarray | None) -> np.ndarray:
+        """(n, dim): each decision's feature row (its variant's block holds ``[1, context]``)."""
+        v = np.asarray(variants, dtype=np.int64)
+        if not len(v):
+            return np.zeros((0, self.bandit.dim))
+        if (v.min() < 0 or v.max() >= len(self.variants)):
+            raise ValidationError(f"variant indexes must lie in 0..{len(self.variants) - 1}.")
+        ctx = np.ones((len(v), 1))
+        if self.context_dim:
+            c = np.asarray(contexts, dtype=np.float64).reshape(len(v), -1)  # (n, c)
+            if c.shape[1] != self.context_dim:
+                raise ValidationError(f"contexts have {c.shape[1]} values; this variant bandit expects {self.context_dim}.")
+            ctx = np.column_stack([ctx, c])
+        X = np.zeros((len(v), self.bandit.dim))
+        width = 1 + self.context_dim
+        for j in range(width):
+            X[np.arange(len(v)), v * width + j] = ctx[:, j]
+        return X
+
+    def distribution(self, context: Sequence[float] | np.ndarray | None = None,
+                     rng: np.random.Generator | None = None) -> dict[str, float]:
+        """Every variant's probability of being chosen now (lints: given one set of posterior draws)."""
+        X = self._features(context)
+        ranks = self.bandit.rankings(X, 1, rng)
+        probs = self.bandit.distribution(ranks, len(self.variants))[:, 0]
+        return dict(zip(self.variants, probs.tolist(), strict=True))
+
     def save(self, directory: str | Path) -> None:
         self.bandit.save(directory, variants=self.variants, context_dim=self.context_dim)
 

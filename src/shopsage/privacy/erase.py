@@ -11,6 +11,12 @@ with a Redis state, this command reaches the state the workers share.
 
 Models trained before the erasure still hold the user in their vocabularies when they were trained
 on users; the next training run reads the store, where nothing of the user is left.
+
+The erasure stays: the store keeps tombstones (hashes) of the user and their sessions and stores no
+event of them again, whatever writes it: a re-import of the same file, a late API event, a UBI import
+(:mod:`shopsage.data.stores.tombstones`). :func:`lift_erasure` (``shopsage users lift-erasure``) removes
+them when the shopper came back and consented to be known by the same id again; a new account id needs
+nothing (its pseudonym is another).
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from shopsage.data.stores.base import Store
 from shopsage.privacy.ids import Pseudonymizer
 from shopsage.state import StateStore
 
-__all__ = ["Erasure", "erase_user"]
+__all__ = ["Erasure", "erase_user", "lift_erasure"]
 
 
 @dataclass
@@ -55,4 +61,15 @@ def erase_user(store: Store, user: str, pseudonymizer: Pseudonymizer | None = No
         if state is not None:
             state.forget(stored, sessions)
             out.state_forgotten = True
+    return out
+
+
+def lift_erasure(store: Store, user: str, pseudonymizer: Pseudonymizer | None = None) -> dict[str, int]:
+    """Remove the tombstones of ``user`` (every stored form, as :func:`erase_user` finds them) so that
+    their events are stored again; returns the counts summed (``users`` 0: the id was never erased)."""
+    forms = pseudonymizer.all_pseudonyms(user) if pseudonymizer is not None else (user,)
+    out: dict[str, int] = {}
+    for stored in forms:
+        for k, v in store.lift_erasure(stored).items():
+            out[k] = out.get(k, 0) + int(v)
     return out

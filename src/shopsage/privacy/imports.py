@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from shopsage.data.importers import Importer
-from shopsage.data.importers.base import Record
+from shopsage.data.importers.base import Record, ShownAnswer
 from shopsage.data.rows import EventBlock, EventRow
 from shopsage.feedback.records import ExposureRow
 from shopsage.privacy.cipher import FieldCipher
@@ -70,6 +70,7 @@ class PrivateImporter(Importer):
         self.path = inner.path
         self.options = inner.options
         self.format = inner.format  # type: ignore[misc]
+        self.limits = inner.limits
         self.description = inner.description  # type: ignore[misc]
         self.pseudonymizer = pseudonymizer
         self.cipher = cipher
@@ -94,13 +95,18 @@ class PrivateImporter(Importer):
                     rec = rec._replace(query=queries[rec.query])
                 if cipher is not None:
                     rec = cipher.protect_event(rec)
-            elif isinstance(rec, ExposureRow):  # what an answer showed (ubi): the same ids, the same query rules
-                if ids is not None:
-                    rec = rec._replace(user_id=ids[rec.user_id], session_id=ids[rec.session_id])
-                if rec.query is not None:
-                    query = queries[rec.query]
-                    rec = rec._replace(query=query if cipher is None else cipher.protect_query(query))
+            elif type(rec) is ShownAnswer:  # what an answer showed (ubi): the same ids, the same query rules
+                rec = rec._replace(rows=tuple(self._exposure(r) for r in rec.rows))
             yield rec
+
+    def _exposure(self, rec: ExposureRow) -> ExposureRow:
+        ids, cipher = self._ids, self.cipher
+        if ids is not None:
+            rec = rec._replace(user_id=ids[rec.user_id], session_id=ids[rec.session_id])
+        if rec.query is not None:
+            query = self._queries[rec.query]
+            rec = rec._replace(query=query if cipher is None else cipher.protect_query(query))
+        return rec
 
 
 def shop_pseudonymizer(home: Path, raw_ids: bool = False) -> Pseudonymizer:

@@ -30,7 +30,8 @@ from shopsage.profiles.segments import (
     interest_vector,
 )
 
-__all__ = ["SegmentBook", "SegmentEvent", "book_from_store", "choose_level", "fit_book", "store_events"]
+__all__ = ["SegmentBook", "SegmentEvent", "SegmentReplay", "book_from_store", "choose_level", "fit_book", "fit_replay",
+           "store_events", "stored_events"]
 
 Info = Callable[[str], ItemInfo | None]
 
@@ -113,14 +114,22 @@ class SegmentBook:
 
 def store_events(store: StoreReader, users: set[str] | None = None) -> list[SegmentEvent]:
     """The store's user interactions with items, each user's in time order (then order, then arrival)."""
-    inter = store.interactions()
+    return stored_events(store, users)[0]
+
+
+def stored_events(store: StoreReader, users: set[str] | None = None, after: int = 0
+                  ) -> tuple[list[SegmentEvent], list[tuple[float, int]], int]:
+    """:func:`store_events` of the events stored after event id ``after``, each with its place in a user's
+    order (time, ``-inf`` when it has none, then ordinal; arrival breaks ties), and the last event id read."""
+    inter = store.interactions(after=after)
+    last_id = int(inter.event_id.max()) if len(inter) else after
     inter = inter.select((inter.user >= 0) & (inter.item >= 0))
     user_of = {rid: ext for ext, rid in store.user_ids().items()}
     item_of = {rid: ext for ext, rid in store.item_ids().items()}
     names = {c: t for t, c in TYPE_CODES.items()}
     ts = np.where(np.isnan(inter.ts), -np.inf, inter.ts)
     order = np.lexsort((inter.event_id, inter.ordinal, ts, inter.user))
-    out = []
+    out, keys = [], []
     for i in order.tolist():
         u = user_of[int(inter.user[i])]
         typ = names.get(int(inter.type[i]), "")
@@ -129,35 +138,83 @@ def store_events(store: StoreReader, users: set[str] | None = None) -> list[Segm
         t, v = float(inter.ts[i]), float(inter.value[i])
         out.append(SegmentEvent(u, item_of[int(inter.item[i])], typ,
                                 None if math.isnan(t) else t, None if math.isnan(v) else v))
-    return out
-
-
-def _replay(events: Sequence[SegmentEvent], model: SegmentModel, info: Info) -> tuple[SegmentBook, list[float]]:
-    book = SegmentBook(model, info)
-    gaps = [g for e in events if (g := book.observe(e)) is not None]
-    return book, gaps
+        keys.append((float(ts[i]), int(inter.ordinal[i])))
+    return out, keys, last_id
 
 
 def _quantiles(x: Sequence[float], qs: Sequence[float]) -> tuple[float, ...]:
     return tuple(float(v) for v in np.quantile(np.asarray(x, dtype=np.float64), qs))
 
 
+class SegmentReplay:
+    """What :func:`fit_book` learns from, kept so that more events can be added later (a snapshot,
+    :mod:`.segments_snapshot`): per activity mode replayed (``purchase`` always: ``auto`` decides by it;
+    ``visit`` when chosen), every shopper's stats and the gaps between occasions. Events added must come
+    after each shopper's earlier ones in the shopper's order, as one replay of all would apply them."""
+
+    def __init__(self, level: int, info: Info, config: SegmentConfig | None = None) -> None:
+        self.level = level
+        self.info = info
+        self.config = config or SegmentConfig.model_validate({})
+        self.books: dict[str, SegmentBook] = {}
+        self.gaps: dict[str, list[float]] = {}
+
+    def base(self, mode: str) -> SegmentModel:
+        """The model a replay in ``mode`` observes with (no thresholds yet)."""
+        cfg = self.config
+        return SegmentModel(mode, cfg.occasion_gap_s, self.level, None, None, cfg.active_quantile, cfg.lapsed_quantile,
+                            0, (), None, (), (), (), None, cfg.min_interest_weight, None)
+
+    def add(self, events: Sequence[SegmentEvent], modes: Iterable[str] | None = None) -> None:
+        """Replay ``events`` (each shopper's in order) in ``modes`` (default: those replayed so far)."""
+        for mode in list(self.books) if modes is None else modes:
+            book = self.books.get(mode) or self.books.setdefault(mode, SegmentBook(self.base(mode), self.info))
+            gaps = self.gaps.setdefault(mode, [])
+            gaps.extend(g for e in events if (g := book.observe(e)) is not None)
+
+    def activity(self) -> str:
+        """What an occasion is (:attr:`SegmentConfig.activity`; ``auto`` reads the purchase replay)."""
+        activity = self.config.activity
+        if activity == "auto":
+            repeat = sum(1 for st in self.books["purchase"].stats.values() if st.occasions >= 2)
+            activity = "purchase" if repeat >= self.config.min_repeat_buyers else "visit"
+        return activity
+
+    def order(self, rank: Callable[[str], int]) -> None:
+        """Put the shoppers in the order one replay of all events meets them (``rank``: the store's user id)."""
+        for book in self.books.values():
+            ranks = [rank(u) for u in book.stats]
+            if any(a > b for a, b in zip(ranks, ranks[1:], strict=False)):  # new shoppers usually come last already
+                book.stats = dict(sorted(book.stats.items(), key=lambda kv: rank(kv[0])))
+
+    def book(self) -> SegmentBook:
+        """Learn the model from the chosen mode's replay; the book shares that replay's stats."""
+        activity = self.activity()
+        if activity not in self.books:
+            raise ValueError(f"the {activity} mode was not replayed: add the events in that mode first")
+        return _learn(self.books[activity].stats, self.gaps[activity], self.base(activity), self.config, self.info)
+
+
 def fit_book(events: Sequence[SegmentEvent], info: Info, paths: Iterable[Sequence[str]],
              config: SegmentConfig | None = None) -> SegmentBook:
     """Replay ``events`` (each user's in time order) and learn the segment model from them."""
-    cfg = config or SegmentConfig.model_validate({})
-    level = choose_level(paths)
-    base = SegmentModel("purchase", cfg.occasion_gap_s, level, None, None, cfg.active_quantile, cfg.lapsed_quantile,
-                        0, (), None, (), (), (), None, cfg.min_interest_weight, None)
-    activity = cfg.activity
-    book, gaps = _replay(events, base, info)
-    if activity == "auto":
-        repeat = sum(1 for st in book.stats.values() if st.occasions >= 2)
-        activity = "purchase" if repeat >= cfg.min_repeat_buyers else "visit"
-    if activity == "visit":
-        base = _with(base, activity="visit")
-        book, gaps = _replay(events, base, info)
-    stats = book.stats
+    return fit_replay(events, info, paths, config).book()
+
+
+def fit_replay(events: Sequence[SegmentEvent], info: Info, paths: Iterable[Sequence[str]],
+               config: SegmentConfig | None = None) -> SegmentReplay:
+    """The replay :func:`fit_book` learns from (purchase mode, and visit mode when that is the activity)."""
+    replay = SegmentReplay(choose_level(paths), info, config)
+    replay.add(events, ["purchase"])
+    if replay.activity() == "visit":
+        replay.add(events, ["visit"])
+    return replay
+
+
+def _learn(stats: dict[str, ShopperStats], gaps: list[float], base: SegmentModel, cfg: SegmentConfig,
+           info: Info) -> SegmentBook:
+    """Thresholds, quintiles and interest centres from a replay's stats and gaps."""
+    activity, level = base.activity, base.level
     qs = (0.2, 0.4, 0.6, 0.8)
     active = lapsed = None
     if len(gaps) >= 5:
@@ -171,12 +228,6 @@ def fit_book(events: Sequence[SegmentEvent], info: Info, paths: Iterable[Sequenc
                          len(gaps), f_cut, m_cut, dims, centers, labels, sil, cfg.min_interest_weight,
                          max(lasts) if lasts else None)
     return SegmentBook(model, info, stats)
-
-
-def _with(m: SegmentModel, **kw: object) -> SegmentModel:
-    from dataclasses import replace
-
-    return replace(m, **kw)  # type: ignore[arg-type]
 
 
 def _interests(stats: dict[str, ShopperStats], cfg: SegmentConfig

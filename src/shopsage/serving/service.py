@@ -14,6 +14,7 @@ and :mod:`~shopsage.serving.shoppers` (who a request is for).
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -30,6 +31,7 @@ from shopsage.data.rows import ItemRow
 from shopsage.data.schema import Event
 from shopsage.data.stores import open_store
 from shopsage.data.stores.base import UNKNOWN_ITEMS, UnknownItems
+from shopsage.data.stores.retention import DEFAULT_REQUEST_RETENTION_DAYS, PRUNE_EVERY_S, prune_store
 from shopsage.errors import ConfigError, NotFoundError, ValidationError
 from shopsage.experiments.book import Assigned, ExperimentBook
 from shopsage.feedback.log import ExposureLog
@@ -113,6 +115,9 @@ class ServiceOptions:
     """Record each answer's shown items in the store (:mod:`shopsage.feedback.log`: in batches, off the
     request path). Off: answers still carry their ``query_id``/``recomm_id`` and positions; nothing is
     recorded."""
+    freeze_heap: bool = False
+    """Once serving starts, move everything loaded to the garbage collector's permanent generation
+    (:meth:`Service.freeze_heap`): full collections then skip it. ``shopsage serve`` sets it."""
     exposure_flush_s: float = 0.25
     """How often the exposure writer commits what has queued: what a kill -9 can lose of the exposures
     that no acknowledged event names."""
@@ -128,6 +133,9 @@ class ServiceOptions:
     """... or this often (seconds); 0: never."""
     retrain_on_drift: bool = False
     """... or when a drift monitor is over its threshold. All three off by default (cron may run it)."""
+    request_retention_days: float = DEFAULT_REQUEST_RETENTION_DAYS
+    """Days an Idempotency-Key's record answers retries exactly once; the reload thread prunes older ones
+    hourly (:mod:`shopsage.data.stores.retention`: a retry after that is a new request)."""
 
 
 @dataclass
@@ -175,6 +183,8 @@ class Service:
         self.events.listeners.append(self.explorer.observe_events)  # clicks naming an explored position reward it
         self._stop = threading.Event()
         self._reloader: threading.Thread | None = None
+        self._pruned_at: float | None = None  # monotonic time of the last prune (prune_when_due)
+        self._heap_frozen = False
         names = [g.model for sc in self.pipelines.scenarios.values() for g in (*sc.candidates, *sc.fallbacks) if g.model]
         self.models = ModelSet(self.registry, names, self.catalog.slot, lambda: self.catalog.capacity,
                                lambda: list(self.store.item_ids()))
@@ -247,9 +257,9 @@ class Service:
         self.say(f"autocomplete: {self.index_settings.load_past_queries(self.store):,} past searches")
         self.drift.embedding = self._new_item_shift(self.catalog.capacity)
         if self.options.segments:
-            book = self.segments.fit(self.store, self.catalog)
+            book = self.segments.fit(self.store, self.catalog, Path(self.options.home) / "segments")
             self.say(f"segments: {len(book.stats):,} shoppers, occasions = {book.model.activity}s, "
-                     f"{len(book.model.centers)} interest groups")
+                     f"{len(book.model.centers)} interest groups; {self.segments.how}")
         if self.options.build_on_start:
             build_missing(self.store, self.registry, say=self.say, progress=report)
         loaded = self.models.refresh()
@@ -279,14 +289,44 @@ class Service:
                 changed = self.models.refresh()
                 if changed:
                     log.info("models reloaded: %s", ", ".join(changed))
+                    if self._heap_frozen:  # the replaced versions' cycles become collectable, the new ones frozen
+                        gc.unfreeze()
+                        self.freeze_heap()
                 if self.refresh_encoder():
                     log.info("text encoder reloaded: %s", self.encoder_label)
                 if self.refresh_ranker():
                     log.info("search ranker reloaded: %s", self.ranker_label)
                 self._limit_threads()
                 self.retraining.tick()  # starts `shopsage models retrain` when due (off by default)
+                self.prune_when_due()
             except Exception:  # noqa: BLE001 - keep serving the loaded versions
                 log.exception("model reload failed; the loaded versions stay live")
+
+    def freeze_heap(self) -> int:
+        """Collect once, then move every object alive now (models, catalogue, histories: millions of
+        objects on a real shop) to the collector's permanent generation (:func:`gc.freeze`), so that the
+        full collections that serving's own garbage triggers no longer traverse them: each such pass is a
+        pause of every request in flight, growing with the heap (``shopsage_gc_pause_seconds``). Frozen
+        objects are still freed by reference counting; cycles among them wait for the next model reload,
+        which unfreezes, collects and freezes again. ``shopsage serve`` calls it once the service has
+        started; returns the objects frozen."""
+        gc.collect()
+        gc.freeze()
+        self._heap_frozen = True
+        return gc.get_freeze_count()
+
+    def prune_when_due(self, now: float | None = None) -> dict[str, int] | None:
+        """Prune the store's expired exactly-once records at most every ``PRUNE_EVERY_S`` (the reload thread
+        calls it); returns the counts when it pruned."""
+        now = time.monotonic() if now is None else now
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY_S:
+            return None
+        self._pruned_at = now
+        counts = prune_store(self.store, self.options.request_retention_days)
+        if counts["requests"]:
+            log.info("pruned %d exactly-once request records older than %g days", counts["requests"],
+                     self.options.request_retention_days)
+        return counts
 
     def _limit_threads(self) -> None:
         """Torch's intra-op threads to ``inference_threads`` when a model or encoder loaded torch (a model
@@ -322,10 +362,13 @@ class Service:
     def sync(self) -> None:
         """Apply item changes other workers announced through the state."""
         version, changed = self.state.catalog_changes(self._cat_seen)
-        if version == self._cat_seen:
+        if version == self._cat_seen and changed is not None:
             return
+        if changed is None:  # too far behind the bounded change log (or the state was emptied): re-read it all
+            log.warning("catalogue changes since version %d are no longer in the state's log: re-reading the "
+                        "whole catalogue from the store", self._cat_seen)
         self._cat_seen = version
-        ids = list(dict.fromkeys(changed))
+        ids = None if changed is None else list(dict.fromkeys(changed))
         rows = [r for _, r in self.store.items(ids)]
         if rows:
             with self._write:
@@ -464,7 +507,7 @@ class Service:
         exp, var = _labels(answer, chosen, forced=variant is not None)
         rid = self.exposure_log.answered(answer, "recommendation", scenario, user=user, session=session,
                                          propensities=getattr(ranked, "propensities", None), experiment=exp,
-                                         variant=var)
+                                         variant=var, variant_propensity=_chance(chosen, exp))
         self.explorer.shown(rid, scenario, ranked.explored)  # explored items wait for their clicks
         return answer
 
@@ -494,7 +537,7 @@ class Service:
         exp, var = _labels(answer, chosen, forced=variant is not None)
         self.exposure_log.answered(answer, "search", "search", user=req.user, session=req.session,
                                    first_position=(page.page - 1) * page.per_page + 1, query=req.q,
-                                   experiment=exp, variant=var)
+                                   experiment=exp, variant=var, variant_propensity=_chance(chosen, exp))
         return answer
 
     def autocomplete(self, prefix: str, n: int = 8) -> dict[str, Any]:
@@ -564,6 +607,11 @@ class Service:
             return None
         found = self.segments.of(user)
         return found.names if found is not None else frozenset()
+
+
+def _chance(chosen: Assigned | None, recorded: str | None) -> float | None:
+    """The probability a bandit had of choosing the recorded variant (None: a split, a preview or no experiment)."""
+    return chosen.probability if chosen is not None and recorded is not None else None
 
 
 def _labels(answer: dict[str, Any], chosen: Assigned | None, forced: bool) -> tuple[str | None, str | None]:

@@ -86,8 +86,11 @@ class StateStore(Protocol):
         """Record that these items changed; returns the new catalogue version."""
         ...
 
-    def catalog_changes(self, since: int) -> tuple[int, list[str]]:
-        """``(current version, ids changed after version since)``."""
+    def catalog_changes(self, since: int) -> tuple[int, list[str] | None]:
+        """``(current version, ids changed after version since)``. The log keeps the newest ``max_changes``
+        (:mod:`shopsage.state.options`): for a ``since`` older than that, or newer than the version (a
+        state that was emptied), the ids are ``None``: the reader missed changes and must re-read the
+        whole catalogue."""
         ...
 
     def ping(self) -> bool: ...

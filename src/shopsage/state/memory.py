@@ -130,7 +130,8 @@ class MemoryState:
         self._sessions: _Expiring[deque[Touch]] = _Expiring(o.session_ttl, o.max_sessions)
         self._users: _Expiring[_User] = _Expiring(o.user_ttl, o.max_users)
         self._pop = _WindowedCounts(o.pop_window, o.max_items, clock())
-        self._changes: list[str] = []
+        self._changes: list[str] = []  # the newest max_changes; version = self._first + len(self._changes)
+        self._first = 0
 
     def claim(self, event_ids: Sequence[str]) -> list[bool]:
         with self._lock:
@@ -216,11 +217,18 @@ class MemoryState:
     def publish_catalog(self, ext_ids: Sequence[str]) -> int:
         with self._lock:
             self._changes.extend(ext_ids)
-            return len(self._changes)
+            excess = len(self._changes) - self.options.max_changes
+            if excess > 0:
+                del self._changes[:excess]
+                self._first += excess
+            return self._first + len(self._changes)
 
-    def catalog_changes(self, since: int) -> tuple[int, list[str]]:
+    def catalog_changes(self, since: int) -> tuple[int, list[str] | None]:
         with self._lock:
-            return len(self._changes), self._changes[since:]
+            version = self._first + len(self._changes)
+            if not self._first <= since <= version:
+                return version, None  # the reader missed changes the log no longer holds
+            return version, self._changes[since - self._first:]
 
     def sizes(self) -> dict[str, int]:
         """Entries held now (tests and the soak check the bounds with it)."""

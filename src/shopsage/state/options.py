@@ -19,6 +19,8 @@ option              default         backends  meaning
                                               lightest beyond it are dropped
 ``claim_ttl``       86400 (1 d)     both      seconds a claimed event id is remembered
 ``max_claims``      1000000         both      claimed ids remembered; the oldest go first
+``max_changes``     100000          both      catalogue changes the change log keeps; a
+                                              worker further behind re-reads the catalogue
 ``prefix``          ``shopsage``    redis     the namespace of every key
 ==================  ==============  ========  ===============================================
 
@@ -70,6 +72,9 @@ class StateOptions(BaseModel):
     """Seconds a claimed event id or idempotency key is remembered."""
     max_claims: PositiveInt = 1_000_000
     """Claimed ids remembered at most; the oldest are forgotten first."""
+    max_changes: PositiveInt = 100_000
+    """Item changes the catalogue change log keeps (the newest); a worker whose position fell out of
+    it is told so (``catalog_changes`` answers ``None``) and re-reads the whole catalogue from the store."""
     prefix: str = "shopsage"
     """Redis only: every key starts with ``{prefix}:``."""
 

@@ -12,7 +12,9 @@ expiry so the database stays bounded (options in :mod:`shopsage.state.options`):
   ``pop_window / 24`` seconds, its ``max_items`` heaviest items), listed in the sorted set
   ``{p}:popb``; a Lua script adds to the current bucket and the total and subtracts the buckets
   that left the window, atomically, so every worker sees one consistent total;
-- ``{p}:cat``: the list of changed item ids (the catalogue change log).
+- ``{p}:cat``: the list of changed item ids (the catalogue change log), its newest ``max_changes``, and
+  ``{p}:catv``, the number of changes ever published (the version); both written and read by Lua
+  scripts, so a reader sees a version and the ids up to it together.
 
 Expiry times are absolute (``PEXPIREAT``), computed from the state's clock.
 """
@@ -75,6 +77,35 @@ return {}
 """
 
 
+# KEYS: the change list, the version. ARGV: max changes kept, then the ids. Returns the new version.
+# A log written before the version key existed counts its length as the version.
+_PUBLISH_LUA = """
+local v = tonumber(redis.call('GET', KEYS[2]) or redis.call('LLEN', KEYS[1]))
+if #ARGV > 1 then
+  redis.call('RPUSH', KEYS[1], unpack(ARGV, 2))
+  redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
+  v = v + #ARGV - 1
+end
+redis.call('SET', KEYS[2], v)
+return v
+"""
+
+# KEYS: the change list, the version. ARGV: since. Returns {version, 1, ids} or {version, 0} when the
+# list no longer reaches back to since (or since is past the version: the state was emptied).
+_CHANGES_LUA = """
+local n = redis.call('LLEN', KEYS[1])
+local v = tonumber(redis.call('GET', KEYS[2]) or n)
+local since, first = tonumber(ARGV[1]), v - n
+if since < first or since > v then
+  return {v, 0}
+end
+if since == v then
+  return {v, 1, {}}
+end
+return {v, 1, redis.call('LRANGE', KEYS[1], since - first, -1)}
+"""
+
+
 class RedisState:
     """The :class:`~shopsage.state.base.StateStore` protocol on a Redis server.
 
@@ -99,6 +130,8 @@ class RedisState:
         except redis.RedisError as exc:
             raise StoreError(f"cannot reach the Redis state at {plain}: {exc}. Start Redis, or use --state memory://.") from exc
         self._pop_script = self._r.register_script(_POPULARITY_LUA)
+        self._publish_script = self._r.register_script(_PUBLISH_LUA)
+        self._changes_script = self._r.register_script(_CHANGES_LUA)
 
     def _k(self, kind: str, key: str = "") -> str:
         return f"{self.prefix}:{kind}:{key}" if key else f"{self.prefix}:{kind}"
@@ -200,15 +233,15 @@ class RedisState:
         return int(oldest[0]) * (self.options.pop_window / POP_BUCKETS) if oldest else None
 
     def publish_catalog(self, ext_ids: Sequence[str]) -> int:
-        if not ext_ids:
-            return int(self._r.llen(self._k("cat")))
-        return int(self._r.rpush(self._k("cat"), *ext_ids))
+        version = 0
+        for i in range(0, max(len(ext_ids), 1), 5000):  # bounded script arguments per call
+            version = int(self._publish_script(keys=[self._k("cat"), self._k("catv")],
+                                               args=[self.options.max_changes, *ext_ids[i:i + 5000]]))
+        return version
 
-    def catalog_changes(self, since: int) -> tuple[int, list[str]]:
-        n = int(self._r.llen(self._k("cat")))
-        if n <= since:
-            return n, []
-        return n, list(self._r.lrange(self._k("cat"), since, n - 1))
+    def catalog_changes(self, since: int) -> tuple[int, list[str] | None]:
+        out = self._changes_script(keys=[self._k("cat"), self._k("catv")], args=[int(since)])
+        return int(out[0]), (list(out[2]) if int(out[1]) else None)
 
     def ping(self) -> bool:
         try:

@@ -45,12 +45,13 @@ class FileSpec:
     """One file of a case: how its lines become rows."""
 
     name: str  # path inside the case folder (for reviews-zh: the member inside the zip)
-    kind: str  # events | items | judgments | documents | whole (one document: JSON, zip, Parquet)
+    kind: str  # events | items | judgments | documents | exposures | whole (one document: JSON, zip, Parquet)
     header: int = 0  # header lines (damaging one may stop the import with one clear error)
     sep: bytes = b" "  # field separator (for the column mutators)
     encoding: str = "utf-8"
     csv: bool = False
-    id_of: Callable[[bytes], Any] | None = None  # items / judgments: the stored key a line gives
+    id_of: Callable[[bytes], Any] | None = None  # items / judgments / exposures: the stored key a line gives
+    json: bool = False  # one JSON object a line: values are also swapped for values of other JSON types
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Case:
     mapping: str | None = None  # TOML mapping (table format)
     pack: Callable[[Path, dict[str, bytes]], None] | None = None  # writes files the importer reads (zip, gzip)
     by_user: bool = False  # recbole sequences: one user's rows are one record
+    dedup: bool = False  # a line repeating a stored line of its file must be quarantined as a duplicate
 
     def write(self, folder: Path, files: dict[str, bytes] | None = None) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
@@ -228,8 +230,8 @@ def _table_jsonl(d: Path, n: int) -> Case:
     cols = lines[0].split("\t")
     body = "".join(json.dumps(dict(zip(cols, ln.split("\t"), strict=True))) + "\n" for ln in lines[1:])
     mapping = _CLICKS_MAPPING.replace('delimiter = "\\t"\n', "")
-    return Case("table-jsonl", "table", {"clicks.jsonl": body.encode()}, [FileSpec("clicks.jsonl", "events", 0, b",")],
-                target="clicks.jsonl", mapping=mapping)
+    return Case("table-jsonl", "table", {"clicks.jsonl": body.encode()},
+                [FileSpec("clicks.jsonl", "events", 0, b",", json=True)], target="clicks.jsonl", mapping=mapping)
 
 
 def _table_parquet(d: Path, n: int) -> Case:
@@ -245,10 +247,60 @@ def _table_parquet(d: Path, n: int) -> Case:
                 target="clicks.parquet", mapping=mapping)
 
 
+def _open_bandit_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return [{k: row[k] for k in ("", "timestamp", "item_id", "position", "click", "propensity_score")}
+                for row in csv.DictReader(fh)]
+
+
+def _ubi(d: Path, n: int) -> Case:
+    """Open Bandit's logged recommendations written by ``shopsage export ubi``'s own document builders.
+
+    Each logged impression (one item shown at its position, with the logging policy's propensity) is
+    one answer; each click, one event attributed to it at the impression's time (the log has no click
+    time). Per policy (uniform random and Bernoulli TS, the experiment's two variants): its first
+    ``n // 2`` impressions and its first ``n // 2`` clicked ones. The data set has no visitor ids: each
+    impression is its own session."""
+    from datetime import datetime
+
+    from shopsage.feedback.records import AttributedEvent, ExposureRow
+    from shopsage.feedback.ubi import document_line, event_documents, query_documents
+
+    shown: list[ExposureRow] = []
+    clicks: list[AttributedEvent] = []
+    for policy in ("random", "bts"):
+        rows = _open_bandit_rows(d / "open-bandit" / policy / "all" / "all.csv")
+        clicked = [r for r in rows if r["click"] == "1"][:n // 2]
+        for r in sorted({r[""]: r for r in rows[:n // 2] + clicked}.values(), key=lambda r: int(r[""])):
+            answer = f"obd-{policy}-{r['']}"
+            ts = datetime.fromisoformat(r["timestamp"]).timestamp()
+            shown.append(ExposureRow(answer, int(r["position"]), "recommendation", "all", "open-bandit", policy,
+                                     None, answer, r["item_id"], float(r["propensity_score"]), ts))
+            if r["click"] == "1":
+                clicks.append(AttributedEvent(answer, int(r["position"]), "click", None, ts, None, answer,
+                                              r["item_id"], kind="recommendation"))
+    shown.sort(key=lambda e: (e.ts, e.exposure_id))
+    clicks.sort(key=lambda e: (e.ts or 0.0, e.exposure_id))
+    files = {name: "".join(document_line(doc) for doc in docs).encode()
+             for name, docs in (("ubi_queries.jsonl", query_documents(iter(shown))),
+                                ("ubi_events.jsonl", event_documents(iter(clicks))))}
+    return Case("ubi", "ubi", files, [FileSpec("ubi_queries.jsonl", "exposures", sep=b",", id_of=_query_id, json=True),
+                                      FileSpec("ubi_events.jsonl", "events", sep=b",", json=True)], dedup=True)
+
+
+def _query_id(line: bytes) -> Any:
+    """The answer a UBI query line stores its exposures under (None when the line is not a query)."""
+    try:
+        qid = json.loads(line).get("query_id")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return str(qid).strip(" \t") if isinstance(qid, str | int) and not isinstance(qid, bool) else None
+
+
 _BUILDERS: dict[str, Callable[[Path, int], Case]] = {
     "amazon-seq": _amazon_seq, "s3rec": _s3rec, "recbole": _recbole, "homedepot": _homedepot,
     "sessions": _sessions, "yoochoose": _yoochoose, "reviews-zh": _reviews, "table-csv": _table_csv,
-    "table-csv-gz": _table_csv_gz, "table-jsonl": _table_jsonl, "table-parquet": _table_parquet}
+    "table-csv-gz": _table_csv_gz, "table-jsonl": _table_jsonl, "table-parquet": _table_parquet, "ubi": _ubi}
 
 
 # -- the mutations ---------------------------------------------------------------------------
@@ -318,6 +370,37 @@ def _drop(rng: random.Random, parts: list[bytes]) -> list[bytes]:
 
 LINE_MUTATORS = _line_mutators()
 MUTATORS = [*LINE_MUTATORS, "duplicate", "truncate"]
+JSON_MUTATORS = [*MUTATORS, "wrong_type"]
+"""JSON Lines files also get ``wrong_type``: one value, at any depth, swapped for one of another JSON type."""
+
+_OTHER_TYPES: list[Any] = [None, True, False, 0, -1, 1.5, 2**63, -(2**31), "", " ", "x", "\u0007", "2026-13-45T99:00:00Z",
+                           [], [1, [2]], ["a", "a"], {}, {"a": {"b": 1}}]
+
+
+def _wrong_type(rng: random.Random, line: bytes) -> bytes:
+    """One value of the line's JSON object (any depth, or the object itself) replaced by another type's."""
+    try:
+        doc = json.loads(line)
+    except (ValueError, RecursionError):
+        return bytearray_flip(rng, line)
+    slots: list[tuple[Any, Any]] = [(None, None)]  # (container, key); (None, None) is the whole document
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        keys = list(node) if isinstance(node, dict) else range(len(node)) if isinstance(node, list) else []
+        for k in keys:
+            slots.append((node, k))
+            stack.append(node[k])
+    container, key = rng.choice(slots)
+    value = rng.choice(_OTHER_TYPES)
+    if container is None:
+        doc = value
+    else:
+        container[key] = value
+    try:
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    except UnicodeEncodeError:  # a lone surrogate the line held as an escape: keep it escaped
+        return json.dumps(doc, separators=(",", ":")).encode()
 
 
 def mutate(case: Case, rng: random.Random, n_mutations: int = 2) -> Mutation:
@@ -340,7 +423,7 @@ def mutate(case: Case, rng: random.Random, n_mutations: int = 2) -> Mutation:
     truncated = False
     must_refuse = {"nul", "huge_line", "huge_field"} | ({"bad_utf8"} if spec.encoding == "utf-8" else set())
     for _ in range(rng.randint(1, n_mutations)):
-        kind = rng.choice(MUTATORS)
+        kind = rng.choice(JSON_MUTATORS if spec.json else MUTATORS)
         kinds.append(kind)
         if not lines:
             break
@@ -354,6 +437,10 @@ def mutate(case: Case, rng: random.Random, n_mutations: int = 2) -> Mutation:
             touched = {t for t in touched if t <= len(lines)} | {len(lines)}
             refused = {t for t in refused if t < len(lines)}  # the cut line may have lost what made it bad
             truncated = True
+        elif kind == "wrong_type":
+            i = rng.randrange(len(lines))
+            lines[i] = _wrong_type(rng, lines[i])
+            touched.add(i + 1)
         else:
             i = rng.randrange(len(lines))
             lines[i] = LINE_MUTATORS[kind](rng, lines[i], spec.sep)
@@ -413,7 +500,9 @@ def run_case(case: Case, folder: Path, store_url: str, files: dict[str, bytes] |
 
 
 def _event_key(e: Any) -> tuple:
-    return (e.key.pos, e.type, e.item, e.user, e.session, e.query, e.value, e.ts, e.ordinal, e.split, e.ext_id)
+    context = json.dumps(e.context, sort_keys=True) if e.context else None  # UBI: the answer and position clicked
+    return (e.key.pos, e.type, e.item, e.user, e.session, e.query, e.value, e.ts, e.ordinal, e.split, context,
+            e.ext_id)
 
 
 def _line_rows(store: Any, kind: str, src: str, lines: list[int]) -> dict[int, list]:
@@ -468,6 +557,8 @@ def _check(case: Case, m: Mutation, clean: Any, clean_folder: Path, folder: Path
         if (src, i) not in quarantined:
             raise FuzzFailure(f"{where}: line {i} holds a NUL, undecodable bytes or more than a limit allows, "
                               "but it is not in the quarantine")
+    if case.dedup:
+        _check_duplicates(_lines_of(m.data), src, quarantined, where)
     untouched_users = None
     if case.by_user and spec.kind == "events":
         untouched_users = _users_untouched(case, m)
@@ -476,6 +567,18 @@ def _check(case: Case, m: Mutation, clean: Any, clean_folder: Path, folder: Path
             continue
         _check_file(case, s, m if s.name == m.file else None, clean, clean_folder, folder, store, quarantined,
                     untouched_users, where)
+
+
+def _check_duplicates(lines: list[bytes], src: str, quarantined: dict[tuple[str, int], str], where: str) -> None:
+    """A line byte for byte equal to an earlier line that was stored is quarantined as a duplicate."""
+    first: dict[bytes, int] = {}
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        k = first.setdefault(line, i)
+        if k != i and (src, k) not in quarantined and "duplicate" not in quarantined.get((src, i), ""):
+            raise FuzzFailure(f"{where}: line {i} repeats stored line {k} but is not quarantined as a duplicate "
+                              f"({quarantined.get((src, i))})")
 
 
 def _users_untouched(case: Case, m: Mutation) -> set[bytes]:
@@ -546,6 +649,8 @@ def _check_keyed(case: Case, s: FileSpec, before: list[bytes], after: list[bytes
     if s.kind == "items":
         want = {r.ext_id: _item(case, r) for _, r in clean.items()}
         got = {r.ext_id: _item(case, r) for _, r in store.items()}
+    elif s.kind == "exposures":  # UBI queries: one answer's shown items, keyed by its query_id
+        want, got = _answers(clean), _answers(store)
     else:
         want = {(q, i): g for q, i, g in clean.judgments()}
         got = {(q, i): g for q, i, g in store.judgments()}
@@ -564,6 +669,13 @@ def _check_keyed(case: Case, s: FileSpec, before: list[bytes], after: list[bytes
         if key not in got:
             raise FuzzFailure(f"{where}: {s.name} line {i} ({key!r}) was neither stored nor quarantined: "
                               f"{after[i - 1][:120]!r}")
+
+
+def _answers(store: Any) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for r in store.read_exposures():
+        out.setdefault(r.exposure_id, []).append(tuple(r))
+    return {k: sorted(v) for k, v in out.items()}
 
 
 def _item(case: Case, row: Any) -> Any:

@@ -12,6 +12,7 @@ import pytest
 from shopsage.data.rows import DocumentRow, EventBlock, EventRow, ItemRow, JudgmentRow, QuarantineRow, RowKey
 from shopsage.data.splits import leave_one_out
 from shopsage.data.stores.base import SPLIT_CODES, TYPE_CODES
+from shopsage.testing.erasure_contract import ErasureContract
 from shopsage.testing.exposure_contract import ExposureContract
 
 __all__ = ["StoreContract"]
@@ -22,7 +23,7 @@ def ev(line: int, item: str, user: str | None = "u1", pos: int = 0, **kw: object
     return EventRow(RowKey("shop/events.txt", line, pos), item=item, user=user, **fields)  # type: ignore[arg-type]
 
 
-class StoreContract(ExposureContract):
+class StoreContract(ExposureContract, ErasureContract):
     """Inherit and define a ``store`` fixture yielding an empty store of the backend under test."""
 
     def test_schema_is_current(self, store) -> None:  # type: ignore[no-untyped-def]
@@ -94,6 +95,39 @@ class StoreContract(ExposureContract):
         assert np.isnan(inter.ts[0]) and inter.ts[2] == 5.0
         assert len(store.interactions(types=["click"])) == 1
         assert len(store.interactions(split="test")) == 1
+
+    def test_interactions_after_a_position_read_what_arrived_since(self, store) -> None:  # type: ignore[no-untyped-def]
+        store.write_events([ev(1, "a", ts=50.0), ev(2, "b", ts=60.0)])
+        seen = store.interactions()
+        position = int(seen.event_id.max())
+        assert len(store.interactions(after=position)) == 0
+        store.write_events([ev(3, "c", ts=10.0), ev(4, "a", ts=70.0, type="click")])  # the first arrives late
+        new = store.interactions(after=position)
+        assert list(new.ts) == [10.0, 70.0] and bool((new.event_id > position).all())
+        assert sorted(np.concatenate([seen.event_id, new.event_id]).tolist()) == sorted(store.interactions().event_id.tolist())
+        assert list(store.interactions(types=["click"], after=position).ts) == [70.0]
+
+    def test_event_ids_are_committed_in_id_order_across_connections(self, store) -> None:  # type: ignore[no-untyped-def]
+        import threading
+
+        from shopsage.data.stores import open_store
+
+        store.write_events([ev(0, "a", user="u1", ts=0.0), ev(0, "b", user="u2", pos=1, ts=0.0)])  # no row to wait on
+        other, reader = open_store(store.url), open_store(store.url)  # another worker, and a reader
+        try:
+            with store.transaction():
+                store.write_events([ev(1, "a", user="u1", ts=1.0)])  # holds its id, not yet committed
+                later = threading.Thread(target=lambda: other.write_events([ev(2, "b", user="u2", ts=2.0)]))
+                later.start()
+                later.join(0.5)
+                assert later.is_alive(), "a second writer's events committed while the first's were in flight"
+                assert len(reader.interactions()) == 2
+            later.join(30)
+            inter = reader.interactions()
+            assert inter.ts[np.argsort(inter.event_id)].tolist() == [0.0, 0.0, 1.0, 2.0]
+        finally:
+            other.close()
+            reader.close()
 
     def test_judgments_documents_quarantine(self, store) -> None:  # type: ignore[no-untyped-def]
         store.write_items([ItemRow("p1", "Angle bracket")])

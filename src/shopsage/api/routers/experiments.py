@@ -37,7 +37,8 @@ def list_experiments(request: Request) -> list[ExperimentConfig]:
              dependencies=[Depends(require_admin)])
 def create_experiment(exp: ExperimentConfig, request: Request) -> ExperimentConfig:
     """Create a running experiment: variants are checked against the service's pipelines and registry, the
-    sample size is planned unless ``planned_units`` is given."""
+    sample size is planned unless ``planned_units`` is given (or ``allocation`` is ``bandit``: a contextual
+    bandit then chooses each request's variant, with the settings of ``bandit``)."""
     from shopsage.experiments.book import create_experiment as create
 
     svc = current(request)
@@ -66,7 +67,9 @@ def report(name: Name, request: Request,
                                              "(lifecycle, value, interest; exploratory).")] = False) -> dict[str, Any]:
     """Per variant: click-through, add-to-cart and conversion rates and revenue per session with 95%
     intervals; per variant against the first: differences, lifts, p-values; the sample-ratio check; the
-    sequential test's always-valid p-value and decision."""
+    sequential test's always-valid p-value and decision. An experiment allocated by a bandit
+    (``allocation = "bandit"``) answers instead each variant's off-policy value (ips, snips; dm and dr for
+    0/1 rewards) with bootstrap intervals, the logged and current traffic shares and the favoured variant."""
     from shopsage.evaluate.abtest_report import experiment_report
 
     svc = current(request)

@@ -16,20 +16,22 @@ import contextlib
 import csv
 import gzip
 import io
+import json
 import zipfile
 import zlib
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
 
+from shopsage.data.cleaning import BadValue
 from shopsage.data.importers.base import Reject
 from shopsage.data.importers.limits import DEFAULT_LIMITS, ImportLimits
 from shopsage.data.rows import RowKey
 from shopsage.errors import ImportFormatError
 
 __all__ = ["ImportLimits", "DEFAULT_LIMITS", "SourceLine", "open_source", "read_lines", "CsvRecords",
-           "TRUNCATED_LAST_LINE"]
+           "TRUNCATED_LAST_LINE", "json_object"]
 
 TRUNCATED_LAST_LINE = "truncated last line (the file ends without a newline)"
 
@@ -168,6 +170,36 @@ def read_lines(path: Path, encoding: str = "utf-8", skip_header: bool = False, *
                                  f"re-save the file as {encoding}", not ended)
                 continue
             yield SourceLine(lineno, text, text, None, not ended)
+
+
+def json_object(text: str, limits: ImportLimits = DEFAULT_LIMITS) -> tuple[dict[str, Any] | None, str | None]:
+    """``(object, None)`` for a line holding one JSON object, else ``(None, why)``: not JSON, not an
+    object, a number longer than ``limits.max_number_chars`` (refused before ``int()`` sees it), NaN or
+    Infinity, or nested past what the parser recurses into. Callers check the rest of the limits on
+    the parsed value (:func:`shopsage.data.cleaning.check_json_value`)."""
+    limit = limits.max_number_chars
+
+    def number(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+        def parse(t: str) -> int | float:
+            if len(t) > limit:
+                raise BadValue(f"a number of {len(t):,} characters (at most {limit}, ImportLimits.max_number_chars)")
+            return kind(t)
+        return parse
+
+    def constant(name: str) -> None:
+        raise BadValue(f"{name} is not a number JSON allows")
+
+    try:
+        row = json.loads(text, parse_int=number(int), parse_float=number(float), parse_constant=constant)
+    except BadValue as exc:
+        return None, str(exc)
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON ({exc})"
+    except RecursionError:
+        return None, f"nested more than {limits.max_depth} levels deep (ImportLimits.max_depth)"
+    if not isinstance(row, dict):
+        return None, f"a JSON {type(row).__name__}, not an object: each line must be one JSON object"
+    return row, None
 
 
 class CsvRecord(NamedTuple):

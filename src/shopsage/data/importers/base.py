@@ -37,7 +37,7 @@ from shopsage.data.stores.base import StoreWriter
 from shopsage.errors import ImportFormatError, StrictImportError
 from shopsage.feedback.records import ExposureRow
 
-__all__ = ["Reject", "Record", "Importer", "ImportSummary", "run_import", "source_name"]
+__all__ = ["Reject", "ShownAnswer", "Record", "Importer", "ImportSummary", "run_import", "source_name"]
 
 
 class Reject(NamedTuple):
@@ -48,9 +48,18 @@ class Reject(NamedTuple):
     raw: str
 
 
-Record = ItemRow | EventRow | JudgmentRow | DocumentRow | Reject | EventBlock | ExposureRow
-"""What ``Importer.records()`` yields; an EventBlock carries many events (of one line, say) at once; an
-ExposureRow is one shown item of an answer (the ``ubi`` format's queries)."""
+class ShownAnswer(NamedTuple):
+    """What one answer showed, read from one source line (a ``ubi`` query): one ExposureRow per shown
+    item. Row ``i`` is keyed ``(source, line, i)``, so a row the store refuses (a conflicting
+    duplicate of a stored answer) is quarantined at its line."""
+
+    key: RowKey
+    rows: tuple[ExposureRow, ...]
+
+
+Record = ItemRow | EventRow | JudgmentRow | DocumentRow | Reject | EventBlock | ShownAnswer
+"""What ``Importer.records()`` yields; an EventBlock carries many events (of one line, say) at once; a
+ShownAnswer the exposures of one answer."""
 
 
 def source_name(path: Path) -> str:
@@ -87,6 +96,8 @@ class Importer:
 
     format: ClassVar[str]
     description: ClassVar[str] = ""
+    limits: ImportLimits = DEFAULT_LIMITS
+    """The per-row limits (set by ``__init__``; a wrapping importer that skips it still has them)."""
 
     def __init__(self, path: Path | str, limits: ImportLimits | None = None, **options: Any) -> None:
         self.path = Path(path)
@@ -122,6 +133,7 @@ class _Batch:
         self.judgments: list[JudgmentRow] = []
         self.documents: list[DocumentRow] = []
         self.exposures: list[ExposureRow] = []
+        self.exposure_keys: list[RowKey] = []  # where each exposure was read (its quarantine key)
         self.rejects: list[Reject] = []
         self.last_key: RowKey | None = None
         self.size = 0  # rows added so far
@@ -219,6 +231,14 @@ class _ImportRun:
                 batch.size += n
                 if n:
                     batch.last_key = RowKey(rec.source[-1], rec.line[-1], rec.pos[-1])
+            elif isinstance(rec, ShownAnswer):
+                n = len(rec.rows)
+                self.summary.read += n
+                self.refused_only = self.refused_only and not n
+                batch.exposures.extend(rec.rows)
+                batch.exposure_keys.extend(rec.key._replace(pos=i) for i in range(n))
+                batch.size += n
+                batch.last_key = rec.key
             else:
                 self.summary.read += 1
                 if isinstance(rec, EventRow):
@@ -229,9 +249,6 @@ class _ImportRun:
                     self.add_item(rec)
                 elif isinstance(rec, JudgmentRow):
                     batch.judgments.append(rec)
-                    self.refused_only = False
-                elif isinstance(rec, ExposureRow):
-                    batch.exposures.append(rec)
                     self.refused_only = False
                 else:
                     batch.documents.append(rec)
@@ -266,7 +283,7 @@ def _write_batch(store: StoreWriter, batch: _Batch, summary: ImportSummary, stri
             res = write(rows)  # type: ignore[operator,arg-type]
             for i, reason in res.conflicts:
                 row = rows.row(i) if isinstance(rows, EventBlock) else rows[i]
-                key = getattr(row, "key", None) or RowKey(kind, 0, 0)
+                key = batch.exposure_keys[i] if kind == "exposures" else getattr(row, "key", None) or RowKey(kind, 0, 0)
                 if strict:
                     raise StrictImportError(key.source, key.line, reason)
                 quarantine.append(QuarantineRow.safe(key, reason, repr(tuple(row))))

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from shopsage.errors import ImportFormatError
 
-__all__ = ["ImportLimits", "DEFAULT_LIMITS"]
+__all__ = ["ImportLimits", "DEFAULT_LIMITS", "MAX_DEPTH"]
+
+MAX_DEPTH = 256
+"""Deepest ``max_depth`` allowed: records are checked recursively, well within Python's recursion limit."""
 
 
 @dataclass(frozen=True)
 class ImportLimits:
     """Per-row limits every importer applies. A row beyond one goes to the quarantine with a reason
     naming the limit; the file is never aborted for it. Pass ``limits=ImportLimits(...)`` to
-    ``get_importer`` to change them."""
+    ``get_importer`` to change them; on the command line each is an option of ``shopsage import``
+    (``--max-line-bytes`` for ``max_line_bytes``...)."""
 
     max_line_bytes: int = 1 << 20
     """Bytes in one line (1 MiB). A longer line is quarantined with its first bytes, never read whole."""
@@ -39,6 +44,12 @@ class ImportLimits:
                      "give_up_after"):
             if getattr(self, name) < 1:
                 raise ImportFormatError(f"ImportLimits.{name} must be at least 1, not {getattr(self, name)}")
+        if self.max_depth > MAX_DEPTH:
+            raise ImportFormatError(f"ImportLimits.max_depth must be at most {MAX_DEPTH}, not {self.max_depth}: "
+                                    "JSON nested deeper is refused whatever the limit")
+        for name in ("min_rating", "max_rating"):
+            if not math.isfinite(getattr(self, name)):
+                raise ImportFormatError(f"ImportLimits.{name} must be a finite number, not {getattr(self, name)}")
         if not self.min_rating <= self.max_rating:
             raise ImportFormatError(f"ImportLimits.min_rating ({self.min_rating}) is above max_rating ({self.max_rating})")
 

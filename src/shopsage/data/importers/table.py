@@ -39,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from shopsage.data.cleaning import BadValue, check_id, check_int64, check_json_value, parse_timestamp
-from shopsage.data.importers._lines import CsvRecord, CsvRecords, SourceLine, read_lines
+from shopsage.data.importers._lines import CsvRecord, CsvRecords, SourceLine, json_object, read_lines
 from shopsage.data.importers.base import Importer, Record, Reject, source_name
 from shopsage.data.rows import EventRow, ItemRow, JudgmentRow, RowKey
 from shopsage.data.schema import Event, Item, Judgment
@@ -116,7 +116,7 @@ class TableImporter(Importer):
             yield from self._parquet_rows(src)
         elif fmt == "jsonl":
             for line in read_lines(self.path, self.mapping.encoding, limits=self.limits):
-                row, problem = (None, line.problem) if line.text is None else self._json(line.text)
+                row, problem = (None, line.problem) if line.text is None else json_object(line.text, self.limits)
                 yield line.lineno, row, line.raw, partial(_reject_line, line, src, problem)
         else:
             yield from self._csv_rows(src)
@@ -135,31 +135,6 @@ class TableImporter(Importer):
         except (pa.ArrowException, OSError, ValueError, EOFError) as exc:
             raise ImportFormatError(f"{self.path} is not a readable Parquet file ({str(exc)[:300]}); rows before row "
                                     f"{n + 1} are imported. Export the file again and re-run: stored rows are skipped.") from None
-
-    def _json(self, text: str) -> tuple[dict[str, Any] | None, str | None]:
-        limit = self.limits.max_number_chars
-
-        def number(kind: type[int] | type[float]) -> Callable[[str], int | float]:
-            def parse(t: str) -> int | float:
-                if len(t) > limit:
-                    raise BadValue(f"a number of {len(t):,} characters (at most {limit}, ImportLimits.max_number_chars)")
-                return kind(t)
-            return parse
-
-        def constant(name: str) -> None:
-            raise BadValue(f"{name} is not a number JSON allows")
-
-        try:
-            row = json.loads(text, parse_int=number(int), parse_float=number(float), parse_constant=constant)
-        except BadValue as exc:
-            return None, str(exc)
-        except json.JSONDecodeError as exc:
-            return None, f"not valid JSON ({exc})"
-        except RecursionError:
-            return None, f"nested more than {self.limits.max_depth} levels deep (ImportLimits.max_depth)"
-        if not isinstance(row, dict):
-            return None, f"a JSON {type(row).__name__}, not an object: each line must be one JSON object"
-        return row, None
 
     def _csv_rows(self, src: str) -> Iterator[tuple[int, dict[str, Any] | None, str, Callable[[str], Reject]]]:
         rows = CsvRecords(self.path, self.mapping.encoding, self.mapping.delimiter, limits=self.limits)
@@ -235,7 +210,7 @@ class TableImporter(Importer):
         if m.kind == "items" and isinstance(out.get("category_path"), str):
             out["category_path"] = [c.strip() for c in out["category_path"].replace(">", "/").split("/") if c.strip()]
         if m.kind == "events" and out.get("context") is not None and isinstance(out["context"], str):
-            context, problem = self._json(out["context"])
+            context, problem = json_object(out["context"], lim)
             if context is None:
                 raise BadValue(f"context is not a JSON object: {problem}")
             check_json_value(context, "context", lim.max_depth, lim.max_field_chars)

@@ -21,9 +21,13 @@ A folder with ``ubi_queries.jsonl`` and/or ``ubi_events.jsonl`` (one UBI documen
   actions (``product_hover``, ``brand_filter``, ``login``...) are quarantined with the reason.
 
 Every line is read with the import limits; a bad line (not JSON, no ``query_id``, a timestamp
-without a time zone, an unknown action, an id with control characters...) goes to the quarantine
-with its reason and the rest is stored. Ids are pseudonymised and queries scrubbed on the way in by
-the shop's privacy edge, as every import is.
+without a time zone or not text, an unknown action, an id with control characters, a value of the
+wrong JSON type...) goes to the quarantine with its reason and the rest is stored. Within a file, a
+``query_id`` read again is quarantined as an exact duplicate of its first line (or a conflicting
+one when the answer differs), and so is an event document repeated whole; an answer already stored
+by an earlier import counts as already present (other content: a conflict, quarantined at its
+line). Ids are pseudonymised and queries scrubbed on the way in by the shop's privacy edge, as
+every import is.
 """
 
 from __future__ import annotations
@@ -32,14 +36,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from shopsage.data.cleaning import BadValue, check_id, check_json_value, check_text, parse_timestamp
-from shopsage.data.importers._lines import read_lines
-from shopsage.data.importers.base import Importer, Record, Reject, source_name
-from shopsage.data.importers.table import TableImporter
+from shopsage.data.importers._lines import json_object, read_lines
+from shopsage.data.importers.base import Importer, Record, ShownAnswer, source_name
 from shopsage.data.rows import EventRow, RowKey
 from shopsage.errors import ImportFormatError
 from shopsage.feedback.records import EXPOSURE_KINDS, ExposureRow
 
-__all__ = ["UbiImporter", "QUERIES_FILE", "EVENTS_FILE", "ACTIONS", "ACTION_OF", "RECOMMENDATIONS_APPLICATION"]
+__all__ = ["UbiImporter", "QUERIES_FILE", "EVENTS_FILE", "ACTIONS", "ACTION_OF", "RECOMMENDATIONS_APPLICATION",
+           "MAX_POSITION"]
 
 QUERIES_FILE = "ubi_queries.jsonl"
 EVENTS_FILE = "ubi_events.jsonl"
@@ -53,6 +57,10 @@ ACTIONS: dict[str, str] = {"click": "click", "click_through": "click", "add_to_c
 ACTION_OF: dict[str, str] = {"click": "click", "add_to_cart": "add_to_cart", "purchase": "purchase", "view": "view",
                              "impression": "impression", "search": "on_search"}
 """ShopSage event type -> UBI ``action_name`` (the export's)."""
+
+
+MAX_POSITION = 2**31 - 1
+"""Largest position an answer can show an item at (the store's 32-bit position column)."""
 
 
 def _id(value: Any, what: str) -> str:
@@ -73,6 +81,17 @@ def _obj(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
+def _timestamp(value: Any) -> float:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
+        raise BadValue("timestamp must be ISO 8601 text with a time zone (or Unix seconds)")
+    return parse_timestamp(value)
+
+
+def _shown(value: Any) -> str:
+    """A value for a reason, cut short (a 100,000-character kind must not become a 100,000-character reason)."""
+    return repr(value)[:60]
+
+
 class UbiImporter(Importer):
     format = "ubi"
     description = f"a folder with {QUERIES_FILE} and/or {EVENTS_FILE} (OpenSearch User Behavior Insights)"
@@ -86,35 +105,37 @@ class UbiImporter(Importer):
         if not files:
             raise ImportFormatError(f"{self.path} holds neither {QUERIES_FILE} nor {EVENTS_FILE}: export them from the "
                                     "ubi_queries and ubi_events indexes as JSON Lines, one document a line.")
+        seen: dict[Any, tuple[int, int]] = {}  # query_id (or a whole event) -> (its first line, its rows' digest)
         for path, parse in files:
             src = source_name(path)
+            seen.clear()
             for line in read_lines(path, limits=self.limits):
                 if line.text is None:
                     yield line.reject(src)
                     continue
-                doc, problem = TableImporter._json(self, line.text)  # type: ignore[arg-type]  # needs only .limits
+                doc, problem = json_object(line.text, self.limits)
                 if doc is None:
                     yield line.reject(src, problem)
                     continue
                 try:
                     check_json_value(doc, "the document", self.limits.max_depth, self.limits.max_field_chars)
-                    yield from parse(doc, RowKey(src, line.lineno, 0))
+                    yield _first_time(parse(doc, RowKey(src, line.lineno, 0)), seen, line.lineno)
                 except BadValue as exc:
                     yield line.reject(src, str(exc))
 
-    def _query(self, doc: dict[str, Any], key: RowKey) -> Iterator[Record]:
+    def _query(self, doc: dict[str, Any], key: RowKey) -> tuple[str, ShownAnswer]:
         qid = _id(doc.get("query_id"), "query_id")
         attrs = _obj(doc.get("query_attributes"), "query_attributes")
-        hits = doc.get("query_response_hit_ids") or []
-        if not isinstance(hits, list):
+        hits = doc.get("query_response_hit_ids")
+        if hits is not None and not isinstance(hits, list):
             raise BadValue("query_response_hit_ids must be a list of ids")
-        items = [_id(h, "a hit id") for h in hits]
+        items = [_id(h, "a hit id") for h in hits or ()]
         if len(set(items)) != len(items):
             raise BadValue("query_response_hit_ids names an id twice: an answer shows each item once")
-        ts = parse_timestamp(doc.get("timestamp"))
+        ts = _timestamp(doc.get("timestamp"))
         kind = attrs.get("kind", "search")
         if kind not in EXPOSURE_KINDS:
-            raise BadValue(f"query_attributes.kind {kind!r} is not one of {', '.join(EXPOSURE_KINDS)}")
+            raise BadValue(f"query_attributes.kind {_shown(kind)} is not one of {', '.join(EXPOSURE_KINDS)}")
         probs = attrs.get("propensities")
         if probs is not None and (not isinstance(probs, list) or len(probs) != len(items) or not all(
                 p is None or (isinstance(p, int | float) and not isinstance(p, bool) and 0 < p <= 1) for p in probs)):
@@ -123,27 +144,25 @@ class UbiImporter(Importer):
         if query is not None and not isinstance(query, str):
             raise BadValue("user_query must be a string")
         query = check_text(query, "user_query", self.limits.max_field_chars) or None
-        scenario = attrs.get("scenario") or "search"
+        scenario = _id(attrs.get("scenario") or "search", "query_attributes.scenario")
         names = {k: _opt_id(attrs.get(k), f"query_attributes.{k}") for k in ("experiment", "variant", "user_id",
                                                                               "session_id")}
         session = names["session_id"] if "session_id" in attrs else _opt_id(doc.get("client_id"), "client_id")
         if not items:
-            yield Reject(key, "a query with no hits shows nothing: no exposure to store", "")  # counted, kept visible
-            return
+            raise BadValue("a query with no hits shows nothing: no exposure to store")
         first = attrs.get("first_position", 1)
-        if isinstance(first, bool) or not isinstance(first, int) or first < 1:
-            raise BadValue("query_attributes.first_position must be a positive integer")
-        for i, item in enumerate(items):
-            yield ExposureRow(qid, first + i, kind, _id(scenario, "query_attributes.scenario"), names["experiment"],
-                              names["variant"], names["user_id"], session, item,
-                              1.0 if probs is None else None if probs[i] is None else float(probs[i]), ts,
-                              query if kind == "search" else None)
+        if isinstance(first, bool) or not isinstance(first, int) or not 1 <= first <= MAX_POSITION - len(items) + 1:
+            raise BadValue(f"query_attributes.first_position must be an integer from 1 to {MAX_POSITION - len(items) + 1:,}")
+        return qid, ShownAnswer(key, tuple(
+            ExposureRow(qid, first + i, kind, scenario, names["experiment"], names["variant"], names["user_id"], session,
+                        item, 1.0 if probs is None else None if probs[i] is None else float(probs[i]), ts,
+                        query if kind == "search" else None)
+            for i, item in enumerate(items)))
 
-    def _event(self, doc: dict[str, Any], key: RowKey) -> Iterator[Record]:
+    def _event(self, doc: dict[str, Any], key: RowKey) -> tuple[int, EventRow]:
         action = doc.get("action_name")
         if not isinstance(action, str) or action not in ACTIONS:
-            shown = repr(action)[:60]
-            raise BadValue(f"action_name {shown} is not one ShopSage stores ({', '.join(ACTIONS)})")
+            raise BadValue(f"action_name {_shown(action)} is not one ShopSage stores ({', '.join(ACTIONS)})")
         typ = ACTIONS[action]
         attrs = _obj(doc.get("event_attributes"), "event_attributes")
         obj = _obj(attrs.get("object"), "event_attributes.object")
@@ -171,7 +190,20 @@ class UbiImporter(Importer):
             context["recomm_id" if attrs.get("recomm_id") == qid else "query_id"] = qid
         if ordinal is not None:
             context["position"] = ordinal
-        yield EventRow(key, typ, item, user, session, query if typ == "search" else None,
-                       None if value is None else float(value), parse_timestamp(doc.get("timestamp")), None, None,
+        row = EventRow(key, typ, item, user, session, query if typ == "search" else None,
+                       None if value is None else float(value), _timestamp(doc.get("timestamp")), None, None,
                        context or None)
+        return hash(repr(row[1:])), row  # an event is known by what it says, not by its line
 
+
+def _first_time(parsed: tuple[Any, Record], seen: dict[Any, tuple[int, int]], line: int) -> Record:
+    """The record of one line, unless an earlier line of the file said it: a query_id read again is a
+    duplicate (exact, or conflicting when its answer differs), and so is an event repeated whole."""
+    name, record = parsed
+    digest = hash(record.rows) if isinstance(record, ShownAnswer) else 0
+    first = seen.setdefault(name, (line, digest))
+    if first[0] == line:
+        return record
+    if first[1] == digest:
+        raise BadValue(f"exact duplicate of line {first[0]}")
+    raise BadValue(f"conflicting duplicate: query_id {name} was read at line {first[0]} with another answer")

@@ -124,7 +124,12 @@ class StoreReader(Protocol):
 
     def user_ids(self) -> dict[str, int]: ...
 
-    def interactions(self, types: Sequence[str] | None = None, split: str | None = None) -> Interactions: ...
+    def interactions(self, types: Sequence[str] | None = None, split: str | None = None, after: int = 0) -> Interactions:
+        """Stored events as columns; with ``after``, only those whose ``event_id`` is larger: the ones stored
+        since a reader saw ``event_id`` ``after`` (ids grow in commit order, so none is skipped; events with
+        old timestamps that arrive late are in). Erasure deletes events, and SQLite may give a deleted last
+        id out again: a reader that finds a new record in :meth:`erasures` reads everything again."""
+        ...
 
     def query_events(self, types: Sequence[str]) -> list[tuple[str, str]]: ...
 
@@ -192,7 +197,19 @@ class StoreWriter(Protocol):
     def erase_user(self, user_ext_id: str) -> dict[str, int]:
         """Delete the user's events, their sessions' events, their users row, the digests of their
         requests, their API quarantine rows and the exposures shown to them or their sessions, and write
-        an audit record (a hash of the id), in one transaction; returns the counts."""
+        an audit record (a hash of the id), in one transaction; returns the counts. The user and their
+        sessions stay erased: the store keeps their hashes as tombstones and stores no event or exposure
+        of them again, from any write path (:mod:`shopsage.data.stores.tombstones`)."""
+        ...
+
+    def lift_erasure(self, user_ext_id: str) -> dict[str, int]:
+        """Delete the tombstones of the user's erasures (with an audit record), so their events are stored
+        again; returns ``{"users": n, "sessions": n}`` removed. Only with the shopper's consent."""
+        ...
+
+    def prune_requests(self, before: float) -> int:
+        """Forget the exactly-once records of requests made before ``before`` (epoch s): a retry of one is
+        then a new request. Returns how many went."""
         ...
 
     def write_exposures(self, rows: Sequence[ExposureRow]) -> WriteResult:

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from shopsage.data.rows import WriteResult
+from shopsage.data.stores import tombstones
 from shopsage.feedback.attribution import DEFAULT_WINDOW_S, Outcome, attribute, reference
 from shopsage.feedback.records import ATTRIBUTED_TYPES, EXPOSURE_KINDS, AttributedEvent, ExposureRow
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["write_exposures", "read_exposures", "read_attributed", "erase_exposures", "COLUMNS"]
 
 COLUMNS = ("exposure_id", "position", "kind", "scenario", "experiment", "variant", "user_id", "session_id", "item",
-           "propensity", "ts", "query")
+           "propensity", "ts", "query", "variant_propensity")
 """The table's columns, in :class:`~shopsage.feedback.records.ExposureRow`'s field order."""
 _PAGE = 10_000
 _CHUNK = 900
@@ -42,12 +43,14 @@ def _invalid(r: ExposureRow) -> str | None:
         return f"refused: kind {r.kind!r} is not one of {', '.join(EXPOSURE_KINDS)}"
     if r.propensity is not None and not 0.0 < r.propensity <= 1.0:
         return f"refused: propensity {r.propensity} is not in (0, 1]"
+    if r.variant_propensity is not None and not 0.0 < r.variant_propensity <= 1.0:
+        return f"refused: variant_propensity {r.variant_propensity} is not in (0, 1]"
     return None
 
 
 def _row(v: Sequence[Any]) -> ExposureRow:
     return ExposureRow(str(v[0]), int(v[1]), v[2], v[3], v[4], v[5], v[6], v[7], v[8],
-                       None if v[9] is None else float(v[9]), float(v[10]), v[11])
+                       None if v[9] is None else float(v[9]), float(v[10]), v[11], None if v[12] is None else float(v[12]))
 
 
 def _stored(store: SqlStore, ids: Sequence[str]) -> dict[tuple[str, int], ExposureRow]:
@@ -60,15 +63,17 @@ def _stored(store: SqlStore, ids: Sequence[str]) -> dict[tuple[str, int], Exposu
 
 def write_exposures(store: SqlStore, rows: Sequence[ExposureRow]) -> WriteResult:
     """Store new exposures in one transaction; identical ones count as present, a stored key with other
-    content (or an invalid row) is a conflict, indexed by position in ``rows``."""
+    content (or an invalid row, or one shown to an erased user or session) is a conflict, indexed by
+    position in ``rows``."""
     res = WriteResult()
     if not rows:
         return res
     with store.transaction():
+        erased = set(tombstones.erased_positions(store, [r.user_id for r in rows], [r.session_id for r in rows]))
         stored = _stored(store, [r.exposure_id for r in rows])
         fresh: list[tuple[Any, ...]] = []
         for i, r in enumerate(rows):
-            why = _invalid(r)
+            why = tombstones.ERASED_REASON if i in erased else _invalid(r)
             if why is not None:
                 res.conflicts.append((i, why))
                 continue

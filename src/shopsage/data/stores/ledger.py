@@ -10,7 +10,10 @@ Functions over a :class:`~shopsage.data.stores.sql.SqlStore`, behind its ``inges
   SQLite's single writer), then reads the recorded answer;
 - an event id is deduplicated by the ``events.ext_id`` unique index: the same content is a
   duplicate, other content an :class:`~shopsage.errors.EventConflictError` naming both versions,
-  checked again after the insert for an id a concurrent writer stored first.
+  checked again after the insert for an id a concurrent writer stored first;
+- events of an erased user or session (the store's tombstones, :mod:`~shopsage.data.stores.tombstones`)
+  are quarantined redacted and counted in ``quarantined``, never stored; request records older than
+  the retention are pruned (:func:`prune_requests`, :mod:`~shopsage.data.stores.retention`).
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from shopsage.data.rows import EventRow, QuarantineRow, RowKey
+from shopsage.data.stores import tombstones
 from shopsage.data.stores.base import UNKNOWN_ITEMS, IngestOutcome, UnknownItems
 from shopsage.data.stores.exposures import erase_exposures
+from shopsage.data.stores.tombstones import subject_hash
 from shopsage.errors import (
     EventConflictError,
     IdempotencyKeyReusedError,
@@ -36,7 +41,7 @@ from shopsage.errors import (
 if TYPE_CHECKING:
     from shopsage.data.stores.sql import SqlStore
 
-__all__ = ["ingest_events", "erase_user", "user_sessions", "audit_log", "erasures", "key_hash", "subject_hash", "event_json",
+__all__ = ["ingest_events", "erase_user", "prune_requests", "user_sessions", "audit_log", "erasures", "key_hash", "subject_hash", "event_json",
            "REQUEST_SOURCE"]
 
 REQUEST_SOURCE = "api/requests"
@@ -52,12 +57,6 @@ _STORED_FROM = ("events e JOIN sources s ON s.id = e.src LEFT JOIN users u ON u.
 def key_hash(key: str) -> str:
     """What ``ingest_requests`` keeps of an Idempotency-Key: its SHA-256, hex."""
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def subject_hash(kind: str, ext_id: str) -> str:
-    """The audit log's reference to a user: a SHA-256 of the kind and the id (not reversible; with
-    ids pseudonymised at the edge it hashes a keyed hash), so "was X erased?" can be answered."""
-    return hashlib.sha256(f"shopsage:{kind}:{ext_id}".encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def event_json(r: EventRow) -> dict[str, Any]:
@@ -184,7 +183,16 @@ def ingest_events(store: SqlStore, rows: Sequence[EventRow], request_key: str | 
             rows = [r._replace(key=RowKey(REQUEST_SOURCE, request_id, i)) for i, r in enumerate(rows)]
         for u in {r.user for r in rows if r.user is not None}:
             store._users.pop(u, None)  # another process may have erased the user: look the id up again
-        fresh, duplicates = _sort_by_id(store, rows, loose)
+        erased = tombstones.erased_positions(store, [r.user for r in rows], [r.session for r in rows])
+        if erased:  # quarantined redacted (write_quarantine keeps no content of them), never stored
+            store.write_quarantine([QuarantineRow(rows[i].key, tombstones.ERASED_REASON, tombstones.REDACTED_RAW)
+                                    for i in erased])
+            gone = set(erased)
+            kept = [i for i in range(len(rows)) if i not in gone]
+            fresh, duplicates = _sort_by_id(store, [rows[i] for i in kept], {j for j, i in enumerate(kept) if i in loose})
+            fresh = [kept[j] for j in fresh]
+        else:
+            fresh, duplicates = _sort_by_id(store, rows, loose)
         held: list[int] = []
         unknown = _unknown_items(store, [rows[i] for i in fresh]) if unknown_items != "accept" else []
         if unknown:
@@ -208,7 +216,7 @@ def ingest_events(store: SqlStore, rows: Sequence[EventRow], request_key: str | 
             store.write_quarantine([QuarantineRow(rows[i].key, f"unknown item {rows[i].item!r}: not in the catalogue",
                                                   json.dumps(event_json(rows[i]), ensure_ascii=False))
                                     for i in held])
-        out = IngestOutcome(len(fresh), duplicates, len(held), False, fresh)
+        out = IngestOutcome(len(fresh), duplicates, len(held) + len(erased), False, fresh)
         if request_id is not None:
             store._exec("UPDATE ingest_requests SET accepted = ?, duplicates = ?, quarantined = ? WHERE id = ?",
                         (out.accepted, out.duplicates, out.quarantined, request_id))
@@ -255,6 +263,7 @@ def erase_user(store: SqlStore, user: str) -> dict[str, int]:
     if not user:
         raise ValidationError("erase_user needs a user id")
     with store.transaction():
+        store._erasure_lock(exclusive=True)  # no write that checked the tombstones before us commits after
         found = store._query("SELECT id FROM users WHERE ext_id = ?", (user,))
         uid = int(found[0][0]) if found else None
         sessions = user_sessions(store, user) if uid is not None else []
@@ -276,10 +285,27 @@ def erase_user(store: SqlStore, user: str) -> dict[str, int]:
         shown = erase_exposures(store, user, sessions)
         counts = {"events": events, "sessions": len(sessions), "users": users, "requests": len(requests),
                   "quarantined": quarantined, "exposures": shown}
+        at = time.time()
         store._exec("INSERT INTO audit_log (at, action, subject, counts, refs) VALUES (?, ?, ?, ?, ?)",
-                    (time.time(), "erase_user", subject_hash("user", user), json.dumps(counts, sort_keys=True),
+                    (at, "erase_user", subject_hash("user", user), json.dumps(counts, sort_keys=True),
                      json.dumps([subject_hash("session", s) for s in sessions])))
+        record = store._query("SELECT MAX(id) FROM audit_log WHERE action = 'erase_user' AND subject = ?",
+                              (subject_hash("user", user),))[0][0]
+        tombstones.bury(store, user, sessions, int(record), at)  # no later write stores them again
     return counts
+
+
+def prune_requests(store: SqlStore, before: float) -> int:
+    """Delete the exactly-once records of requests made before ``before`` (epoch s); returns how many.
+    A retry of such a request is a new request (its events with ids are still duplicates, by the events'
+    own unique ids). The newest record always stays: SQLite hands out the next row id after the largest
+    one left, and a reused id would be the key of stored events."""
+    with store.transaction():
+        newest = store._query("SELECT MAX(id) FROM ingest_requests")[0][0]
+        if newest is None:
+            return 0
+        return max(store._exec("DELETE FROM ingest_requests WHERE created_at < ? AND id < ?",
+                               (float(before), int(newest))).rowcount, 0)
 
 
 def erasures(store: SqlStore, after: int = 0) -> list[tuple[int, str, list[str]]]:

@@ -7,7 +7,7 @@ Each migration is a list of statements written once; ``{pk}``, ``{bigint}``, ``{
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "LATEST_VERSION", "SECONDARY_INDEXES"]
+__all__ = ["MIGRATIONS", "LATEST_VERSION", "SECONDARY_INDEXES", "TOMBSTONES_VERSION"]
 
 MIGRATIONS: list[list[str]] = [
     # 1: the domain tables
@@ -84,7 +84,24 @@ MIGRATIONS: list[list[str]] = [
             name TEXT PRIMARY KEY, scope TEXT NOT NULL, status TEXT NOT NULL, definition TEXT NOT NULL,
             created_at {float} NOT NULL, stopped_at {float})""",
     ],
+    # 6 (erasure tombstones, retention): one row per erased user and per session of theirs, by the same
+    # hash the audit log keeps (never the id), so that no write path stores their events again
+    # (shopsage.data.stores.tombstones; filled from the audit log of older stores when applied); pruning
+    # of exactly-once records by age reads created_at.
+    [
+        """CREATE TABLE tombstones (
+            subject TEXT PRIMARY KEY, kind TEXT NOT NULL, erasure {bigint} NOT NULL, at {float} NOT NULL)""",
+        "CREATE INDEX tombstones_erasure ON tombstones (erasure)",
+        "CREATE INDEX ingest_requests_created ON ingest_requests (created_at)",
+    ],
+    # 7 (bandit allocation): the probability the answer's variant had when a bandit chose it
+    # (shopsage.experiments.allocation); NULL under a hash split and outside experiments.
+    [
+        "ALTER TABLE exposures ADD COLUMN variant_propensity {float}",
+    ],
 ]
+TOMBSTONES_VERSION = 6
+"""The migration that created ``tombstones``: applying it fills them from the audit log's erasures."""
 
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -71,6 +71,17 @@ class PostgresStore(SqlStore):
     def _begin(self) -> None:
         self._conn.execute("BEGIN")
 
+    def _serialize_event_writes(self) -> None:
+        # an identity value is taken at INSERT but seen at COMMIT: without this, a reader could see id 11
+        # committed while id 10 is still in flight, and a reader resuming after 11 would never read 10
+        self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.events'))")
+
+    def _erasure_lock(self, exclusive: bool) -> None:
+        # event writes share it, an erasure holds it alone: a write that found no tombstone cannot commit
+        # its rows after an erasure deleted the user's others (shopsage.data.stores.tombstones)
+        kind = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        self._conn.execute(f"SELECT {kind}(hashtext(current_schema() || '.erasure'))")
+
     def _migrate(self) -> None:
         # one migrator at a time per schema, even across processes
         self._conn.execute("SELECT pg_advisory_lock(hashtext(current_schema()))")

@@ -31,7 +31,7 @@ from shopsage.data.rows import (
     item_digest,
 )
 from shopsage.data.schema import EVENT_TYPES
-from shopsage.data.stores import experiment_rows, exposures, ledger
+from shopsage.data.stores import experiment_rows, exposures, ledger, tombstones
 from shopsage.data.stores.base import (
     SPLIT_CODES,
     TYPE_CODES,
@@ -40,7 +40,7 @@ from shopsage.data.stores.base import (
     StoreStats,
     UnknownItems,
 )
-from shopsage.data.stores.migrations import LATEST_VERSION, MIGRATIONS, SECONDARY_INDEXES
+from shopsage.data.stores.migrations import LATEST_VERSION, MIGRATIONS, SECONDARY_INDEXES, TOMBSTONES_VERSION
 from shopsage.errors import SchemaVersionError, StoreError
 from shopsage.feedback.attribution import DEFAULT_WINDOW_S
 from shopsage.feedback.records import AttributedEvent, ExposureRow
@@ -115,6 +115,15 @@ class SqlStore:
     def _begin(self) -> None:
         self._conn.execute("BEGIN")
 
+    def _erasure_lock(self, exclusive: bool) -> None:
+        """Inside a transaction: serialise erasures (``exclusive``) against event writes (shared) until
+        it ends (:mod:`~shopsage.data.stores.tombstones`). Nothing to do where writers are serial anyway."""
+
+    def _serialize_event_writes(self) -> None:
+        """Inside a transaction about to insert events: wait for other writers' event transactions to end,
+        so that event ids are committed in id order and ``interactions(after=...)`` skips none (SQLite
+        has one writer at a time already)."""
+
     # -- plumbing --------------------------------------------------------------------
     def _reset_caches(self) -> None:
         self._sources: dict[str, int] = {}
@@ -170,6 +179,8 @@ class SqlStore:
             with self.transaction():
                 for stmt in MIGRATIONS[version - 1]:
                     self._exec(stmt.format(**self.ddl_types))
+                if version == TOMBSTONES_VERSION:
+                    tombstones.backfill(self)  # erasures made before: their users stay erased too
                 self._exec("INSERT INTO schema_version (version) VALUES (?)", (version,))
 
         self._ensure_indexes()
@@ -281,17 +292,31 @@ class SqlStore:
     def write_events(self, rows: Sequence[EventRow] | EventBlock) -> WriteResult:
         """Store new events. A key already stored with the same content counts as present;
         with other content it is a conflict (events are facts and never change). Invalid rows
-        are refused as conflicts too; ``conflicts`` indexes are positions in ``rows``.
+        are refused as conflicts too, and so are rows of an erased user or session
+        (:data:`~shopsage.data.stores.tombstones.ERASED_REASON`); ``conflicts`` indexes are positions in ``rows``.
 
         Works on columns: a fresh range of a file with valid rows, the bulk import case, costs
         no Python work per row beyond the database's own.
         """
-        res = WriteResult()
         b = rows if isinstance(rows, EventBlock) else EventBlock.from_rows(rows)
-        n = len(b)
-        if not n:
-            return res
+        if not len(b):
+            return WriteResult()
         with self.transaction():
+            erased = tombstones.erased_positions(self, b.user, b.session)
+            if not erased:
+                return self._write_block(b)
+            gone = set(erased)
+            kept = [i for i in range(len(b)) if i not in gone]
+            res = self._write_block(EventBlock.from_rows([b.row(i) for i in kept])) if kept else WriteResult()
+            res.conflicts = sorted([(kept[j], why) for j, why in res.conflicts]
+                                   + [(i, tombstones.ERASED_REASON) for i in erased])
+            return res
+
+    def _write_block(self, b: EventBlock) -> WriteResult:
+        res = WriteResult()
+        n = len(b)
+        with self.transaction():
+            self._serialize_event_writes()
             users, items = self._users, self._items
             self._ensure_ids("users", users, b.user)
             self._ensure_ids("items", items, b.item)
@@ -388,12 +413,14 @@ class SqlStore:
                                  lambda r: (r.text, r.label, r.category, r.language))
 
     def write_quarantine(self, rows: Sequence[QuarantineRow]) -> WriteResult:
-        """Keep rejected rows with their reason; a row quarantined before counts as present."""
+        """Keep rejected rows with their reason; a row quarantined before counts as present. Rows of an
+        erased user or session are kept redacted (:func:`shopsage.data.stores.tombstones.redact`)."""
         res = WriteResult()
         if not rows:
             return res
         with self.transaction():
             now = time.time()
+            rows = tombstones.redact(self, rows)  # nothing of an erased shopper's rows, ever
             values = [(self._source_id(r.key.source), r.key.line, r.key.pos, r.reason, r.raw, now) for r in rows]
             res.inserted = self._bulk_insert("quarantine", ("src", "line", "pos", "reason", "raw", "created_at"), values)
             res.already_present = len(rows) - res.inserted
@@ -410,6 +437,14 @@ class SqlStore:
 
     def user_sessions(self, user: str) -> list[str]:
         return ledger.user_sessions(self, user)
+
+    def lift_erasure(self, user: str) -> dict[str, int]:
+        """Let ``user``'s events be stored again (:func:`shopsage.data.stores.tombstones.lift`)."""
+        return tombstones.lift(self, user)
+
+    def prune_requests(self, before: float) -> int:
+        """Forget exactly-once records older than ``before`` (:func:`shopsage.data.stores.ledger.prune_requests`)."""
+        return ledger.prune_requests(self, before)
 
     def erasures(self, after: int = 0) -> list[tuple[int, str, list[str]]]:
         """Erasures recorded after audit record ``after`` (:func:`shopsage.data.stores.ledger.erasures`)."""
@@ -506,9 +541,13 @@ class SqlStore:
             attrs = json.loads(r[8]) if r[8] else None
             yield int(r[0]), ItemRow(r[1], r[2], r[3], cat, r[5], r[6], r[7], attrs, bool(r[9]), r[10], r[11], r[12], r[13])
 
-    def interactions(self, types: Sequence[str] | None = None, split: str | None = None) -> Interactions:
+    def interactions(self, types: Sequence[str] | None = None, split: str | None = None, after: int = 0) -> Interactions:
+        """:meth:`~shopsage.data.stores.base.StoreReader.interactions` (``after``: events with a larger id only)."""
         where: list[str] = []
         params: list[Any] = []
+        if after:
+            where.append("id > ?")
+            params.append(int(after))
         if types:
             where.append(f"type IN ({','.join('?' * len(types))})")
             params.extend(types)
