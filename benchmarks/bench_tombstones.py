@@ -37,7 +37,7 @@ def _store(folder: str, buried: bool) -> Store:
     return store
 
 
-def _ids(block: int, per_user: int, per_session: int) -> tuple[list[str], list[str]]:
+def _ids(block: int, per_user: int, per_session: int) -> tuple[list[str | None], list[str | None]]:
     base = block * _BLOCK
     return ([f"user-{(base + i) // per_user}" for i in range(_BLOCK)],
             [f"sess-{(base + i) // per_session}" for i in range(_BLOCK)])
@@ -54,7 +54,7 @@ def check_cost() -> dict[str, float]:
                 users, sessions = _ids(b, per_user, per_session)
                 started = time.perf_counter()
                 with store.transaction():
-                    assert erased_positions(store, users, sessions) == []  # type: ignore[arg-type]
+                    assert erased_positions(store, users, sessions) == []  # type: ignore[arg-type]  # a SqlStore
                 times.append(time.perf_counter() - started)
             out[f"{label}_ms_per_block"] = round(statistics.median(times) * 1000, 1)
         store.close()
@@ -69,7 +69,7 @@ def import_rate(buried: bool) -> float:
         lines = list(range(b * _BLOCK, (b + 1) * _BLOCK))
         n = _BLOCK
         blocks.append(EventBlock(["f.txt"] * n, lines, [0] * n, ["view"] * n, [f"item-{i % 5000}" for i in range(n)],
-                                 users, sessions, [None] * n, [None] * n, [1.0e9 + x for x in lines], [None] * n,  # type: ignore[list-item]
+                                 users, sessions, [None] * n, [None] * n, [1.0e9 + x for x in lines], [None] * n,
                                  [None] * n, [None] * n, [None] * n))
     with tempfile.TemporaryDirectory() as folder:
         store = _store(folder, buried)
@@ -88,7 +88,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/tombstones.json"))
     args = ap.parse_args()
-    result: dict[str, object] = check_cost()
+    result: dict[str, object] = dict(check_cost())
     print(result, flush=True)
     rates: dict[str, list[float]] = {"none": [], "one_erased_user": []}
     for _ in range(args.reps):
