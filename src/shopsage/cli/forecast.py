@@ -114,9 +114,16 @@ def bench_trend(
     refresh: bool = typer.Option(False, "--refresh", help="Time the live trend's refreshes instead: replay the events "
                                  "a window at a time into a scratch store; each window's read of what arrived, against "
                                  "a read of every stored event, and the whole refresh (JSON only)."),
+    dp_epsilons: str = typer.Option(None, "--dp-epsilons", help="Score privacy.dp_trending instead: comma-separated "
+                                    "epsilons per release (such as 0.1,0.5,1,2); each window ranked by the private "
+                                    "release made before it, beside the same counts without noise and the served trending."),
+    dp_repeats: int = typer.Option(5, "--dp-repeats", min=1, help="--dp-epsilons: noise draws per epsilon (mean and spread)."),
+    max_contributions: int = typer.Option(None, "--max-contributions", min=1, help="--dp-epsilons: items one shopper "
+                                          "counts toward (default: privacy.budget.max_contributions)."),
 ) -> None:
     """Import the events into a scratch SQLite store, then rank each window's items by the trend model and by
-    the count trending served before, scored by NDCG@k against the window's actual counts."""
+    the count trending served before, scored by NDCG@k against the window's actual counts (--dp-epsilons: by
+    the private trending releases instead)."""
     import tempfile
 
     from shopsage.data.importers import get_importer
@@ -130,6 +137,10 @@ def bench_trend(
     if refresh:
         _refresh_timing(root, fmt, window, json_out)
         return
+    if dp_epsilons is not None:
+        _dp_trending(ctx, root, fmt, window, k, json_out, run_or_fail(lambda: _epsilons(dp_epsilons)), dp_repeats,
+                     max_contributions)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         store = run_or_fail(lambda: open_store(f"sqlite:///{Path(tmp) / 'trend.db'}"))
         try:
@@ -141,6 +152,40 @@ def bench_trend(
                                                 log=lambda m: err_console.print(m)))
     report.machine = describe()
     md = write_trend_report(report, json_out, command="shopsage bench trend " + " ".join(sys.argv[3:]))
+    typer.echo(md.read_text(encoding="utf-8"))
+
+
+def _epsilons(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"--dp-epsilons {text!r} must be comma-separated positive numbers, such as 0.1,0.5,1,2") from None
+
+
+def _dp_trending(ctx: typer.Context, root: Path, fmt: str, window: int, k: int, json_out: Path, epsilons: list[float],
+                 repeats: int, max_contributions: int | None) -> None:
+    """``bench trend --dp-epsilons`` (:func:`shopsage.forecast.trend_eval.dp_trending_backtest`)."""
+    import tempfile
+
+    from shopsage.data.importers import get_importer
+    from shopsage.data.importers.base import run_import
+    from shopsage.data.stores import open_store
+    from shopsage.evaluate.machine import describe
+    from shopsage.forecast.trend import TrendConfig
+    from shopsage.forecast.trend_eval import dp_trending_backtest, write_dp_trending_report
+
+    contributions = max_contributions or config_of(ctx).privacy.budget.max_contributions
+    with tempfile.TemporaryDirectory() as tmp:
+        store = run_or_fail(lambda: open_store(f"sqlite:///{Path(tmp) / 'trend.db'}"))
+        try:
+            run_or_fail(lambda: run_import(store, get_importer(fmt, str(root))))
+            report = run_or_fail(lambda: dp_trending_backtest(store, window, epsilons, k, contributions, repeats,
+                                                              TrendConfig(window_s=window), data=str(root),
+                                                              log=lambda m: err_console.print(m)))
+        finally:
+            store.close()
+    report.machine = describe()
+    md = write_dp_trending_report(report, json_out, command="shopsage bench trend " + " ".join(sys.argv[3:]))
     typer.echo(md.read_text(encoding="utf-8"))
 
 

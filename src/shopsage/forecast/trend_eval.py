@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from shopsage.data.rows import EventRow
-from shopsage.data.stores.base import StoreReader
-from shopsage.errors import ValidationError
+from shopsage.data.stores.base import Interactions, StoreReader
+from shopsage.errors import ConfigError, ValidationError
 from shopsage.forecast.trend import (
     TrendConfig,
     TrendModel,
@@ -34,7 +34,8 @@ from shopsage.forecast.trend import (
     window_ndcg,
 )
 
-__all__ = ["TrendReport", "horizon_view", "refresh_timing", "store_window_counts", "window_ndcg", "trend_backtest", "write_trend_report"]
+__all__ = ["DpTrendingReport", "TrendReport", "dp_trending_backtest", "horizon_view", "refresh_timing",
+           "release_counts_before", "store_window_counts", "window_ndcg", "trend_backtest", "write_dp_trending_report", "write_trend_report"]
 
 HALF_LIVES = (1.0, 3.0, 6.0, 24.0)
 """Half-lives (in windows) of the decayed-count references."""
@@ -180,6 +181,139 @@ def write_trend_report(report: TrendReport, json_path: Path, command: str) -> Pa
     for d, row in report.per_day.items():
         lines.append(f"| {d} | " + " | ".join(f"{row[m]:.4f}" for m in report.ndcg) + " |")
     lines += ["", f"Best decayed count: {best_decayed} (half-life in windows)."]
+    md = json_path.with_suffix(".md")
+    md.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return md
+
+
+@dataclass
+class DpTrendingReport:
+    data: str
+    windows: int
+    """Release points scored (windows with at least one interaction, from the second day on)."""
+    window_s: int
+    k: int
+    max_contributions: int
+    repeats: int
+    """Independent noise draws per epsilon (OpenDP's generator cannot be seeded)."""
+    ndcg: dict[str, dict[str, float]]
+    """Method -> ``mean``, ``std``, ``min``, ``max`` over the draws of the mean NDCG@k over the windows."""
+    top_same: dict[str, dict[str, float]]
+    """``epsilon_<e>`` -> ``mean``, ``std`` over the draws of the share of the clamped top ``k`` the private top ``k`` keeps."""
+    seconds: float = 0.0
+    machine: dict[str, Any] = field(default_factory=dict)
+
+
+def _listed(score: np.ndarray, k: int) -> np.ndarray:
+    """The items a ranking by ``score`` lists in its top ``k`` (as :func:`window_ndcg` ranks them)."""
+    top = np.argsort(-score, kind="stable")[:k]
+    return top[score[top] > 0]
+
+
+def _in_rows(values: np.ndarray, rows: np.ndarray, size: int) -> np.ndarray:
+    """``(size,)``: ``values`` of the window-count columns placed at their store row ids ``rows``."""
+    out = np.zeros(size, np.float64)
+    out[rows] = values
+    return out
+
+
+def _padded(values: np.ndarray, size: int) -> np.ndarray:
+    out = np.zeros(size, np.float64)
+    out[: len(values)] = values
+    return out
+
+
+def release_counts_before(inter: Interactions, start: float, max_contributions: int) -> np.ndarray:
+    """``(n_items,)`` by store row id: the exact counts a :class:`~shopsage.privacy.trending.PrivateTrending`
+    release at ``start`` is made of, from ``inter`` (:func:`~shopsage.training.data.store_interactions`) cut
+    to the events before ``start`` (events without a time are left out)."""
+    from shopsage.privacy.trending import shopper_counts
+
+    return shopper_counts(inter.select(inter.ts < start), max_contributions)
+
+
+def dp_trending_backtest(store: StoreReader, window_s: float, epsilons: Sequence[float], k: int = 20,
+                         max_contributions: int = 10, repeats: int = 5, config: TrendConfig | None = None,
+                         data: str = "", log: Callable[[str], None] = lambda _m: None) -> DpTrendingReport:
+    """What ``privacy.dp_trending`` costs: at the start of every window the trend bench scores, the release
+    :class:`~shopsage.privacy.trending.PrivateTrending` would make from the store's events before it
+    (:func:`~shopsage.privacy.trending.shopper_counts`, then :func:`~shopsage.privacy.trending.noisy_release`
+    at each epsilon, ``repeats`` draws), ranked by its noisy counts and scored like the trend bench (NDCG@k with
+    the window's actual counts as gains), beside the same counts without noise (``clamped``: epsilon infinite),
+    the served non-private trending (``trend_model``, refitted daily) and the count it replaced (``served``)."""
+    eps = [float(e) for e in epsilons]
+    if not eps or not all(np.isfinite(e) and e > 0 for e in eps):
+        raise ConfigError(f"epsilons {epsilons!r} must be positive and finite (the clamped counts, epsilon infinite, "
+                          "are always reported)")
+    if repeats < 1:
+        raise ConfigError(f"repeats of {repeats} must be at least 1")
+    from shopsage.privacy.trending import noisy_release
+    from shopsage.training.data import store_interactions
+
+    t0 = time.perf_counter()
+    wc, names = store_window_counts(store, window_s)
+    ids = store.item_ids()
+    rows = np.array([ids[n] for n in names], np.int64)  # (I,) store row id of each window-count column
+    inter = store_interactions(store)  # what a release reads
+    size = int(max(inter.item.max(initial=-1), rows.max(initial=-1))) + 1
+    config = config or TrendConfig(window_s=int(wc.window_s))
+    model = TrendModel(config)
+    day = max(int(round(86_400 / wc.window_s)), 1)
+    if wc.n_windows <= day:
+        raise ValidationError(f"{wc.n_windows} windows of {wc.window_s:g} s: the backtest needs more than a day of events")
+    exact_names = ["trend_model", "served", "clamped"]
+    scores: dict[str, list[list[float]]] = {m: [[]] for m in exact_names}
+    scores.update({f"epsilon_{e:g}": [[] for _ in range(repeats)] for e in eps})
+    same: dict[str, list[list[float]]] = {f"epsilon_{e:g}": [[] for _ in range(repeats)] for e in eps}
+    for t in range(day, wc.n_windows):
+        seen = horizon_view(wc, t, config.horizon_windows)
+        if (t - day) % day == 0:
+            model.fit(*seen)
+        if wc.counts[t].sum() == 0:
+            continue
+        actual = _in_rows(wc.counts[t].astype(np.float64), rows, size)
+        exact = release_counts_before(inter, wc.window_start(t), max_contributions)
+        clamped = _padded(exact, size)
+        scores["trend_model"][0].append(window_ndcg(_in_rows(model.predict(*seen), rows, size), actual, k))
+        scores["served"][0].append(window_ndcg(_in_rows(served_score(wc, t), rows, size), actual, k))
+        scores["clamped"][0].append(window_ndcg(clamped, actual, k))
+        top = set(_listed(clamped, k).tolist())
+        for e in eps:
+            for r in range(repeats):
+                noisy = _padded(noisy_release(exact, e, max_contributions), size)
+                scores[f"epsilon_{e:g}"][r].append(window_ndcg(noisy, actual, k))
+                same[f"epsilon_{e:g}"][r].append(len(top & set(_listed(noisy, k).tolist())) / max(len(top), 1))
+        if (t - day) % day == 0:
+            log(f"release point {time.strftime('%Y-%m-%d %H:%M', time.gmtime(wc.window_start(t)))}: "
+                f"{int((exact > 0).sum()):,} items counted")
+    return DpTrendingReport(data, len(scores["clamped"][0]), int(wc.window_s), k, int(max_contributions), int(repeats),
+                            {m: _spread(v) for m, v in scores.items()}, {m: _spread(v) for m, v in same.items()},
+                            round(time.perf_counter() - t0, 1))
+
+
+def _spread(draws: list[list[float]]) -> dict[str, float]:
+    """Mean, sample standard deviation, min and max over the draws of each draw's mean over the windows."""
+    means = np.array([float(np.mean(d)) if d else 0.0 for d in draws])
+    std = float(means.std(ddof=1)) if len(means) > 1 else 0.0
+    return {"mean": round(float(means.mean()), 4), "std": round(std, 4), "min": round(float(means.min()), 4),
+            "max": round(float(means.max()), 4)}
+
+
+def write_dp_trending_report(report: DpTrendingReport, json_path: Path, command: str) -> Path:
+    """The JSON report and a Markdown table beside it (``.md``); returns the Markdown path."""
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps({**asdict(report), "command": command}, indent=2), encoding="utf-8")
+    base = report.ndcg["trend_model"]["mean"]
+    lines = [f"`{command}`", "",
+             f"{report.windows} release points (windows of {report.window_s} s), NDCG@{report.k} against the next "
+             f"window's actual counts; max_contributions {report.max_contributions}, {report.repeats} noise draws "
+             "per epsilon (mean +- standard deviation over the draws).", "",
+             f"| ranking | NDCG@{report.k} | vs trend model | top {report.k} same as clamped |", "|---|---|---|---|"]
+    for m, v in report.ndcg.items():
+        spread = f" +- {v['std']:.4f}" if m in report.top_same else ""
+        kept = f"{report.top_same[m]['mean']:.0%} +- {report.top_same[m]['std']:.1%}" if m in report.top_same else ""
+        vs = f"{v['mean'] / base - 1:+.1%}" if base > 0 and m != "trend_model" else ""
+        lines.append(f"| {m} | {v['mean']:.4f}{spread} | {vs} | {kept} |")
     md = json_path.with_suffix(".md")
     md.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return md

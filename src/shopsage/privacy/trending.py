@@ -22,14 +22,27 @@ from pathlib import Path
 import numpy as np
 
 from shopsage.config import PrivacyConfig
-from shopsage.data.stores.base import StoreReader
+from shopsage.data.stores.base import Interactions, StoreReader
 from shopsage.errors import PrivacyBudgetError
 from shopsage.privacy.dp import PrivacyLedger, clamped_counts, dp_counts, laplace_scale
 from shopsage.training.data import owner_groups, store_interactions
 
-__all__ = ["PrivateTrending", "TrendingRelease"]
+__all__ = ["PrivateTrending", "TrendingRelease", "noisy_release", "shopper_counts"]
 
 log = logging.getLogger("shopsage.privacy")
+
+
+def shopper_counts(inter: Interactions, max_contributions: int) -> np.ndarray:
+    """``(n_items,)`` the exact counts a release is made of: distinct shoppers (users, else sessions)
+    per item row id, each toward their latest ``max_contributions`` items (:func:`clamped_counts`)."""
+    return clamped_counts(owner_groups(inter), inter.item, max_contributions)
+
+
+def noisy_release(counts: np.ndarray, epsilon: float, max_contributions: int) -> np.ndarray:
+    """``(n_items,)`` what a release publishes of ``counts``: discrete Laplace noise of scale
+    ``max_contributions / epsilon`` (:func:`dp_counts`), items whose noisy count is not positive at 0
+    (they are left out of the release)."""
+    return np.maximum(dp_counts(counts, epsilon, max_contributions), 0)
 
 
 class TrendingRelease:
@@ -69,13 +82,13 @@ class PrivateTrending:
         """A new release now (spends the budget; :class:`PrivacyBudgetError` when it is exhausted)."""
         b = self.config.budget
         inter = store_interactions(self._store())
-        counts = clamped_counts(owner_groups(inter), inter.item, b.max_contributions)
+        counts = shopper_counts(inter, b.max_contributions)
         ext_of = {rid: ext for ext, rid in self._store().item_ids().items()}
         spent = self.ledger.spend("trending counts", b.epsilon_per_release, 0.0, now=now,
                                   mechanism="discrete laplace (OpenDP make_laplace)",
                                   max_contributions=b.max_contributions, items=int(len(counts)),
                                   scale=laplace_scale(b.epsilon_per_release, b.max_contributions))
-        noisy = dp_counts(counts, b.epsilon_per_release, b.max_contributions)
+        noisy = noisy_release(counts, b.epsilon_per_release, b.max_contributions)
         keep = np.flatnonzero(noisy > 0)
         rel = TrendingRelease({ext_of[int(r)]: int(noisy[r]) for r in keep if int(r) in ext_of}, spent.at,
                               b.epsilon_per_release, laplace_scale(b.epsilon_per_release, b.max_contributions))
