@@ -101,3 +101,16 @@ def test_bad_epsilons_are_refused(report_store) -> None:  # noqa: ANN001
             dp_trending_backtest(report_store, HOUR, bad)
     with pytest.raises(ConfigError, match="repeats"):
         dp_trending_backtest(report_store, HOUR, [1.0], repeats=0)
+
+
+def test_a_release_is_served_until_the_next(report_store) -> None:  # noqa: ANN001
+    """``release_s``: releases at the configured cadence only, each ranking the windows until the next."""
+    hourly: list[str] = []
+    rep = dp_trending_backtest(report_store, HOUR, [1e6], k=10, max_contributions=3, repeats=1, log=hourly.append)
+    assert len(hourly) == rep.windows == 28 and rep.release_s == HOUR
+    six: list[str] = []
+    stale = dp_trending_backtest(report_store, HOUR, [1e6], k=10, max_contributions=3, repeats=1, release_s=6 * HOUR,
+                                 log=six.append)
+    assert len(six) == 5  # hours 24, 30, 36, 42, 48 of the 28 scored (24..51)
+    assert stale.ndcg["clamped"]["mean"] != rep.ndcg["clamped"]["mean"]
+    assert stale.ndcg["trend_model"] == rep.ndcg["trend_model"]  # the non-private rankings do not depend on it

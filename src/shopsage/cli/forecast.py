@@ -120,6 +120,8 @@ def bench_trend(
     dp_repeats: int = typer.Option(5, "--dp-repeats", min=1, help="--dp-epsilons: noise draws per epsilon (mean and spread)."),
     max_contributions: int = typer.Option(None, "--max-contributions", min=1, help="--dp-epsilons: items one shopper "
                                           "counts toward (default: privacy.budget.max_contributions)."),
+    dp_release_s: float = typer.Option(None, "--dp-release-s", min=60, help="--dp-epsilons: seconds between two releases, "
+                                       "each served until the next (default: privacy.trending_release_s)."),
 ) -> None:
     """Import the events into a scratch SQLite store, then rank each window's items by the trend model and by
     the count trending served before, scored by NDCG@k against the window's actual counts (--dp-epsilons: by
@@ -139,7 +141,7 @@ def bench_trend(
         return
     if dp_epsilons is not None:
         _dp_trending(ctx, root, fmt, window, k, json_out, run_or_fail(lambda: _epsilons(dp_epsilons)), dp_repeats,
-                     max_contributions)
+                     max_contributions, dp_release_s)
         return
     with tempfile.TemporaryDirectory() as tmp:
         store = run_or_fail(lambda: open_store(f"sqlite:///{Path(tmp) / 'trend.db'}"))
@@ -163,7 +165,7 @@ def _epsilons(text: str) -> list[float]:
 
 
 def _dp_trending(ctx: typer.Context, root: Path, fmt: str, window: int, k: int, json_out: Path, epsilons: list[float],
-                 repeats: int, max_contributions: int | None) -> None:
+                 repeats: int, max_contributions: int | None, release_s: float | None) -> None:
     """``bench trend --dp-epsilons`` (:func:`shopsage.forecast.trend_eval.dp_trending_backtest`)."""
     import tempfile
 
@@ -174,12 +176,14 @@ def _dp_trending(ctx: typer.Context, root: Path, fmt: str, window: int, k: int, 
     from shopsage.forecast.trend import TrendConfig
     from shopsage.forecast.trend_eval import dp_trending_backtest, write_dp_trending_report
 
-    contributions = max_contributions or config_of(ctx).privacy.budget.max_contributions
+    privacy = config_of(ctx).privacy
+    contributions = max_contributions or privacy.budget.max_contributions
+    every = release_s or privacy.trending_release_s
     with tempfile.TemporaryDirectory() as tmp:
         store = run_or_fail(lambda: open_store(f"sqlite:///{Path(tmp) / 'trend.db'}"))
         try:
             run_or_fail(lambda: run_import(store, get_importer(fmt, str(root))))
-            report = run_or_fail(lambda: dp_trending_backtest(store, window, epsilons, k, contributions, repeats,
+            report = run_or_fail(lambda: dp_trending_backtest(store, window, epsilons, k, contributions, repeats, every,
                                                               TrendConfig(window_s=window), data=str(root),
                                                               log=lambda m: err_console.print(m)))
         finally:

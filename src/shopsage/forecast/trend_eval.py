@@ -201,6 +201,8 @@ class DpTrendingReport:
     top_same: dict[str, dict[str, float]]
     """``epsilon_<e>`` -> ``mean``, ``std`` over the draws of the share of the clamped top ``k`` the private top ``k`` keeps."""
     seconds: float = 0.0
+    release_s: float = 0.0
+    """Seconds between two releases (each served until the next)."""
     machine: dict[str, Any] = field(default_factory=dict)
 
 
@@ -233,25 +235,27 @@ def release_counts_before(inter: Interactions, start: float, max_contributions: 
 
 
 def dp_trending_backtest(store: StoreReader, window_s: float, epsilons: Sequence[float], k: int = 20,
-                         max_contributions: int = 10, repeats: int = 5, config: TrendConfig | None = None,
-                         data: str = "", log: Callable[[str], None] = lambda _m: None) -> DpTrendingReport:
-    """What ``privacy.dp_trending`` costs: at the start of every window the trend bench scores, the release
-    :class:`~shopsage.privacy.trending.PrivateTrending` would make from the store's events before it
-    (:func:`~shopsage.privacy.trending.shopper_counts`, then :func:`~shopsage.privacy.trending.noisy_release`
-    at each epsilon, ``repeats`` draws), ranked by its noisy counts and scored like the trend bench (NDCG@k with
-    the window's actual counts as gains), beside the same counts without noise (``clamped``: epsilon infinite),
-    the served non-private trending (``trend_model``, refitted daily) and the count it replaced (``served``)."""
+                         max_contributions: int = 10, repeats: int = 5, release_s: float | None = None,
+                         config: TrendConfig | None = None, data: str = "",
+                         log: Callable[[str], None] = lambda _m: None) -> DpTrendingReport:
+    """What ``privacy.dp_trending`` costs: at the start of the windows the trend bench scores, every
+    ``release_s`` seconds (default: every window), the release :class:`~shopsage.privacy.trending.PrivateTrending`
+    would make from the store's events before it (:func:`release_counts_before`, then
+    :func:`~shopsage.privacy.trending.noisy_release` at each epsilon, ``repeats`` draws), served until the next
+    one, ranked by its noisy counts and scored like the trend bench (NDCG@k with the window's actual counts as
+    gains), beside the same release without noise (``clamped``: epsilon infinite), the served non-private
+    trending (``trend_model``, refitted daily) and the count it replaced (``served``)."""
     eps = [float(e) for e in epsilons]
     if not eps or not all(np.isfinite(e) and e > 0 for e in eps):
         raise ConfigError(f"epsilons {epsilons!r} must be positive and finite (the clamped counts, epsilon infinite, "
                           "are always reported)")
     if repeats < 1:
         raise ConfigError(f"repeats of {repeats} must be at least 1")
-    from shopsage.privacy.trending import noisy_release
     from shopsage.training.data import store_interactions
 
     t0 = time.perf_counter()
     wc, names = store_window_counts(store, window_s)
+    release_s = float(wc.window_s if release_s is None else release_s)
     ids = store.item_ids()
     rows = np.array([ids[n] for n in names], np.int64)  # (I,) store row id of each window-count column
     inter = store_interactions(store)  # what a release reads
@@ -261,34 +265,55 @@ def dp_trending_backtest(store: StoreReader, window_s: float, epsilons: Sequence
     day = max(int(round(86_400 / wc.window_s)), 1)
     if wc.n_windows <= day:
         raise ValidationError(f"{wc.n_windows} windows of {wc.window_s:g} s: the backtest needs more than a day of events")
-    exact_names = ["trend_model", "served", "clamped"]
-    scores: dict[str, list[list[float]]] = {m: [[]] for m in exact_names}
-    scores.update({f"epsilon_{e:g}": [[] for _ in range(repeats)] for e in eps})
-    same: dict[str, list[list[float]]] = {f"epsilon_{e:g}": [[] for _ in range(repeats)] for e in eps}
+    keys = [f"epsilon_{e:g}" for e in eps]
+    scores: dict[str, list[list[float]]] = {m: [[]] for m in ("trend_model", "served", "clamped")}
+    scores.update({m: [[] for _ in range(repeats)] for m in keys})
+    same: dict[str, list[list[float]]] = {m: [[] for _ in range(repeats)] for m in keys}
+    cur: _Release | None = None
     for t in range(day, wc.n_windows):
         seen = horizon_view(wc, t, config.horizon_windows)
         if (t - day) % day == 0:
             model.fit(*seen)
         if wc.counts[t].sum() == 0:
             continue
+        if cur is None or wc.window_start(t) - cur.at >= release_s:
+            cur = _Release.at_start(inter, wc.window_start(t), eps, repeats, k, max_contributions, size)
+            log(f"release at {time.strftime('%Y-%m-%d %H:%M', time.gmtime(cur.at))}: "
+                f"{int((cur.clamped > 0).sum()):,} items counted")
         actual = _in_rows(wc.counts[t].astype(np.float64), rows, size)
-        exact = release_counts_before(inter, wc.window_start(t), max_contributions)
-        clamped = _padded(exact, size)
         scores["trend_model"][0].append(window_ndcg(_in_rows(model.predict(*seen), rows, size), actual, k))
         scores["served"][0].append(window_ndcg(_in_rows(served_score(wc, t), rows, size), actual, k))
-        scores["clamped"][0].append(window_ndcg(clamped, actual, k))
-        top = set(_listed(clamped, k).tolist())
-        for e in eps:
-            for r in range(repeats):
-                noisy = _padded(noisy_release(exact, e, max_contributions), size)
-                scores[f"epsilon_{e:g}"][r].append(window_ndcg(noisy, actual, k))
-                same[f"epsilon_{e:g}"][r].append(len(top & set(_listed(noisy, k).tolist())) / max(len(top), 1))
-        if (t - day) % day == 0:
-            log(f"release point {time.strftime('%Y-%m-%d %H:%M', time.gmtime(wc.window_start(t)))}: "
-                f"{int((exact > 0).sum()):,} items counted")
+        scores["clamped"][0].append(window_ndcg(cur.clamped, actual, k))
+        for m in keys:
+            for r, noisy in enumerate(cur.noisy[m]):
+                scores[m][r].append(window_ndcg(noisy, actual, k))
+                same[m][r].append(cur.same[m][r])
     return DpTrendingReport(data, len(scores["clamped"][0]), int(wc.window_s), k, int(max_contributions), int(repeats),
                             {m: _spread(v) for m, v in scores.items()}, {m: _spread(v) for m, v in same.items()},
-                            round(time.perf_counter() - t0, 1))
+                            round(time.perf_counter() - t0, 1), release_s=release_s)
+
+
+@dataclass
+class _Release:
+    """One release point of :func:`dp_trending_backtest`: the clamped counts, ``repeats`` noisy releases per
+    epsilon key, and the share of the clamped top ``k`` each keeps (all ``(size,)`` by store row id)."""
+
+    at: float
+    clamped: np.ndarray
+    noisy: dict[str, list[np.ndarray]]
+    same: dict[str, list[float]]
+
+    @classmethod
+    def at_start(cls, inter: Interactions, start: float, eps: list[float], repeats: int, k: int,
+                 max_contributions: int, size: int) -> _Release:
+        from shopsage.privacy.trending import noisy_release
+
+        exact = release_counts_before(inter, start, max_contributions)
+        top = set(_listed(_padded(exact, size), k).tolist())
+        noisy = {f"epsilon_{e:g}": [_padded(noisy_release(exact, e, max_contributions), size) for _ in range(repeats)]
+                 for e in eps}
+        same = {m: [len(top & set(_listed(a, k).tolist())) / max(len(top), 1) for a in v] for m, v in noisy.items()}
+        return cls(start, _padded(exact, size), noisy, same)
 
 
 def _spread(draws: list[list[float]]) -> dict[str, float]:
@@ -305,8 +330,9 @@ def write_dp_trending_report(report: DpTrendingReport, json_path: Path, command:
     json_path.write_text(json.dumps({**asdict(report), "command": command}, indent=2), encoding="utf-8")
     base = report.ndcg["trend_model"]["mean"]
     lines = [f"`{command}`", "",
-             f"{report.windows} release points (windows of {report.window_s} s), NDCG@{report.k} against the next "
-             f"window's actual counts; max_contributions {report.max_contributions}, {report.repeats} noise draws "
+             f"{report.windows} windows of {report.window_s} s scored, a release every {report.release_s:g} s served until the "
+             f"next, NDCG@{report.k} against each window's actual counts; max_contributions {report.max_contributions}, "
+             f"{report.repeats} noise draws "
              "per epsilon (mean +- standard deviation over the draws).", "",
              f"| ranking | NDCG@{report.k} | vs trend model | top {report.k} same as clamped |", "|---|---|---|---|"]
     for m, v in report.ndcg.items():
