@@ -80,6 +80,23 @@ class PrivacyConfig(_Section):
                                       "the private counts (between them the last release is served, at no cost).")
     budget: PrivacyBudget = Field(default_factory=lambda: PrivacyBudget.model_validate({}))
 
+    def trending_shortfall(self) -> str | None:
+        """What goes wrong when the budget pays for fewer trending releases per period than
+        ``trending_release_s`` asks for (then every release past the budget is refused and the last one
+        is served unchanged until the period frees budget), with what to change; None when it fits."""
+        b = self.budget
+        affordable = int(b.epsilon_per_period / b.epsilon_per_release + 1e-9)
+        wanted = b.period_days * 86400 / self.trending_release_s
+        if affordable >= wanted:
+            return None
+        hours = affordable * self.trending_release_s / 3600
+        return (f"privacy.dp_trending: the budget pays for {affordable} releases per {b.period_days:g} days "
+                f"(epsilon_per_period {b.epsilon_per_period:g} / epsilon_per_release {b.epsilon_per_release:g}) but "
+                f"trending_release_s = {self.trending_release_s:g} asks for {wanted:.0f}: after {hours:.0f} hours "
+                "trending serves its last release unchanged until budget frees up. Set trending_release_s to at "
+                f"least {b.period_days * 86400 / max(affordable, 1):.0f}, or raise epsilon_per_period; what each epsilon "
+                "costs: docs/benchmarks.md, What differential privacy costs trending.")
+
 
 class ShopSageConfig(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)

@@ -71,6 +71,9 @@ class PrivateTrending:
         self._release: TrendingRelease | None = None
         self._busy = threading.Lock()
         self._load()
+        shortfall = config.trending_shortfall() if config.dp_trending else None
+        if shortfall:
+            log.warning("%s", shortfall)
 
     def _load(self) -> None:
         try:
