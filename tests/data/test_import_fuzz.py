@@ -9,6 +9,7 @@ SQLite for every importer; PostgreSQL for the NUL and invalid UTF-8 cases (text 
 
 from __future__ import annotations
 
+import json
 import random
 import tempfile
 import uuid
@@ -97,3 +98,19 @@ def test_the_checks_catch_a_repeated_ubi_line_that_is_stored_again(excerpts: dic
         monkeypatch.setattr(ubi, "_first_time", lambda parsed, seen, line: parsed[1])
         with pytest.raises(FuzzFailure, match=f"line {len(lines) + 1} repeats stored line 4"):
             check(case, mutation, clean, clean_folder, Path(tmp) / "b" / "data", f"sqlite:///{tmp}/b.db")
+
+
+def test_the_wrong_type_mutator_hits_the_time_fields_often() -> None:
+    """``true`` read as second 1 of 1970 hid in UBI and table JSON Lines: a time field is swapped for a
+    value of another type in about a third of the mutations of a line that has one (a uniform pick among
+    this UBI line's ten slots would hit it one time in ten)."""
+    from shopsage.testing.import_fuzz import TIME_KEYS, _wrong_type
+
+    line = (b'{"action_name":"click","query_id":"q1","client_id":"c1","timestamp":"2026-12-01T10:00:05Z",'
+            b'"event_attributes":{"object":{"object_id":"B"},"position":{"ordinal":2}}}')
+    rng = random.Random(5)
+    changed = []
+    for _ in range(600):
+        doc = json.loads(_wrong_type(rng, line))
+        changed.append(isinstance(doc, dict) and doc.get("timestamp") != "2026-12-01T10:00:05Z")
+    assert "timestamp" in TIME_KEYS and 0.3 < sum(changed) / len(changed) < 0.5

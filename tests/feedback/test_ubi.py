@@ -11,6 +11,8 @@ from shopsage.cli.main import app
 from shopsage.data.importers import get_importer, run_import
 from shopsage.data.schema import Event
 from shopsage.data.stores import open_store
+from shopsage.experiments import ExperimentConfig
+from shopsage.experiments.book import create_experiment
 from shopsage.serving.search import SearchRequest
 from shopsage.serving.service import Service, ServiceOptions
 from shopsage.testing.shop import make_shop
@@ -19,9 +21,14 @@ runner = CliRunner()
 
 
 def _served_shop(tmp_path: Path) -> str:
-    """A shop whose service answered searches and recommendations, and events that followed them."""
+    """A shop whose service answered searches and recommendations (these in a bandit-allocated experiment, so
+    their exposures carry the variant's probability), and events that followed them."""
     url = f"sqlite:///{tmp_path / 'shop.db'}"
-    make_shop(url).close()
+    store = make_shop(url)
+    create_experiment(store, ExperimentConfig.model_validate(
+        {"name": "bx", "scope": "recommendations", "allocation": "bandit",
+         "variants": [{"name": "control"}, {"name": "wide", "pipeline": {"rrf_k": 60}}]}))
+    store.close()
     svc = Service(ServiceOptions(store_url=url, home=tmp_path / "home", reload_interval_s=0)).start()
     rec = svc.recommend("similar_items", item="pip1", user="u1", session="v1", n=4)
     found = svc.search(SearchRequest("saw", per_page=3, page=2, session="v2"))
@@ -45,6 +52,9 @@ def test_export_import_export_gives_the_same_files(tmp_path: Path) -> None:
     queries = [json.loads(line) for line in (first / "ubi_queries.jsonl").read_text().splitlines()]
     assert [q["query_attributes"]["kind"] for q in queries] == ["recommendation", "search", "search"]
     assert queries[1]["user_query"] == "saw" and len(queries[1]["query_response_hit_ids"]) == 3
+    bandit = queries[0]["query_attributes"]  # the recommendation's variant was drawn with a known probability
+    assert bandit["experiment"] == "bx" and 0 < bandit["variant_propensity"] < 1
+    assert all("variant_propensity" not in q["query_attributes"] for q in queries[1:])  # searches: no experiment
     events = [json.loads(line) for line in (first / "ubi_events.jsonl").read_text().splitlines()]
     assert [(e["action_name"], e["event_attributes"]["position"]["ordinal"]) for e in events] == [
         ("click", 3), ("purchase", 4)]  # page 2 of 3 a page starts at 4
@@ -58,6 +68,8 @@ def test_export_import_export_gives_the_same_files(tmp_path: Path) -> None:
     # UBI times are ISO 8601 to the microsecond; row ids are each store's own
     exp = lambda rows: [r._replace(ts=round(r.ts, 6)) for r in rows]  # noqa: E731
     assert exp(store.read_exposures()) == exp(original.read_exposures())
+    assert {r.variant_propensity for r in store.read_exposures() if r.kind == "recommendation"} == {
+        bandit["variant_propensity"]}
     att = lambda rows: [r._replace(ts=round(r.ts, 6), event_id=None) for r in rows]  # noqa: E731
     assert att(store.read_attributed()) == att(original.read_attributed())
     original.close()
@@ -133,7 +145,9 @@ def test_values_of_the_wrong_json_type_are_quarantined_not_a_crash(tmp_path: Pat
     wrong = [{"timestamp": [1]}, {"timestamp": {"at": 1}}, {"timestamp": True}, {"query_response_hit_ids": {}},
              {"query_response_hit_ids": "A"}, {"query_attributes": {"first_position": 2**31}},
              {"query_attributes": {"first_position": True}}, {"query_attributes": {"kind": "k" * 100_000}},
-             {"query_attributes": []}, {"query_attributes": {"scenario": ["s"]}}]
+             {"query_attributes": []}, {"query_attributes": {"scenario": ["s"]}},
+             {"query_attributes": {"variant_propensity": True}}, {"query_attributes": {"variant_propensity": 1.5}},
+             {"timestamp": 1e300}, {"timestamp": False}]
     folder = tmp_path / "ubi"
     _write(folder, "ubi_queries.jsonl", [good] + [{**good, "query_id": f"w{n}", **w} for n, w in enumerate(wrong)])
     store = open_store(f"sqlite:///{tmp_path / 's.db'}")
@@ -141,7 +155,10 @@ def test_values_of_the_wrong_json_type_are_quarantined_not_a_crash(tmp_path: Pat
     assert (summary.accepted, summary.quarantined) == (1, len(wrong))
     reasons = {q.key.line: q.reason for q in store.quarantined()}
     assert set(reasons) == set(range(2, 2 + len(wrong)))
-    assert "timestamp must be ISO 8601 text" in reasons[2] and "timestamp must be ISO 8601 text" in reasons[4]
+    assert "timestamp is a list" in reasons[2] and "timestamp is an object" in reasons[3]
+    assert "timestamp is the boolean true, not a time" in reasons[4] and "boolean false" in reasons[15]
+    assert "outside 1970..3000" in reasons[14]
+    assert "variant_propensity True must be a probability" in reasons[12] and "1.5" in reasons[13]
     assert "must be a list of ids" in reasons[5] and "must be a list of ids" in reasons[6]
     assert "first_position must be an integer from 1 to 2,147,483,647" in reasons[7]
     assert len(reasons[9]) < 200 and "query_attributes.kind" in reasons[9]

@@ -198,6 +198,8 @@ class RecResponse(BaseModel):
     stages: dict[str, Any] = Field(description="What each pipeline stage contributed (for merchants).")
     experiment: str | None = Field(None, description="The A/B test this answer belongs to (null: none runs here).")
     variant: str | None = Field(None, description="The experiment's variant that answered (by the shopper's hash).")
+    preview: bool = Field(False, description="True: the variant was forced with ?variant= (an admin's preview); the "
+                          "answer is no part of the experiment's sample.")
 
 
 class SearchItem(RecItem):
@@ -217,6 +219,8 @@ class SearchOut(BaseModel):
                           "context.query_id to attribute clicks, carts and purchases to this page.")
     experiment: str | None = Field(None, description="The A/B test this answer belongs to (null: none runs here).")
     variant: str | None = Field(None, description="The experiment's variant that answered (by the shopper's hash).")
+    preview: bool = Field(False, description="True: the variant was forced with ?variant= (an admin's preview); the "
+                          "answer is no part of the experiment's sample.")
     corrected: str | None = Field(description="The spelling-corrected query used when the typed one matched nothing.")
     mode: Literal["lexical", "vector", "hybrid", "learned"] = Field(description="The search mode that ranked the results.")
     fallback: Literal["spelling", "semantic"] | None = Field(

@@ -9,7 +9,8 @@ configured             who may call
 =====================  =======================================================================
 no keys (the demo)     everyone; ``shopsage serve`` then listens on 127.0.0.1 only
 ``SHOPSAGE_API_KEYS``  events: a write key (401 without a key, 403 with a key of a lesser scope);
-                       catalogue writes, reload, user deletion: an admin key (``SHOPSAGE_ADMIN_KEYS``,
+                       catalogue writes, reload, user deletion, a variant's preview
+                       (``?variant=``): an admin key (``SHOPSAGE_ADMIN_KEYS``,
                        or a write key while no admin keys are set); shared reads (search,
                        trending, items): anyone; **per-user reads** (a profile, recommendations or
                        search for a ``user``): a key or a shopper token for that user
@@ -37,8 +38,8 @@ from fastapi import HTTPException, Request
 from shopsage.errors import HTTP_STATUS, RequestTimeoutError
 from shopsage.settings import Settings
 
-__all__ = ["Keys", "require_read", "require_write", "require_admin", "require_user_read", "BodyLimit", "ReadTimeout",
-           "AccessLog", "LOOPBACK", "presented_key", "send_error"]
+__all__ = ["Keys", "require_read", "require_write", "require_admin", "require_scope", "require_user_read", "BodyLimit",
+           "ReadTimeout", "AccessLog", "LOOPBACK", "presented_key", "send_error"]
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 TOKEN_HEADER = "x-shopper-token"
@@ -100,15 +101,21 @@ def _unauthorized(what: str) -> HTTPException:
                          headers={"WWW-Authenticate": "Bearer"})
 
 
-def _check(request: Request, level: Level) -> None:
+def _check(request: Request, level: Level, what: str | None = None) -> None:
     keys: Keys = request.app.state.keys
     if keys.open or (level == "read" and not keys.read):
         return
     key = presented_key(request.headers)
     if key is None:
-        raise _unauthorized("this route needs an API key")
+        raise _unauthorized(f"{what or 'this route'} needs an API key")
     if not _match(key, keys.allowed(level)):
-        raise HTTPException(403, f"this key may not {level}: use a key from {_WHERE[level]}")
+        needs = f"{what} needs {'an' if level == 'admin' else 'a'} {level} key" if what else f"this key may not {level}"
+        raise HTTPException(403, f"{needs}: use a key from {_WHERE[level]}")
+
+
+def require_scope(request: Request, level: Level, what: str) -> None:
+    """Inside a route: one use of it (``what``, e.g. "previewing a variant") needs more than the route's scope."""
+    _check(request, level, what)
 
 
 async def require_read(request: Request) -> None:

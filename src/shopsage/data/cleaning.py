@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections import defaultdict, deque
 from datetime import datetime
+from decimal import Decimal
+from typing import Literal
 
 from shopsage.data.rows import EventRow
 from shopsage.data.schema import EVENT_TYPES
@@ -137,34 +139,77 @@ def check_json_value(value: object, what: str, max_depth: int, max_chars: int, d
                 check_json_value(v, what, max_depth, max_chars, depth + 1)
 
 
-def parse_timestamp(value: str | float | None) -> float:
-    """Unix seconds (int or float) or an ISO 8601 date-time; refuses missing, negative or absurd times."""
+_PER_SECOND = {"s": 1.0, "ms": 1e3, "us": 1e6}
+_JSON_TYPE: dict[type, str] = {list: "a list (JSON array)", tuple: "a list", dict: "an object (JSON object)"}
+
+
+def _shown_ts(value: object) -> str:
+    """A timestamp for a reason, cut short; an integer too long to print is described, not printed."""
+    if isinstance(value, int) and not -10**30 < value < 10**30:
+        return f"a {'negative ' if value < 0 else ''}number of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+    return repr(value)[:40]
+
+
+def parse_timestamp(value: object, unit: Literal["s", "ms", "us"] | None = None) -> float:
+    """Unix seconds in 1970..3000 (``MAX_TS``, the schema's range) from what a file holds: a number or its
+    text (in ``unit`` when given: seconds, milliseconds or microseconds), a time-zone-aware ``datetime``
+    (a Parquet timestamp column) or, without ``unit``, ISO 8601 text with a time zone.
+
+    Raises :class:`BadValue` (the quarantine reason), and nothing else, for anything else: a missing or
+    blank value, a boolean (JSON ``true`` is not second 1 of 1970), a list, an object or another type,
+    NaN or infinity, text longer than 64 characters, a time before 1970 or after the year 3000."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise BadValue("missing timestamp")
-    if isinstance(value, str) and len(value) > 64:
+    if isinstance(value, bool):
+        raise BadValue(f"timestamp is the boolean {str(value).lower()}, not a time: give Unix seconds or ISO 8601 text")
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise BadValue(f"timestamp {value.isoformat()} has no time zone: store it with one (UTC)")
+        return _in_range(_datetime_seconds(value, value.isoformat()), value)
+    if isinstance(value, str):
+        return _in_range(_text_seconds(value, unit), value)
+    if not isinstance(value, int | float | Decimal):
+        what = _JSON_TYPE.get(type(value), f"a {type(value).__name__} value")
+        raise BadValue(f"timestamp is {what}, not a time: give Unix seconds or ISO 8601 text")
+    if isinstance(value, int) and not 0 <= value <= MAX_TS * _PER_SECOND[unit or "s"]:
+        raise BadValue(f"bad timestamp {_shown_ts(value)}: outside 1970..3000")
+    try:
+        ts = float(value)
+    except (OverflowError, ValueError):  # a Decimal signalling NaN
+        raise BadValue(f"bad timestamp {_shown_ts(value)}: not a finite number") from None
+    return _in_range(ts / _PER_SECOND[unit or "s"], value)
+
+
+def _text_seconds(value: str, unit: str | None) -> float:
+    if len(value) > 64:
         raise BadValue(f"timestamp has {len(value):,} characters: give Unix seconds or ISO 8601")
-    if isinstance(value, int | float):
-        try:
-            ts = float(value)
-        except OverflowError:
-            raise BadValue(f"bad timestamp {str(value)[:30]}...: outside 1970..3000") from None
-    else:
-        text = value.strip()
-        try:
-            ts = float(text)
-        except ValueError:
-            try:
-                dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                raise BadValue(f"bad timestamp {text!r}: give Unix seconds or ISO 8601") from None
-            if dt.tzinfo is None:
-                raise BadValue(f"timestamp {text!r} has no time zone: add Z or +HH:MM") from None
-            try:
-                ts = dt.timestamp()
-            except (OverflowError, ValueError, OSError):
-                raise BadValue(f"bad timestamp {text!r}: outside 1970..3000") from None
-    if not math.isfinite(ts) or ts < 0 or ts > MAX_TS:
-        raise BadValue(f"bad timestamp {value!r}: outside 1970..3000")
+    text = value.strip()
+    try:
+        return float(text) / _PER_SECOND[unit or "s"]
+    except ValueError:
+        if unit is not None:
+            raise BadValue(f"bad timestamp {text!r}: expected a number in {unit}") from None
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadValue(f"bad timestamp {text!r}: give Unix seconds or ISO 8601") from None
+    if dt.tzinfo is None:
+        raise BadValue(f"timestamp {text!r} has no time zone: add Z or +HH:MM")
+    return _datetime_seconds(dt, text)
+
+
+def _datetime_seconds(dt: datetime, shown: str) -> float:
+    try:
+        return dt.timestamp()
+    except (OverflowError, ValueError, OSError):
+        raise BadValue(f"bad timestamp {shown!r}: outside 1970..3000") from None
+
+
+def _in_range(ts: float, value: object) -> float:
+    if not math.isfinite(ts):
+        raise BadValue(f"bad timestamp {_shown_ts(value)}: not a finite number")
+    if not 0 <= ts <= MAX_TS:
+        raise BadValue(f"bad timestamp {_shown_ts(value)}: outside 1970..3000")
     return ts
 
 

@@ -20,6 +20,10 @@ rebuilds the same state. Between cutoffs a refit adds only the window ``[previou
 every ``rebuild_every``-th cutoff re-reads everything from the experiment's start, so a row written
 or attributed later than ``settle_s`` is counted there. Refits build a new bandit and swap it in:
 a request sees one state or the other, never half of one.
+
+**A refit that fails backs off.** When the store is down, the allocator keeps serving its last state
+and is not due again for 1 s, then 2, 4, ... up to ``refit_s`` (:meth:`BanditAllocator.failed`); the
+first refit that succeeds resets the delay.
 """
 
 from __future__ import annotations
@@ -127,6 +131,10 @@ class BanditAllocator:
         self.cutoff: float | None = None
         """Every answer logged and every event stamped before this moment is in the state (None: not fitted)."""
         self.refits = 0
+        self.failures = 0
+        """Refits that failed in a row (0 after one succeeds)."""
+        self.retry_at = float("-inf")
+        """No refit is due before this moment (the back-off after a failed one)."""
         self._rng = rng if rng is not None else np.random.default_rng()
         self._lock = threading.Lock()
 
@@ -152,7 +160,16 @@ class BanditAllocator:
         return math.floor((now - self.cfg.settle_s) / self.cfg.refit_s) * self.cfg.refit_s
 
     def due(self, now: float) -> bool:
-        return self.cutoff is None or self.cutoff_at(now) > self.cutoff
+        """A new cutoff is in force at ``now`` and no back-off holds the refit."""
+        return (self.cutoff is None or self.cutoff_at(now) > self.cutoff) and now >= self.retry_at
+
+    def failed(self, now: float) -> float:
+        """Record a failed refit at ``now``: the next is not due for 1 s after the first failure, twice as long
+        after each further one, at most ``refit_s``. Returns that delay."""
+        self.failures += 1
+        delay = min(float(self.cfg.refit_s), 2.0 ** min(self.failures - 1, 62))
+        self.retry_at = now + delay
+        return delay
 
     def refit(self, store: _Logs, now: float | None = None) -> bool:
         """Bring the state to the cutoff in force at ``now`` (default: the clock); False when it already is."""
@@ -171,6 +188,7 @@ class BanditAllocator:
         self._add_window(bandit, store, since, cut)
         self.bandit, self.cutoff = bandit, cut
         self.refits += 1
+        self.failures, self.retry_at = 0, float("-inf")
         return True
 
     def _copy(self) -> VariantBandit:

@@ -172,16 +172,21 @@ class ExperimentBook:
     def assign(self, scenario: str, user: str | None, session: str | None, variant: str | None = None) -> Assigned | None:
         """The experiment and variant of a request (None: no running experiment covers ``scenario``, or the
         request names neither user nor session). ``variant`` forces a variant (previews, QA): it must be
-        one of the experiment's."""
+        one of the experiment's, which must cover ``scenario`` (else a :class:`NotFoundError`: nothing to preview)."""
         exp = self.experiment_for(scenario)
         if exp is None:
+            if variant is not None:
+                running = ", ".join(f"{e.name} (scope {e.scope})" for e in self.running()) or "none"
+                raise NotFoundError(f"no running experiment covers {scenario!r}, so it has no variant "
+                                    f"{variant!r} to preview; running experiments: {running}. Leave out ?variant= "
+                                    "to get the live answer.")
             return None
         if variant is not None:
             try:
                 return Assigned(exp, variant, exp.variant(variant))
             except KeyError:
                 raise ValidationError(f"variant {variant!r} is not one of experiment {exp.name!r}'s: "
-                                      f"{', '.join(v.name for v in exp.variants)}") from None
+                                      f"{', '.join(v.name for v in exp.variants)}. Preview one of those.") from None
         if exp.allocation == "bandit":
             if unit_of(user, session) is None:
                 return None  # as under a split: a request naming no shopper is no part of the experiment
@@ -204,10 +209,10 @@ class ExperimentBook:
                     self._allocators[key] = found
             return found
         now = self._clock()
-        if found.due(now):
+        if found.due(now):  # not while a failed refit backs off (BanditAllocator.failed)
             if not self._background:
                 with self._lock:
-                    found.refit(self._store(), now)
+                    self._refit_or_back_off(exp.name, found, now)
             elif key not in self._refitting:
                 with self._lock:
                     if key in self._refitting:
@@ -219,10 +224,19 @@ class ExperimentBook:
 
     def _refit(self, key: tuple[str, float | None], allocator: BanditAllocator, now: float) -> None:
         try:
-            allocator.refit(self._store(), now)
-        except Exception:  # the store may be down: keep serving the last state, try at the next request
-            log.exception("refitting the bandit of experiment %r failed; it keeps its state of %s", key[0],
-                          allocator.cutoff)
+            self._refit_or_back_off(key[0], allocator, now)
         finally:
             with self._lock:
                 self._refitting.discard(key)
+
+    def _refit_or_back_off(self, name: str, allocator: BanditAllocator, now: float) -> None:
+        """Refit; when that fails (the store may be down) keep the last state and back off, logging once per
+        failed try (the tries are 1 s, 2 s, 4 s ... apart, at most ``refit_s``)."""
+        try:
+            allocator.refit(self._store(), now)
+        except Exception as exc:
+            delay = allocator.failed(now)
+            log.warning("refitting the bandit of experiment %r failed (%d in a row: %s: %s); it keeps serving its "
+                        "state of cutoff %s and tries again in %g s. Check that the store is reachable.", name,
+                        allocator.failures, type(exc).__name__, exc, allocator.cutoff, delay,
+                        exc_info=allocator.failures == 1)  # the traceback once, not at every step

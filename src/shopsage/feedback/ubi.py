@@ -2,11 +2,12 @@
 
 Writes ``ubi_queries.jsonl`` (one UBI query per answer: ``query_id``, ``user_query``, ``client_id``,
 ``timestamp``, ``query_response_hit_ids`` in position order, and in ``query_attributes`` what UBI
-has no field for: ``kind``, ``scenario``, ``experiment``, ``variant``, ``user_id``, ``session_id``,
-``propensities``, and ``first_position`` for a later page of a search: positions, in answers and in
-events' ``position.ordinal``, count from the first result of the first page) and ``ubi_events.jsonl`` (one UBI event per attributed click, add-to-cart or
-purchase: ``action_name``, the ``query_id`` it is attributed to, ``event_attributes.object.object_id``
-and ``position.ordinal``, ``value``; ``recomm_id`` when the answer was a recommendation). The ``ubi``
+has no field for: ``kind``, ``scenario``, ``experiment``, ``variant``, ``variant_propensity`` (when the
+variant was drawn by a bandit), ``user_id``, ``session_id``, ``propensities``, and ``first_position``
+for a later page of a search: positions, in answers and in events' ``position.ordinal``, count from the
+first result of the first page) and ``ubi_events.jsonl`` (one UBI event per attributed click,
+add-to-cart or purchase: ``action_name``, the ``query_id`` it is attributed to,
+``event_attributes.object.object_id`` and ``position.ordinal``, ``value``; ``recomm_id`` when the answer was a recommendation). The ``ubi``
 importer (:mod:`shopsage.data.importers.ubi`) reads both back: an export imported into an empty
 store exports the same files again.
 
@@ -71,6 +72,8 @@ def query_documents(rows: Iterator[ExposureRow], cipher: FieldCipher | None = No
                                  "session_id": first.session_id, "propensities": [r.propensity for r in shown]}
         if first.experiment is not None:
             attrs.update(experiment=first.experiment, variant=first.variant)
+        if first.variant_propensity is not None:
+            attrs["variant_propensity"] = first.variant_propensity
         if shown[0].position != 1:  # a later page of a search: positions count from the first page
             attrs["first_position"] = shown[0].position
         yield {"query_id": first.exposure_id,

@@ -615,8 +615,9 @@ def _chance(chosen: Assigned | None, recorded: str | None) -> float | None:
 
 
 def _labels(answer: dict[str, Any], chosen: Assigned | None, forced: bool) -> tuple[str | None, str | None]:
-    """Stamp the answer with its experiment and variant (None, None outside experiments); returns what its
-    exposures record: nothing for a forced variant (a preview is no part of the experiment's sample)."""
+    """Stamp the answer with its experiment, variant (None, None outside experiments) and whether it is a
+    preview; returns what its exposures record: nothing for a forced variant (a preview is no part of the
+    experiment's sample: neither its report nor its bandit's refit reads it)."""
     exp, var = (chosen.experiment.name, chosen.variant) if chosen is not None else (None, None)
-    answer["experiment"], answer["variant"] = exp, var
+    answer["experiment"], answer["variant"], answer["preview"] = exp, var, forced
     return (None, None) if forced else (exp, var)

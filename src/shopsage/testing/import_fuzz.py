@@ -371,10 +371,14 @@ def _drop(rng: random.Random, parts: list[bytes]) -> list[bytes]:
 LINE_MUTATORS = _line_mutators()
 MUTATORS = [*LINE_MUTATORS, "duplicate", "truncate"]
 JSON_MUTATORS = [*MUTATORS, "wrong_type"]
-"""JSON Lines files also get ``wrong_type``: one value, at any depth, swapped for one of another JSON type."""
+"""JSON Lines files also get ``wrong_type``: one value, at any depth, swapped for one of another JSON type
+(a time field, one time in three when the line has one: ``true`` read as second 1 of 1970 was a real bug)."""
 
-_OTHER_TYPES: list[Any] = [None, True, False, 0, -1, 1.5, 2**63, -(2**31), "", " ", "x", "\u0007", "2026-13-45T99:00:00Z",
-                           [], [1, [2]], ["a", "a"], {}, {"a": {"b": 1}}]
+TIME_KEYS = frozenset({"timestamp", "Time", "time", "ts"})
+"""Keys whose values are times in the fuzzed files (UBI's ``timestamp``, the clicks table's ``Time``)."""
+
+_OTHER_TYPES: list[Any] = [None, True, False, 0, -1, 1.5, 2**63, -(2**31), 1e300, "", " ", "x", "\u0007",
+                           "2026-13-45T99:00:00Z", "1e999", [], [1, [2]], ["a", "a"], {}, {"a": {"b": 1}}]
 
 
 def _wrong_type(rng: random.Random, line: bytes) -> bytes:
@@ -391,7 +395,8 @@ def _wrong_type(rng: random.Random, line: bytes) -> bytes:
         for k in keys:
             slots.append((node, k))
             stack.append(node[k])
-    container, key = rng.choice(slots)
+    times = [s for s in slots if s[1] in TIME_KEYS]
+    container, key = rng.choice(times if times and rng.random() < 1 / 3 else slots)
     value = rng.choice(_OTHER_TYPES)
     if container is None:
         doc = value

@@ -23,8 +23,9 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError as PydanticValidationError
 
 from shopsage.api.deps import current, ids
+from shopsage.api.responses import PreparedJSON
 from shopsage.api.security import Keys, _match, presented_key
-from shopsage.errors import ShopSageError, describe_problems
+from shopsage.errors import ShopSageError, ValidationError, describe_problems
 from shopsage.evaluate.search_analytics import search_report
 from shopsage.policy.rule_store import MerchantRule
 from shopsage.privacy.cipher import FIELD_KEY_ENV, FieldCipher, is_encrypted
@@ -323,13 +324,29 @@ def experiments(request: Request, done: str | None = None) -> Response:
     flush = getattr(getattr(svc, "exposure_log", None), "flush", None)
     if flush is not None:
         flush()  # what was answered so far is in the reports
-    reports, error = [], None
+    reports, error, variants = [], None, {}
     try:
         for exp in reversed(list_experiments(svc.store)):  # type: ignore[arg-type]
             reports.append(experiment_report(svc.store, exp.name))  # type: ignore[arg-type]
+            variants[exp.name] = [v.name for v in exp.variants]
     except ShopSageError as exc:
         error = str(exc)
-    return _page(request, "admin/experiments.html", title="Experiments", reports=reports, error=error, done=done)
+    return _page(request, "admin/experiments.html", title="Experiments", reports=reports, error=error, done=done,
+                 variants=variants)
+
+
+@router.get("/experiments/preview", response_class=Response)
+def experiment_preview(request: Request, scenario: str, variant: str, q: str = "", item: str = "") -> Response:
+    """What ``variant`` of the experiment running on ``scenario`` serves: the API's ``?variant=`` preview behind
+    the admin cookie (the answer's JSON, marked preview, outside the experiment's sample)."""
+    if not _allowed(request):
+        return _login_redirect(request)
+    svc = current(request)
+    if scenario != "search":
+        return PreparedJSON(svc.recommend(scenario, item=item.strip()[:256] or None, variant=variant))
+    if not q.strip():
+        raise ValidationError("type a query to preview a search variant")
+    return PreparedJSON(svc.search(SearchRequest(q.strip()[:500], per_page=10), variant=variant))
 
 
 @router.post("/experiments/stop", response_class=Response)

@@ -8,19 +8,20 @@ catalogue lacks, is a 400 that says which parameter, where and what.
 The query is searched as typed and echoed to the caller; it is never logged, and stored only scrubbed
 of e-mail addresses, phone and card numbers: with the answer's exposures (its ``query_id``), as search
 events sent to ``POST /v1/events`` are. ``user`` and ``session`` are
-pseudonymised; personalising for a ``user`` needs a key or that user's shopper token.
+pseudonymised; personalising for a ``user`` needs a key or that user's shopper token; ``variant``
+previews a search experiment's variant (an admin key).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AfterValidator, Field
 
 from shopsage.api.deps import current, ids
 from shopsage.api.responses import PreparedJSON
-from shopsage.api.routers.recommendations import SessionId, UserId
+from shopsage.api.routers.recommendations import SessionId, UserId, VariantName, preview_of
 from shopsage.api.schemas import (
     ID_PATTERN,
     TEXT_PATTERN,
@@ -39,8 +40,9 @@ from shopsage.serving.search import SearchRequest
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[Depends(require_read)])
 
 _Labels = list[Annotated[str, Field(min_length=1, max_length=256, pattern=ID_PATTERN), AfterValidator(printable)]]
-_ERRORS = {400: {"model": ErrorOut}, 401: {"model": ErrorOut}, 403: {"model": ErrorOut}, 422: {"model": ErrorOut},
-           429: {"model": ErrorOut}}
+_ERRORS: dict[int | str, dict[str, Any]] = {400: {"model": ErrorOut}, 401: {"model": ErrorOut},
+                                            403: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}}
+_SEARCH_ERRORS = {**_ERRORS, 404: {"model": ErrorOut}}  # 404: ?variant= where no experiment runs
 
 
 def _names(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -50,7 +52,7 @@ def _names(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(p.strip() for p in value.split(",") if p.strip()))
 
 
-@router.get("/search", response_model=SearchOut, responses=_ERRORS)  # type: ignore[arg-type]
+@router.get("/search", response_model=SearchOut, responses=_SEARCH_ERRORS)
 def search(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=500, pattern=TEXT_PATTERN, description="The shopper's query."),
@@ -82,9 +84,11 @@ def search(
                                              "service cannot serve (no encoder, no live ranker) answers 422.")] = None,
     user: UserId = None,
     session: SessionId = None,
+    variant: VariantName = None,
 ) -> PreparedJSON:
     if price_min is not None and price_max is not None and price_min > price_max:
         raise ValidationError(f"price_min {price_min} is above price_max {price_max}: swap them")
+    forced = preview_of(request, variant)
     require_user_read(request, user)
     edge = ids(request)
     req = SearchRequest(q, categories=tuple(category), brands=tuple(brand), price_min=price_min, price_max=price_max,
@@ -92,10 +96,10 @@ def search(
                         user=edge.maybe(user), session=edge.maybe(session),
                         filter_expr=filter if filter and filter.strip() else None,  # blank: none (a form's empty field)
                         facets=_names(facets, FACETS), highlight=_names(highlight, ("title", "brand")))
-    return PreparedJSON(current(request).search(req))  # SearchOut: its schema, not re-validated
+    return PreparedJSON(current(request).search(req, variant=forced))  # SearchOut: its schema, not re-validated
 
 
-@router.get("/autocomplete", response_model=AutocompleteOut, responses=_ERRORS)  # type: ignore[arg-type]
+@router.get("/autocomplete", response_model=AutocompleteOut, responses=_ERRORS)
 def autocomplete(
     request: Request,
     q: Annotated[str, Query(min_length=1, max_length=100, pattern=TEXT_PATTERN, description="What the shopper typed."),

@@ -63,7 +63,6 @@ class TableMapping(BaseModel):
     constants: dict[str, Any] = Field(default_factory=dict, description="Fields with the same value on every row.")
 
 
-_DIVISOR = {"s": 1.0, "ms": 1e3, "us": 1e6}
 _IDS = frozenset({"id", "user", "session", "item"})
 _NUMBERS = frozenset({"timestamp", "value", "ordinal", "price", "stock", "grade", "created_at", "updated_at"})
 
@@ -199,14 +198,13 @@ class TableImporter(Importer):
                                    f"(at most {lim.max_number_chars}, ImportLimits.max_number_chars)")
             out[field] = value
         if out.get("timestamp") is not None:
-            ts = out["timestamp"]
-            if m.timestamp_unit == "iso":
-                out["timestamp"] = parse_timestamp(str(ts))
-            else:
+            out["timestamp"] = parse_timestamp(out["timestamp"], None if m.timestamp_unit == "iso" else m.timestamp_unit)
+        for field in ("created_at", "updated_at"):  # an item's times: Unix seconds or ISO 8601, as the schema's
+            if out.get(field) is not None:
                 try:
-                    out["timestamp"] = parse_timestamp(float(ts) / _DIVISOR[m.timestamp_unit])
-                except (TypeError, ValueError, OverflowError):
-                    raise BadValue(f"bad timestamp {ts!r}: expected a number in {m.timestamp_unit}") from None
+                    out[field] = parse_timestamp(out[field])
+                except BadValue as exc:
+                    raise BadValue(f"{field}: {exc}") from None
         if m.kind == "items" and isinstance(out.get("category_path"), str):
             out["category_path"] = [c.strip() for c in out["category_path"].replace(">", "/").split("/") if c.strip()]
         if m.kind == "events" and out.get("context") is not None and isinstance(out["context"], str):

@@ -8,7 +8,8 @@ A folder with ``ubi_queries.jsonl`` and/or ``ubi_events.jsonl`` (one UBI documen
   (1-based; from ``query_attributes.first_position`` for a later page), kind ``search``.
   ``query_attributes`` may carry what a UBI query has no field for and
   ShopSage's export writes: ``kind`` (``recommendation``), ``scenario``, ``experiment``,
-  ``variant``, ``user_id``, ``session_id``, ``propensities`` (one per hit). The session is
+  ``variant``, ``variant_propensity`` (the probability the variant had: a bandit-allocated experiment),
+  ``user_id``, ``session_id``, ``propensities`` (one per hit). The session is
   ``query_attributes.session_id`` when the key is there (null: none), else ``client_id``. A query without hits showed nothing, so it has
   no exposure to store: it is quarantined with that reason (still counted, still visible).
 - An **event** (``action_name``, ``query_id``, ``timestamp``, ``event_attributes.object.object_id``,
@@ -21,9 +22,9 @@ A folder with ``ubi_queries.jsonl`` and/or ``ubi_events.jsonl`` (one UBI documen
   actions (``product_hover``, ``brand_filter``, ``login``...) are quarantined with the reason.
 
 Every line is read with the import limits; a bad line (not JSON, no ``query_id``, a timestamp
-without a time zone or not text, an unknown action, an id with control characters, a value of the
-wrong JSON type...) goes to the quarantine with its reason and the rest is stored. Within a file, a
-``query_id`` read again is quarantined as an exact duplicate of its first line (or a conflicting
+without a time zone, not a time (a boolean, a list...) or outside 1970..3000, an unknown action, an
+id with control characters, a value of the wrong JSON type...) goes to the quarantine with its reason
+and the rest is stored. Within a file, a ``query_id`` read again is quarantined as an exact duplicate of its first line (or a conflicting
 one when the answer differs), and so is an event document repeated whole; an answer already stored
 by an earlier import counts as already present (other content: a conflict, quarantined at its
 line). Ids are pseudonymised and queries scrubbed on the way in by the shop's privacy edge, as
@@ -81,12 +82,6 @@ def _obj(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
-def _timestamp(value: Any) -> float:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
-        raise BadValue("timestamp must be ISO 8601 text with a time zone (or Unix seconds)")
-    return parse_timestamp(value)
-
-
 def _shown(value: Any) -> str:
     """A value for a reason, cut short (a 100,000-character kind must not become a 100,000-character reason)."""
     return repr(value)[:60]
@@ -132,7 +127,7 @@ class UbiImporter(Importer):
         items = [_id(h, "a hit id") for h in hits or ()]
         if len(set(items)) != len(items):
             raise BadValue("query_response_hit_ids names an id twice: an answer shows each item once")
-        ts = _timestamp(doc.get("timestamp"))
+        ts = parse_timestamp(doc.get("timestamp"))
         kind = attrs.get("kind", "search")
         if kind not in EXPOSURE_KINDS:
             raise BadValue(f"query_attributes.kind {_shown(kind)} is not one of {', '.join(EXPOSURE_KINDS)}")
@@ -140,6 +135,10 @@ class UbiImporter(Importer):
         if probs is not None and (not isinstance(probs, list) or len(probs) != len(items) or not all(
                 p is None or (isinstance(p, int | float) and not isinstance(p, bool) and 0 < p <= 1) for p in probs)):
             raise BadValue("query_attributes.propensities must hold one probability in (0, 1] (or null) per hit")
+        chance = attrs.get("variant_propensity")
+        if chance is not None and (isinstance(chance, bool) or not isinstance(chance, int | float) or not 0 < chance <= 1):
+            raise BadValue(f"query_attributes.variant_propensity {_shown(chance)} must be a probability in (0, 1] "
+                           "(or null)")
         query = doc.get("user_query")
         if query is not None and not isinstance(query, str):
             raise BadValue("user_query must be a string")
@@ -156,7 +155,7 @@ class UbiImporter(Importer):
         return qid, ShownAnswer(key, tuple(
             ExposureRow(qid, first + i, kind, scenario, names["experiment"], names["variant"], names["user_id"], session,
                         item, 1.0 if probs is None else None if probs[i] is None else float(probs[i]), ts,
-                        query if kind == "search" else None)
+                        query if kind == "search" else None, None if chance is None else float(chance))
             for i, item in enumerate(items)))
 
     def _event(self, doc: dict[str, Any], key: RowKey) -> tuple[int, EventRow]:
@@ -191,7 +190,7 @@ class UbiImporter(Importer):
         if ordinal is not None:
             context["position"] = ordinal
         row = EventRow(key, typ, item, user, session, query if typ == "search" else None,
-                       None if value is None else float(value), _timestamp(doc.get("timestamp")), None, None,
+                       None if value is None else float(value), parse_timestamp(doc.get("timestamp")), None, None,
                        context or None)
         return hash(repr(row[1:])), row  # an event is known by what it says, not by its line
 
