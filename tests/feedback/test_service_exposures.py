@@ -103,3 +103,17 @@ def test_erasing_a_user_erases_exposures_still_queued(shop: Callable[..., Servic
     counts = svc.erase_user("u5")
     assert counts["exposures"] == 3
     assert {r.user_id for r in _stored(svc)} == {"u6"}
+
+
+def test_answers_no_shopper_sees_are_not_recorded(shop: Callable[..., Service]) -> None:
+    """Previews and the dashboard's inspector: stamped like any answer, but no exposure, so a later click
+    of that shopper is never attributed to a list only a merchant saw."""
+    svc = shop()
+    hidden = svc.recommend("for_you", user="u1", session="s-new", n=5, shown=False)
+    page = svc.search(SearchRequest("drill", user="u1", per_page=5), shown=False)
+    shown = svc.recommend("for_you", user="u1", session="s-new", n=5)
+    assert hidden["recomm_id"] and page["query_id"] and [it["position"] for it in hidden["items"]] == [1, 2, 3, 4, 5]
+    assert svc.exposure_log.flush()
+    ids = {r.exposure_id for r in _stored(svc)}
+    assert shown["recomm_id"] in ids
+    assert hidden["recomm_id"] not in ids and page["query_id"] not in ids

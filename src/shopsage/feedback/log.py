@@ -85,19 +85,20 @@ class ExposureLog:
     def answered(self, answer: dict[str, Any], kind: str, scenario: str, *, user: str | None, session: str | None,
                  first_position: int = 1, propensities: Sequence[float] | None = None,
                  experiment: str | None = None, variant: str | None = None, query: str | None = None,
-                 variant_propensity: float | None = None) -> str:
+                 variant_propensity: float | None = None, shown: bool = True) -> str:
         """Stamp ``answer`` (a JSON-ready dict with ``items``, each with an ``id``) with its id (``query_id``
         for search, ``recomm_id`` otherwise) and each item's ``position`` (from ``first_position``), and queue
         its exposures. ``propensities``: the policy's probability of each shown item (None: a deterministic
         list, recorded as 1.0); ``variant_propensity``: the probability the variant had (a bandit-allocated experiment).
         ``query`` (search) is stored scrubbed of personal data (and encrypted with a
-        field key), as events' queries are. Returns the id."""
+        field key), as events' queries are. ``shown=False``: no shopper sees this answer (a merchant's
+        preview), so nothing is queued and no later click can be attributed to it. Returns the id."""
         answer_id = new_answer_id()
         items = answer["items"]
         answer["query_id" if kind == "search" else "recomm_id"] = answer_id
         for i, it in enumerate(items):
             it["position"] = first_position + i
-        if self.enabled and items:
+        if self.enabled and shown and items:
             now = time.time()
             if query is not None:
                 query = scrub_query(query)

@@ -483,7 +483,12 @@ class Service:
 
     # ------------------------------------------------------------------ answers
     def recommend(self, scenario: str, user: str | None = None, session: str | None = None, item: str | None = None,
-                  n: int = 10, history: Sequence[str] | None = None, variant: str | None = None) -> dict[str, Any]:
+                  n: int = 10, history: Sequence[str] | None = None, variant: str | None = None,
+                  shown: bool = True) -> dict[str, Any]:
+        """One scenario's answer. ``variant`` forces an experiment's variant (a preview); ``shown=False``, and
+        any preview, is an answer no shopper sees (the dashboard's previews and shopper inspector): it is
+        not recorded as exposures, so no click is attributed to it and no bandit learns from it."""
+        shown = shown and variant is None
         if scenario not in SCENARIOS:
             raise NotFoundError(f"unknown scenario {scenario!r}; use one of {', '.join(SCENARIOS)}")
         if scenario in ITEM_SCENARIOS and item is None:
@@ -507,8 +512,9 @@ class Service:
         exp, var = _labels(answer, chosen, forced=variant is not None)
         rid = self.exposure_log.answered(answer, "recommendation", scenario, user=user, session=session,
                                          propensities=getattr(ranked, "propensities", None), experiment=exp,
-                                         variant=var, variant_propensity=_chance(chosen, exp))
-        self.explorer.shown(rid, scenario, ranked.explored)  # explored items wait for their clicks
+                                         variant=var, variant_propensity=_chance(chosen, exp), shown=shown)
+        if shown:
+            self.explorer.shown(rid, scenario, ranked.explored)  # explored items wait for their clicks
         return answer
 
     def assign(self, scope: str, user: str | None, session: str | None, variant: str | None = None) -> Assigned | None:
@@ -517,9 +523,11 @@ class Service:
         there or the request names no shopper. ``variant`` forces one (previews; it must exist)."""
         return self.experiments.assign(scope, user, session, variant)
 
-    def search(self, req: SearchRequest, variant: str | None = None) -> dict[str, Any]:
+    def search(self, req: SearchRequest, variant: str | None = None, shown: bool = True) -> dict[str, Any]:
         """One page of search results through the search front door (``SearchEngine.query``): the
-        shopper's profile from their history, live popularity, the scenario's exclusions and rules."""
+        shopper's profile from their history, live popularity, the scenario's exclusions and rules.
+        ``variant`` and ``shown=False`` as in :meth:`recommend` (previews are not recorded)."""
+        shown = shown and variant is None
         self.index_settings.apply()  # the index settings' current version (PATCH /v1/settings, any worker)
         sh = self.shopper(req.user, req.session) if (req.user or req.session) else Shopper()
         profile = None
@@ -537,7 +545,7 @@ class Service:
         exp, var = _labels(answer, chosen, forced=variant is not None)
         self.exposure_log.answered(answer, "search", "search", user=req.user, session=req.session,
                                    first_position=(page.page - 1) * page.per_page + 1, query=req.q,
-                                   experiment=exp, variant=var, variant_propensity=_chance(chosen, exp))
+                                   experiment=exp, variant=var, variant_propensity=_chance(chosen, exp), shown=shown)
         return answer
 
     def autocomplete(self, prefix: str, n: int = 8) -> dict[str, Any]:

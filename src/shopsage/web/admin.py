@@ -193,9 +193,9 @@ def _preview(request: Request, rules: list[MerchantRule], query: str) -> dict[st
     """The first results of ``query`` for this shopper with the live rules and with ``rules`` instead."""
     svc = current(request)
     req = SearchRequest(query, per_page=10)
-    before = svc.search(req)["items"]
+    before = svc.search(req, shown=False)["items"]
     with svc.rulebook.drafting(rules):
-        after = svc.search(req)["items"]
+        after = svc.search(req, shown=False)["items"]
     return {"query": query, "before": before, "after": after}
 
 
@@ -302,7 +302,7 @@ def shoppers(request: Request, user: str = "", session: str = "", mine: bool = F
         if u and sh.user_history:
             profile = svc.profile(u)
         try:
-            recs = svc.recommend("for_you", u, s, None, 10)
+            recs = svc.recommend("for_you", u, s, None, 10, shown=False)
         except ShopSageError as exc:
             recs, error = None, str(exc)
         found = {"user": user, "session": session, "history": list(reversed(history)), "profile": profile,
