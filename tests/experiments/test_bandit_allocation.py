@@ -286,3 +286,28 @@ def test_bench_abtest_compares_bandit_allocation_with_a_split(tmp_path: Path) ->
     r = json.loads(out.read_text())
     assert set(r["summary"]) == {"bandit", "split"} and r["summary"]["split"]["regret"] > 0
     assert "| bandit |" in out.with_suffix(".md").read_text()
+
+
+def test_a_variant_the_bandit_never_chose_has_no_estimates_not_nan() -> None:
+    """snips of a never-chosen variant is 0/0: the report says nothing of it (valid JSON, "-" in Markdown)."""
+    import json
+
+    from shopsage.evaluate.abtest_bandit import markdown_bandit_report, variant_values
+    from shopsage.experiments.allocation import Answers
+
+    exp = _exp()
+    n = 40
+    rng = np.random.default_rng(3)
+    answers = Answers([f"a{i}" for i in range(n)], np.zeros(n, np.int64), None, np.full(n, 0.9), ["for_you"] * n,
+                      np.arange(n, dtype=np.float64), (rng.random(n) < 0.3).astype(np.float64))
+    values = variant_values(exp, answers)
+    first, never = (v.name for v in exp.variants[:2])
+    assert values[never] == {} and values[first]["snips"]["value"] is not None
+    body = {"experiment": "bx", "scope": exp.scope, "status": "running", "bandit": exp.bandit.model_dump(),  # type: ignore[union-attr]
+            "decisions": n, "variants": {v: {"answers": n if v == first else 0, "logged_share": float(v == first),
+                                             "current_share": 0.5, "estimates": values[v]} for v in (first, never)},
+            "estimators": list(values[first]), "favoured_variant": first,
+            "current_allocation": {first: 0.5, never: 0.5}, "state": {"decisions": n}, "note": "adaptive"}
+    json.dumps(body, allow_nan=False)
+    text = markdown_bandit_report(body)
+    assert "nan" not in text.lower() and f"| {never} | 0 |" in text

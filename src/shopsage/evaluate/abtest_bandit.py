@@ -70,12 +70,21 @@ def variant_values(exp: ExperimentConfig, answers: Answers, config: OPEConfig | 
     cfg = cfg.model_copy(update={"estimators": names})
     out: dict[str, Any] = {}
     for i, v in enumerate(exp.variants):
+        if not np.any(answers.variant == i):  # never chosen: the logs say nothing of it (snips would be 0/0)
+            out[v.name] = {}
+            continue
         always = np.zeros((k, 1))
         always[i, 0] = 1.0
         est = estimate_policy_value(fb, EvaluationPolicy(action_dist=always), q_hat, cfg)
-        out[v.name] = {e.name: {"value": e.estimate, "ci_low": e.ci_low, "ci_high": e.ci_high, "ess": e.ess,
-                                "max_weight": e.max_weight} for e in est.values()}
+        out[v.name] = {e.name: {"value": _finite(e.estimate), "ci_low": _finite(e.ci_low), "ci_high": _finite(e.ci_high),
+                                "ess": _finite(e.ess), "max_weight": _finite(e.max_weight)} for e in est.values()}
     return out
+
+
+def _finite(x: float) -> float | None:
+    """None for an estimate the logs cannot give (a variant never chosen: snips is 0/0), so that the report
+    stays valid JSON and reads "-" rather than nan."""
+    return float(x) if np.isfinite(x) else None
 
 
 def bandit_report(store: _Logs, exp: ExperimentConfig, config: OPEConfig | None = None,
@@ -103,7 +112,9 @@ def bandit_report(store: _Logs, exp: ExperimentConfig, config: OPEConfig | None 
                             "reward": float(answers.reward[mine].sum()), "current_share": shares[v.name],
                             "estimates": values[v.name]}
     favoured = max(shares, key=lambda n: shares[n])
-    return {**body, "reward": exp.bandit.reward, "variants": variants, "favoured_variant": favoured,
+    estimators = next((list(e) for e in values.values() if e), [])  # a never-chosen variant has none
+    return {**body, "reward": exp.bandit.reward, "variants": variants, "estimators": estimators,
+            "favoured_variant": favoured,
             "current_allocation": shares, "allocation_by_scenario": by_scenario if exp.bandit.context != "none" else None,
             "state": current.describe(),
             "note": "allocation is adaptive, so the fixed-split tests (sample-ratio check, mSPRT) do not apply; each "
@@ -126,7 +137,7 @@ def markdown_bandit_report(r: dict[str, Any]) -> str:
              f"context {b['context']}); reward: {b['reward']} per answer; {r['decisions']:,} decisions so far.", ""]
     if not r.get("variants"):
         return "\n".join([*lines, r.get("note", ""), ""])
-    names = list(next(iter(r["variants"].values()))["estimates"])
+    names = r.get("estimators") or next((list(v["estimates"]) for v in r["variants"].values() if v["estimates"]), [])
     lines += ["| variant | answers | logged share | current share | " + " | ".join(names) + " |",
               "|---|---|---|---|" + "---|" * len(names)]
     for name, v in r["variants"].items():
