@@ -3,6 +3,7 @@ keys get 403, an unknown variant or no experiment a 4xx naming what exists, and 
 experiment's sample (its report and its bandit's refit do not count it)."""
 
 from __future__ import annotations
+
 import time
 from collections.abc import Iterator
 from pathlib import Path
