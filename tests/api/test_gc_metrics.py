@@ -1,4 +1,4 @@
-"""Garbage collector pauses as metrics, and ``serve --freeze-heap``."""
+"""Garbage collector pauses as metrics, and ``serve`` freezing its start heap (on by default)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_pauses_are_timed_per_generation_and_exposed_as_a_histogram() -> None:
 
 
 def test_served_worker_freezes_its_start_heap_and_reports_pauses(server: Callable[..., object]) -> None:
-    srv = server("--freeze-heap")
+    srv = server()  # the default: frozen
     with httpx.Client(base_url=srv.base, timeout=10) as c:  # type: ignore[attr-defined]
         for _ in range(20):
             assert c.get("/v1/recommendations/for_you", params={"user": "u1", "n": 5}).status_code == 200
