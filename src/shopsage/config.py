@@ -78,6 +78,8 @@ class PrivacyConfig(_Section):
                               "(each release spends the budget); off: exact counts.")
     trending_release_s: float = Field(3600.0, ge=60, description="dp_trending: seconds between two releases of "
                                       "the private counts (between them the last release is served, at no cost).")
+    trending_window_s: float = Field(0.0, ge=0, description="dp_trending: count only the events of the last this "
+                                     "many seconds before a release (0: all time).")
     budget: PrivacyBudget = Field(default_factory=lambda: PrivacyBudget.model_validate({}))
 
     def trending_shortfall(self) -> str | None:

@@ -114,3 +114,29 @@ def test_a_release_is_served_until_the_next(report_store) -> None:  # noqa: ANN0
     assert len(six) == 5  # hours 24, 30, 36, 42, 48 of the 28 scored (24..51)
     assert stale.ndcg["clamped"]["mean"] != rep.ndcg["clamped"]["mean"]
     assert stale.ndcg["trend_model"] == rep.ndcg["trend_model"]  # the non-private rankings do not depend on it
+
+
+def test_a_release_window_counts_only_recent_events_in_the_service_and_the_bench(tmp_path: Path) -> None:
+    """privacy.trending_window_s: the service's release and the bench's counts are the same function of the
+    events in [now - window, now); events before the window count for nothing."""
+    from shopsage.privacy.trending import recent
+    from shopsage.training.data import store_interactions
+
+    store = open_store(f"sqlite:///{tmp_path / 'w.db'}")
+    now, day = 1_700_000_000.0, 86_400.0
+    rows = [EventRow(RowKey("f", i, 0), "view", "old" if i < 6 else "new", f"u{i}", f"s{i}",
+                     ts=now - (3 * day if i < 6 else 3600.0)) for i in range(9)]
+    assert store.write_events(rows).inserted == 9
+    inter = store_interactions(store)
+    everything = release_counts_before(inter, now, 10)
+    last_day = release_counts_before(inter, now, 10, window_s=day)
+    ids = store.item_ids()
+    assert (everything[ids["old"]], everything[ids["new"]]) == (6, 3)
+    assert (last_day[ids["old"]], last_day[ids["new"]]) == (0, 3)
+    assert np.array_equal(last_day, shopper_counts(recent(inter, day, now), 10))
+    cfg = PrivacyConfig.model_validate({"dp_trending": True, "trending_window_s": day,
+                                        "budget": {"epsilon_per_release": 10, "epsilon_per_period": 100}})
+    rel = PrivateTrending(lambda: store, tmp_path / "home", cfg).release(now=now)
+    assert "old" not in rel.counts or rel.counts["old"] <= 10  # only noise: 0 shoppers counted
+    assert abs(rel.counts.get("new", 0) - 3) <= 10
+    store.close()

@@ -122,6 +122,8 @@ def bench_trend(
                                           "counts toward (default: privacy.budget.max_contributions)."),
     dp_release_s: float = typer.Option(None, "--dp-release-s", min=60, help="--dp-epsilons: seconds between two releases, "
                                        "each served until the next (default: privacy.trending_release_s)."),
+    dp_window_s: float = typer.Option(None, "--dp-window-s", min=0, help="--dp-epsilons: seconds of events a release "
+                                      "counts, 0 for all before it (default: privacy.trending_window_s)."),
 ) -> None:
     """Import the events into a scratch SQLite store, then rank each window's items by the trend model and by
     the count trending served before, scored by NDCG@k against the window's actual counts (--dp-epsilons: by
@@ -141,7 +143,7 @@ def bench_trend(
         return
     if dp_epsilons is not None:
         _dp_trending(ctx, root, fmt, window, k, json_out, run_or_fail(lambda: _epsilons(dp_epsilons)), dp_repeats,
-                     max_contributions, dp_release_s)
+                     max_contributions, dp_release_s, dp_window_s)
         return
     with tempfile.TemporaryDirectory() as tmp:
         store = run_or_fail(lambda: open_store(f"sqlite:///{Path(tmp) / 'trend.db'}"))
@@ -165,7 +167,8 @@ def _epsilons(text: str) -> list[float]:
 
 
 def _dp_trending(ctx: typer.Context, root: Path, fmt: str, window: int, k: int, json_out: Path, epsilons: list[float],
-                 repeats: int, max_contributions: int | None, release_s: float | None) -> None:
+                 repeats: int, max_contributions: int | None, release_s: float | None,
+                 window_s: float | None = None) -> None:
     """``bench trend --dp-epsilons`` (:func:`shopsage.forecast.trend_eval.dp_trending_backtest`)."""
     import tempfile
 
@@ -179,12 +182,13 @@ def _dp_trending(ctx: typer.Context, root: Path, fmt: str, window: int, k: int, 
     privacy = config_of(ctx).privacy
     contributions = max_contributions or privacy.budget.max_contributions
     every = release_s or privacy.trending_release_s
+    counted = privacy.trending_window_s if window_s is None else window_s
     with tempfile.TemporaryDirectory() as tmp:
         store = run_or_fail(lambda: open_store(f"sqlite:///{Path(tmp) / 'trend.db'}"))
         try:
             run_or_fail(lambda: run_import(store, get_importer(fmt, str(root))))
             report = run_or_fail(lambda: dp_trending_backtest(store, window, epsilons, k, contributions, repeats, every,
-                                                              TrendConfig(window_s=window), data=str(root),
+                                                              counted, TrendConfig(window_s=window), data=str(root),
                                                               log=lambda m: err_console.print(m)))
         finally:
             store.close()

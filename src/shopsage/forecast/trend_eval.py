@@ -203,6 +203,8 @@ class DpTrendingReport:
     seconds: float = 0.0
     release_s: float = 0.0
     """Seconds between two releases (each served until the next)."""
+    release_window_s: float = 0.0
+    """Seconds of events a release counts (0: all before it; ``privacy.trending_window_s``)."""
     machine: dict[str, Any] = field(default_factory=dict)
 
 
@@ -225,18 +227,20 @@ def _padded(values: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def release_counts_before(inter: Interactions, start: float, max_contributions: int) -> np.ndarray:
+def release_counts_before(inter: Interactions, start: float, max_contributions: int, window_s: float = 0.0) -> np.ndarray:
     """``(n_items,)`` by store row id: the exact counts a :class:`~shopsage.privacy.trending.PrivateTrending`
     release at ``start`` is made of, from ``inter`` (:func:`~shopsage.training.data.store_interactions`) cut
     to the events before ``start`` (events without a time are left out)."""
-    from shopsage.privacy.trending import shopper_counts
+    from shopsage.privacy.trending import recent, shopper_counts
 
+    if window_s > 0:  # the service's privacy.trending_window_s
+        return shopper_counts(recent(inter, window_s, start), max_contributions)
     return shopper_counts(inter.select(inter.ts < start), max_contributions)
 
 
 def dp_trending_backtest(store: StoreReader, window_s: float, epsilons: Sequence[float], k: int = 20,
                          max_contributions: int = 10, repeats: int = 5, release_s: float | None = None,
-                         config: TrendConfig | None = None, data: str = "",
+                         release_window_s: float = 0.0, config: TrendConfig | None = None, data: str = "",
                          log: Callable[[str], None] = lambda _m: None) -> DpTrendingReport:
     """What ``privacy.dp_trending`` costs: at the start of the windows the trend bench scores, every
     ``release_s`` seconds (default: every window), the release :class:`~shopsage.privacy.trending.PrivateTrending`
@@ -277,7 +281,7 @@ def dp_trending_backtest(store: StoreReader, window_s: float, epsilons: Sequence
         if wc.counts[t].sum() == 0:
             continue
         if cur is None or wc.window_start(t) - cur.at >= release_s:
-            cur = _Release.at_start(inter, wc.window_start(t), eps, repeats, k, max_contributions, size)
+            cur = _Release.at_start(inter, wc.window_start(t), eps, repeats, k, max_contributions, size, release_window_s)
             log(f"release at {time.strftime('%Y-%m-%d %H:%M', time.gmtime(cur.at))}: "
                 f"{int((cur.clamped > 0).sum()):,} items counted")
         actual = _in_rows(wc.counts[t].astype(np.float64), rows, size)
@@ -290,7 +294,7 @@ def dp_trending_backtest(store: StoreReader, window_s: float, epsilons: Sequence
                 same[m][r].append(cur.same[m][r])
     return DpTrendingReport(data, len(scores["clamped"][0]), int(wc.window_s), k, int(max_contributions), int(repeats),
                             {m: _spread(v) for m, v in scores.items()}, {m: _spread(v) for m, v in same.items()},
-                            round(time.perf_counter() - t0, 1), release_s=release_s)
+                            round(time.perf_counter() - t0, 1), release_s=release_s, release_window_s=release_window_s)
 
 
 @dataclass
@@ -305,10 +309,10 @@ class _Release:
 
     @classmethod
     def at_start(cls, inter: Interactions, start: float, eps: list[float], repeats: int, k: int,
-                 max_contributions: int, size: int) -> _Release:
+                 max_contributions: int, size: int, window_s: float = 0.0) -> _Release:
         from shopsage.privacy.trending import noisy_release
 
-        exact = release_counts_before(inter, start, max_contributions)
+        exact = release_counts_before(inter, start, max_contributions, window_s)
         top = set(_listed(_padded(exact, size), k).tolist())
         noisy = {f"epsilon_{e:g}": [_padded(noisy_release(exact, e, max_contributions), size) for _ in range(repeats)]
                  for e in eps}
@@ -331,7 +335,7 @@ def write_dp_trending_report(report: DpTrendingReport, json_path: Path, command:
     base = report.ndcg["trend_model"]["mean"]
     lines = [f"`{command}`", "",
              f"{report.windows} windows of {report.window_s} s scored, a release every {report.release_s:g} s served until the "
-             f"next, NDCG@{report.k} against each window's actual counts; max_contributions {report.max_contributions}, "
+             f"next, counting {'every earlier event' if report.release_window_s <= 0 else f'the last {report.release_window_s:g} s of events'}, NDCG@{report.k} against each window's actual counts; max_contributions {report.max_contributions}, "
              f"{report.repeats} noise draws "
              "per epsilon (mean +- standard deviation over the draws).", "",
              f"| ranking | NDCG@{report.k} | vs trend model | top {report.k} same as clamped |", "|---|---|---|---|"]

@@ -38,6 +38,14 @@ def shopper_counts(inter: Interactions, max_contributions: int) -> np.ndarray:
     return clamped_counts(owner_groups(inter), inter.item, max_contributions)
 
 
+def recent(inter: Interactions, window_s: float, now: float) -> Interactions:
+    """The events a release counts: those of the last ``window_s`` seconds before ``now`` (0: every event;
+    with a window, events without a time are left out)."""
+    if window_s <= 0:
+        return inter
+    return inter.select((inter.ts >= now - window_s) & (inter.ts < now))
+
+
 def noisy_release(counts: np.ndarray, epsilon: float, max_contributions: int) -> np.ndarray:
     """``(n_items,)`` what a release publishes of ``counts``: discrete Laplace noise of scale
     ``max_contributions / epsilon`` (:func:`dp_counts`), items whose noisy count is not positive at 0
@@ -84,7 +92,8 @@ class PrivateTrending:
     def release(self, now: float | None = None) -> TrendingRelease:
         """A new release now (spends the budget; :class:`PrivacyBudgetError` when it is exhausted)."""
         b = self.config.budget
-        inter = store_interactions(self._store())
+        inter = recent(store_interactions(self._store()), self.config.trending_window_s,
+                       time.time() if now is None else now)
         counts = shopper_counts(inter, b.max_contributions)
         ext_of = {rid: ext for ext, rid in self._store().item_ids().items()}
         spent = self.ledger.spend("trending counts", b.epsilon_per_release, 0.0, now=now,
