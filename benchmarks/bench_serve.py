@@ -46,6 +46,7 @@ from typing import Any
 from urllib.parse import quote
 
 import numpy as np
+from prometheus_client.parser import text_string_to_metric_families
 
 from shopsage.evaluate.load import Conn, closed_loop, cpu_seconds, open_loop, start, stop, summary, timed  # noqa: E402
 from shopsage.evaluate.load import title_queries as queries
@@ -233,19 +234,17 @@ async def gc_pauses(port: int) -> dict[str, dict[str, float]]:
     _, body = await conn.send("GET", "/metrics")
     conn.close()
     out: dict[str, dict[str, float]] = {str(g): {"count": 0.0, "sum": 0.0, "le_0.025": 0.0, "max": 0.0} for g in range(3)}
-    for line in body.decode().splitlines():
-        if not line.startswith("shopsage_gc_pause"):
-            continue
-        name, value = line.rsplit(" ", 1)
-        g = name.split('generation="')[1][0]
-        if name.startswith("shopsage_gc_pause_seconds_count"):
-            out[g]["count"] = float(value)
-        elif name.startswith("shopsage_gc_pause_seconds_sum"):
-            out[g]["sum"] = float(value)
-        elif name.startswith("shopsage_gc_pause_seconds_bucket") and 'le="0.025"' in name:
-            out[g]["le_0.025"] = float(value)
-        elif name.startswith("shopsage_gc_pause_max_seconds"):
-            out[g]["max"] = float(value)
+    names = {"shopsage_gc_pause_seconds_count": "count", "shopsage_gc_pause_seconds_sum": "sum",
+             "shopsage_gc_pause_max_seconds": "max"}
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            g = sample.labels.get("generation")
+            if g is None:
+                continue
+            if sample.name in names:
+                out[g][names[sample.name]] = sample.value
+            elif sample.name == "shopsage_gc_pause_seconds_bucket" and float(sample.labels["le"]) == 0.025:
+                out[g]["le_0.025"] = sample.value
     return out
 
 

@@ -18,7 +18,6 @@ intervals cover each variant's true value.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -176,8 +175,6 @@ def _markdown(r: dict[str, Any], command: str) -> str:
 
 def write_bandit_abtest_report(r: dict[str, Any], json_out: Path, command: str) -> Path:
     """The JSON report at ``json_out`` and the Markdown beside it (``.md``); returns the Markdown's path."""
-    json_out.parent.mkdir(parents=True, exist_ok=True)
-    json_out.write_text(json.dumps({**r, "command": command}, indent=2), encoding="utf-8")
-    md = json_out.with_suffix(".md")
-    md.write_text(_markdown(r, command), encoding="utf-8")
-    return md
+    from shopsage.evaluate.abtest_bench import write_abtest_report
+
+    return write_abtest_report(r, json_out, command, _markdown)

@@ -186,10 +186,12 @@ def markdown_report(r: dict[str, Any], command: str) -> str:
     return "\n".join(lines)
 
 
-def write_abtest_report(r: dict[str, Any], json_out: Path, command: str) -> Path:
-    """The JSON report at ``json_out`` and the Markdown beside it (``.md``); returns the Markdown's path."""
+def write_abtest_report(r: dict[str, Any], json_out: Path, command: str,
+                        render: Callable[[dict[str, Any], str], str] | None = None) -> Path:
+    """The JSON report at ``json_out`` and the Markdown beside it (``.md``, by ``render``, default
+    :func:`markdown_report`); returns the Markdown's path."""
     json_out.parent.mkdir(parents=True, exist_ok=True)
     json_out.write_text(json.dumps({**r, "command": command}, indent=2), encoding="utf-8")
     md = json_out.with_suffix(".md")
-    md.write_text(markdown_report(r, command), encoding="utf-8")
+    md.write_text((render or markdown_report)(r, command), encoding="utf-8")
     return md
