@@ -93,3 +93,36 @@ def test_reasons_are_the_true_largest_contributions(trained: tuple[StageRanker, 
 def test_stage_config_uses_binary_gains() -> None:
     cfg = stage_ranker_config(epochs=5)
     assert (cfg.max_grade, cfg.levels_per_unit, cfg.epochs) == (1.0, 1, 5)
+
+
+def _walk(node: dict, row: np.ndarray, path: np.ndarray) -> float:
+    """Follow ``row`` down a dumped tree by its thresholds, crediting each split's feature with the node
+    value change (an independent reading of the dump, not the ranker's leaf tables)."""
+    while "split_feature" in node:
+        f, v = node["split_feature"], float(row[node["split_feature"]])
+        if np.isnan(v) and node["missing_type"] != "NaN":
+            v = 0.0
+        missing = np.isnan(v) or (node["missing_type"] == "Zero" and v == 0.0)
+        left = node["default_left"] if missing else v <= node["threshold"]
+        child = node["left_child"] if left else node["right_child"]
+        path[f] += (child.get("internal_value", child.get("leaf_value")) - node["internal_value"])
+        node = child
+    return float(node["leaf_value"])
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), holes=st.floats(0, 0.5))
+def test_path_contributions_follow_each_tree_and_sum_to_the_score(trained: tuple[StageRanker, dict[str, float]],
+                                                                   seed: int, holes: float) -> None:
+    ranker, _ = trained
+    x = _synthetic(1, m=6, seed=seed).features[0]
+    x[np.random.default_rng(seed).random(x.shape) < holes] = np.nan  # missing features take the default branch
+    got = ranker.contributions(x)
+    trees = ranker._booster.dump_model()["tree_info"]  # type: ignore[union-attr]
+    for row, c in zip(x, got, strict=True):
+        path = np.zeros(len(ranker.feature_names))
+        score = sum(_walk(t["tree_structure"], row, path) for t in trees)
+        bias = sum(t["tree_structure"].get("internal_value", t["tree_structure"].get("leaf_value")) for t in trees)
+        assert c[:-1] == pytest.approx(path, abs=1e-6) and c[-1] == pytest.approx(bias, abs=1e-6)
+        assert c.sum() == pytest.approx(score, abs=1e-5)
+    assert got.sum(axis=1) == pytest.approx(ranker.predict(x).astype(np.float64), abs=1e-4)

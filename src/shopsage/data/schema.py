@@ -33,8 +33,26 @@ Split = Literal["train", "valid", "test"]
 _MAX_TS = 32503680000.0  # year 3000: later timestamps are data errors
 
 
+def _numeric(annotation: Any) -> bool:
+    """Whether a field's annotation is a number (``int`` / ``float``, optional or not), never ``bool``."""
+    args = get_args(annotation) or (annotation,)
+    return any(a in (int, float) for a in args) and bool not in args
+
+
 class _Strict(BaseModel):
+    """Unknown keys are errors, strings are stripped, and a JSON boolean is never taken for a number
+    (pydantic's lax mode would store ``true`` as 1: a price, a stock or a timestamp of 1)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                if isinstance(data.get(name), bool) and _numeric(field.annotation):
+                    raise ValueError(f"{name} is a boolean ({data[name]!r}): send a number")
+        return data
 
 
 class Item(_Strict):

@@ -61,6 +61,16 @@ class StageInput:
     history_length: int
 
 
+def _positions(listed: np.ndarray, slots: np.ndarray) -> np.ndarray:
+    """The 0-based index of each of ``slots`` in ``listed`` (its first occurrence), -1 where absent."""
+    if not len(listed):
+        return np.full(len(slots), -1, np.int64)
+    order = np.argsort(listed, kind="stable")  # equal slots keep list order: the first occurrence sorts first
+    ordered = listed[order]
+    at = np.minimum(np.searchsorted(ordered, slots, side="left"), len(ordered) - 1)
+    return np.where(ordered[at] == slots, order[at], -1)
+
+
 class StageFeatures:
     """The feature columns of a scenario whose candidate generators are ``generators`` (keys in config order)."""
 
@@ -83,8 +93,7 @@ class StageFeatures:
             rank = np.full(m, RANK_MISSING, np.float32)
             if g in inp.lists:
                 gs, sc = inp.lists[g]
-                pos = {int(s): i for i, s in reversed(list(enumerate(np.asarray(gs).tolist())))}  # first occurrence
-                idx = np.array([pos.get(int(s), -1) for s in slots.tolist()], dtype=np.int64)
+                idx = _positions(np.asarray(gs, dtype=np.int64), slots)
                 hit = idx >= 0
                 raw = np.asarray(sc, np.float64)
                 lo, hi = (float(raw.min()), float(raw.max())) if len(raw) else (0.0, 0.0)

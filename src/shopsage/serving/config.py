@@ -151,6 +151,7 @@ DEFAULT_PIPELINES: dict[str, object] = {
             "candidates": [_g("similar_to_recent", model="itemknn", recent=5, n=100),
                            _g("model", model="ease", n=100),
                            _g("model", model="sasrec", n=100, weight=1.5)],
+            "ranking": {"kind": "learned", "model": "ranker-for_you"},
             "fallbacks": [_g("semantic", recent=5, n=100), _g("trending", n=100)],
             "exclude": ["out_of_stock", "hidden", "purchased", "seen"],
             "diversity": {"method": "none"},

@@ -62,6 +62,13 @@ __all__ = ["StageTrainConfig", "StageData", "train_stage_ranker", "collect_stage
 Say = Callable[[str], None]
 
 
+SIMULATED_CLICKS: dict[str, Any] = {"epsilon": 0.0, "shown": 50, "impressions": 20, "max_weight": 50.0}
+"""The click model of the served rankers of docs/benchmarks.md ("Learned ranking stage"; Beauty +2.5%, Scientific
++2.7% NDCG@10 over rank fusion): no click noise (one noise click, reweighted by its inverse propensity,
+outweighs a real click at the top), 50 shown and 20 showings a shopper, so a shopper whose next item is in
+the top 50 clicks it at least once in most cases."""
+
+
 class StageTrainConfig(BaseModel):
     """``params`` of ``shopsage models train ranker --scenario NAME``."""
 
@@ -71,11 +78,13 @@ class StageTrainConfig(BaseModel):
     """``exposures``: the store's logged answers and attributed events; ``simulated``: clicks simulated on
     leave-one-out targets; ``auto``: exposures when at least ``min_clicks`` are attributed, else simulated."""
     min_clicks: int = Field(200, ge=1)
-    max_users: int = Field(12000, ge=10)
-    """Shoppers sampled (seeded) for training and scoring; the rest are not read (training time)."""
+    max_users: int = Field(25000, ge=10)
+    """Shoppers sampled (seeded) for training and scoring; the rest are not read (training time: about 2.5 ms
+    a shopper for the features, after the candidate models)."""
     holdout: float = Field(0.2, ge=0, lt=1)
     """Share of the sampled shoppers held out to score the ranker against their real next item."""
-    clicks: ClickModelConfig = Field(default_factory=lambda: ClickModelConfig.model_validate({}))
+    clicks: ClickModelConfig = Field(default_factory=lambda: ClickModelConfig.model_validate(SIMULATED_CLICKS))
+    """The simulated shopper (defaults: :data:`SIMULATED_CLICKS`, the measured recipe)."""
     ranker: dict[str, Any] = Field(default_factory=dict)
     """LambdaMART overrides (``epochs``, ``learning_rate``, ``num_leaves``, ``min_data_in_leaf``, ...)."""
     models: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -221,9 +230,15 @@ def _work_shop(store_url: str, work: Path, say: Say) -> tuple[str, Any]:
 
 
 def collect_stage_data(store_url: str, work: Path, scenario: str, pipelines: Path | None, cfg: StageTrainConfig,
-                       say: Say) -> tuple[StageData, list[str]]:
-    """Features of the scenario's fused candidates for a seeded sample of shoppers, served by a service on the work shop."""
+                       say: Say, shop: ModelRegistry | None = None) -> tuple[StageData, list[str]]:
+    """Features of the scenario's fused candidates for a seeded sample of shoppers, served by a service on the work shop.
+
+    ``shop``: the registry the shop serves from. Only the candidate models live there are trained on the work
+    shop, so the ranker learns from the lists the shop serves (a generator whose model is not live is
+    skipped by the service, and its columns are missing in training as in serving). The models a service
+    trains on start when they are missing (``BUILD_ON_START``) count as live."""
     from shopsage.serving.bench import ensure_models
+    from shopsage.serving.build import BUILD_ON_START
     from shopsage.serving.service import Service, ServiceOptions
 
     pipes = load_pipelines(pipelines)
@@ -233,6 +248,14 @@ def collect_stage_data(store_url: str, work: Path, scenario: str, pipelines: Pat
     keys = [generator_key(g) for g in sc.candidates]
     url, split = _work_shop(store_url, work, say)
     names = list(dict.fromkeys(g.model for g in sc.candidates if g.model))
+    if shop is not None:  # what the shop's service answers with: its live models and those it builds on start
+        served = [n for n in names if shop.current(n) is not None or n in BUILD_ON_START]
+        if names and not served:
+            raise ValidationError(f"none of {scenario}'s candidate models ({', '.join(names)}) is live in {shop.root}: "
+                                  "train and promote them first (shopsage models train NAME --promote)")
+        if len(served) < len(names):
+            say(f"not live in the shop, so not trained for the ranker either: {', '.join(n for n in names if n not in served)}")
+        names = served
     live = ensure_models(url, ModelRegistry(work / "models"), names, cfg.models, say)
     features = StageFeatures(keys)
     key = hashlib.sha256(json.dumps([(work / "shop.split").read_text(), live, features.names, FEATURES_VERSION,
@@ -332,7 +355,7 @@ def train_stage_ranker(store_url: str, registry: ModelRegistry, scenario: str, p
         protocol = "held-out logged clicks (their item's NDCG@10 in the rebuilt pool)"
     else:
         work = Path(registry.root).parent / "ranker-work" / scenario
-        data, keys = collect_stage_data(store_url, work, scenario, pipelines, cfg, say)
+        data, keys = collect_stage_data(store_url, work, scenario, pipelines, cfg, say, shop=registry)
         feedback = ("simulated clicks: position-based model over the rank-fusion order, relevance = the shopper's "
                     "real next item (no exposures read)")
         protocol = "leave-one-out (latest item of each shopper), simulated clicks"
