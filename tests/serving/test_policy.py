@@ -124,3 +124,17 @@ def test_diversity_never_lifts_a_buried_item_over_an_unburied_one() -> None:
     assert kept == [0, 2, 1, 4, 3] and skipped == []
     with pytest.raises(ValueError, match="one tier per candidate"):
         category_cap(cats, 3, 1, [0])
+
+
+def test_no_active_rule_gives_what_a_rule_that_touches_nothing_gives() -> None:
+    """The no-rule path (most requests) against the rules' path with an active rule that matches no item."""
+    nothing = Rule(name="none", action="bury", brands=["nobody"])
+    for slots, scores in (([3, 0, 5, 1], [0.2, 0.9, 0.2, 0.5]), ([2, 4], [np.nan, 0.1]), ([], [])):
+        s, sc = np.array(slots, np.int64), np.array(scores, np.float32)
+        fast, ref = apply_rules(s, sc, [], "for_you", Facts()), apply_rules(s, sc, [nothing], "for_you", Facts())
+        for field in ("slots", "scores", "ranked", "ranked_scores", "buried"):
+            np.testing.assert_array_equal(getattr(fast, field), getattr(ref, field))
+            assert getattr(fast, field).dtype == getattr(ref, field).dtype
+        assert fast.touched == ref.touched == {} and fast.pins == ref.pins == []
+    assert apply_rules(np.array([3, 0, 5]), np.array([0.2, 0.9, 0.2], np.float32), [], "for_you",
+                       Facts()).slots.tolist() == [0, 3, 5]  # by score, ties by position

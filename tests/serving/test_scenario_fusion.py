@@ -7,7 +7,7 @@ import numpy as np
 
 from shopsage.serving.generators import CandidateList
 from shopsage.serving.reasons import Reason
-from shopsage.serving.scenario import _fuse, _why
+from shopsage.serving.scenario import _first_hits, _fuse, _why
 
 
 def _list(source: str, slots: list[int]) -> CandidateList:
@@ -31,7 +31,16 @@ def test_weighted_rrf_by_hand_with_ties_by_slot() -> None:
 
 def test_reasons_largest_contribution_first() -> None:
     a, b = _list("a", [5, 3, 8]), _list("b", [8, 1])
-    why = _why([(a, 1.0), (b, 0.5)], 2.0, 8)  # a adds 1/5, b adds 0.5/3 < 1/5
+    lists = [(a, 1.0), (b, 0.5)]
+    why = _why(lists, 2.0, _first_hits(lists, [8])[0])  # a adds 1/5, b adds 0.5/3 < 1/5
     assert [r.text for r in why] == ["a #2", "b #0"]
-    why = _why([(a, 1.0), (b, 2.0)], 2.0, 8)  # b adds 2/3 > 1/5
+    lists = [(a, 1.0), (b, 2.0)]
+    why = _why(lists, 2.0, _first_hits(lists, [8])[0])  # b adds 2/3 > 1/5
     assert [r.text for r in why] == ["b #0", "a #2"]
+
+
+def test_first_hits_are_each_shown_slots_first_position_per_list() -> None:
+    a, b = _list("a", [5, 3, 8, 3]), _list("b", [8, 1])
+    assert _first_hits([(a, 1.0), (b, 1.0)], [3, 8, 9]) == [[1, -1], [2, 0], [-1, -1]]
+    assert _first_hits([], [3, 8]) == [[], []]
+    assert _first_hits([(a, 1.0)], []) == []

@@ -144,6 +144,10 @@ def apply_rules(slots: np.ndarray, scores: np.ndarray, rules: Sequence[Rule], sc
     slots = np.asarray(slots, dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float32)
     active = [r for r in rules if r.applies_to(scenario, segments)]
+    if not active and len(np.unique(slots)) == len(slots):  # most requests: the list by score, nothing touched
+        order = np.argsort(-scores, kind="stable")  # the lexsort below without rules: by score, ties by position
+        rest, rest_scores = slots[order], scores[order]
+        return RuleOutcome(rest.copy(), rest_scores.copy(), {}, rest, rest_scores, np.zeros(len(rest), dtype=bool), [])
     touched: dict[int, list[Rule]] = {}
     pins = _resolve_pins([r for r in active if r.action == "pin"], slots.tolist(), facts, pinnable)
     for p in pins:

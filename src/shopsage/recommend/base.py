@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from shopsage.artifacts import read_manifest, write_manifest
 from shopsage.data.splits import EvalCases, Sequences, SplitData
 from shopsage.errors import NotFittedError, ValidationError
+from shopsage.recommend._top import dense_top
 from shopsage.types import ScoredItems
 
 __all__ = ["ModelConfig", "TrainData", "Recommender", "as_histories"]
@@ -101,7 +102,15 @@ class Recommender(ABC):
             raise ValidationError(f"exclude has {len(ex)} rows for {len(hist)} histories: give one per history")
         if filter_seen:
             ex = [np.concatenate([np.asarray(e, dtype=np.int64), hist[b].astype(np.int64)]) for b, e in enumerate(ex)]
-        return ScoredItems.from_scores(self.score(hist), n, exclude=ex)
+        scores = self.score(hist)
+        if len(hist) == 1:  # a served request: its top without ranking the whole row (same answer)
+            row = np.array(scores[0], dtype=np.float32, copy=True)
+            if len(ex[0]):
+                row[np.asarray(ex[0], dtype=np.int64)] = -np.inf
+            top = dense_top(row, n)
+            if top is not None:
+                return ScoredItems(top[0][None, :], top[1][None, :])
+        return ScoredItems.from_scores(scores, n, exclude=ex)
 
     @abstractmethod
     def score(self, histories: Sequences) -> np.ndarray:

@@ -175,7 +175,10 @@ class Generators:
         if not recent:
             return None
         ids = m.model_ids([s for s, _ in recent])
-        res = m.model.similar_items(ids, g.n)  # (R, n), row r = neighbours of the r-th newest item
+        # (R, n), row r = neighbours of the r-th newest item; read as sets below (their order within a row
+        # does not change the list), so a model that finds them cheaper that way does (similar_sets)
+        neighbours = getattr(m.model, "similar_sets", m.model.similar_items)
+        res = neighbours(ids, g.n)
         rows = np.broadcast_to(np.arange(len(res))[:, None], res.ids.shape)
         slots = np.where(res.ids >= 0, m.to_slot[np.maximum(res.ids, 0)], -1)
         ok = (slots >= 0) & (slots < len(allowed)) & (res.scores > 0)  # a history item speaks only for its positive neighbours

@@ -70,7 +70,8 @@ def stage_input(gens: Generators, shopper: Shopper, slots: np.ndarray, fused: np
     stored = np.zeros(m, np.float32)
     live = np.zeros(m, np.float32)
     stored[inside], live[inside] = pop.stored[slots[inside]], pop.live[slots[inside]]
-    rows = [catalog.row(int(s)) for s in slots.tolist()]
+    table, n_rows = catalog.rows, len(catalog.rows)  # catalog.row(s) without a call per candidate
+    rows = [table[s] if 0 <= s < n_rows else None for s in slots.tolist()]
     now = time.time()
     age = np.array([(now - r.created_at) / 86400.0 if r is not None and r.created_at else np.nan for r in rows],
                    np.float32)

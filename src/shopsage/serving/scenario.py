@@ -65,14 +65,22 @@ def _fuse(lists: list[tuple[CandidateList, float]], k: float) -> tuple[np.ndarra
     return slots, score.astype(np.float32)
 
 
-def _why(lists: list[tuple[CandidateList, float]], k: float, s: int) -> list[Reason]:
-    """A fused slot's reasons, from every list that holds it, the largest contribution first."""
-    found = []
-    for li, (cl, w) in enumerate(lists):
-        hit = np.flatnonzero(cl.slots == s)
-        if len(hit):
-            found.append((rrf_term(int(hit[0]), k, w), li, int(hit[0])))
+def _why(lists: list[tuple[CandidateList, float]], k: float, hits: list[int]) -> list[Reason]:
+    """A fused slot's reasons, from every list that holds it (``hits``: its first position in each list, -1
+    where absent: :func:`_first_hits`), the largest contribution first."""
+    found = [(rrf_term(r, k, w), li, r) for li, ((_cl, w), r) in enumerate(zip(lists, hits, strict=True)) if r >= 0]
     return [lists[li][0].reason(r) for _, li, r in sorted(found, key=lambda t: -t[0])]
+
+
+def _first_hits(lists: list[tuple[CandidateList, float]], shown: list[int]) -> list[list[int]]:
+    """For each shown slot, its first position in each candidate list (-1 where absent): one comparison of
+    the shown slots with each list instead of a search per slot and list."""
+    wanted = np.asarray(shown, dtype=np.int64)
+    cols = []
+    for cl, _w in lists:
+        eq = cl.slots[None, :] == wanted[:, None]  # (shown, m)
+        cols.append(np.where(eq.any(axis=1), eq.argmax(axis=1), -1).tolist())
+    return [list(row) for row in zip(*cols, strict=True)] if cols else [[] for _ in shown]
 
 
 def fused_candidates(name: str, sc: ScenarioConfig, gens: Generators, shopper: Shopper, allowed: np.ndarray,
@@ -152,14 +160,16 @@ def _diversify(sc: ScenarioConfig, catalog: ServingCatalog, out: RuleOutcome, n:
     return mmr(out.ranked_scores, sim, n, d.mmr_lambda, tiers), {"method": "mmr", "lambda": d.mmr_lambda}
 
 
-def _reasons(s: int, at: int, pool: _Pool, rules: dict[int, list[Rule]], k: float, facts: Any = None) -> list[Reason]:
-    """Every stage's reasons for the slot ``s`` shown at position ``at``."""
+def _reasons(s: int, at: int, pool: _Pool, rules: dict[int, list[Rule]], k: float, hits: list[int],
+             facts: Any = None) -> list[Reason]:
+    """Every stage's reasons for the slot ``s`` shown at position ``at`` (``hits``: its first position in each
+    candidate list, -1 where absent)."""
     if s in pool.fallback:
         cl, i = pool.fallback[s]
         r = cl.reason(i)
         out = [Reason("fallback", r.source, r.text, r.evidence)]
     else:
-        out = _why(pool.lists, k, s)
+        out = _why(pool.lists, k, hits)
         if pool.learned is not None:
             out = out + [pool.learned.reason(pool.fused_index[s])]
     return out + [rule_reason(x, at if x.action == "pin" else None, x.forecast_evidence(s, facts) if facts else None)
@@ -178,10 +188,12 @@ def run_scenario(name: str, cfg: PipelinesConfig, gens: Generators, shopper: Sho
     stages["rules"] = _rule_counts(out)
     keep, stages["diversity"] = _diversify(sc, gens.catalog, out, n)
     shown = place_pins([int(out.ranked[i]) for i in keep], out.pins, n)
-    _prepare(pool, shown)
+    hits = _first_hits(pool.lists, shown)
+    _prepare(pool, shown, hits)
     score_of = dict(zip(out.slots.tolist(), out.scores.tolist(), strict=True))
     ranked = Ranked(shown, [score_of[s] for s in shown],
-                    [_reasons(s, at, pool, out.touched, sc.rrf_k, gens.catalog) for at, s in enumerate(shown)], stages)
+                    [_reasons(s, at, pool, out.touched, sc.rrf_k, h, gens.catalog)
+                     for at, (s, h) in enumerate(zip(shown, hits, strict=True))], stages)
     if sc.explore is not None and explorer is not None:  # the explore stage: a bandit fills chosen positions
         pins = {p.slot for p in out.pins}
         x = explorer.fill(name, sc.explore, gens, shopper, allowed, ranked.slots, ranked.scores, ranked.reasons,
@@ -191,14 +203,13 @@ def run_scenario(name: str, cfg: PipelinesConfig, gens: Generators, shopper: Sho
     return ranked
 
 
-def _prepare(pool: _Pool, shown: list[int]) -> None:
+def _prepare(pool: _Pool, shown: list[int], hits: list[list[int]]) -> None:
     """Tell every candidate list, fallbacks included, the positions of its items that are shown (before
-    their reasons are built)."""
-    wanted = np.asarray(shown, dtype=np.int64)
+    their reasons are built; ``hits``: :func:`_first_hits` of ``shown``)."""
     if pool.learned is not None:
         pool.learned.prepare([pool.fused_index[s] for s in shown if s in pool.fused_index])
-    for cl, _w in pool.lists:
-        cl.prepare(np.flatnonzero(np.isin(cl.slots, wanted)).tolist())
+    for li, (cl, _w) in enumerate(pool.lists):  # a list holds each slot once: first positions are all of them
+        cl.prepare(sorted(h[li] for h in hits if h[li] >= 0))
     fallbacks: dict[int, tuple[CandidateList, list[int]]] = {}
     for s in shown:
         if s in pool.fallback:

@@ -497,12 +497,12 @@ class Service:
             raise ValidationError("next_in_session needs ?session=ID (the shopper's session) or ?history=ID,ID (the "
                                   "items viewed in this visit)")
         sh = self.shopper(user, session, item, history)
-        if user is not None:
-            sh.segments = self.segment_names(user)
         chosen = self.assign(scenario, user, session, variant)  # the experiment's variant, if one runs here
         sc = self.variants.scenario(self.pipelines, scenario, chosen)
         pipes, allowed = self.merchandised(scenario, self.masks.allowed(sc.exclude, sh))
         pipes = self.variants.apply(pipes, scenario, chosen)
+        if user is not None and any(r.segments for r in pipes.rules):  # only rules read them (Rule.applies_to)
+            sh.segments = self.segment_names(user)
         ranked = run_scenario(scenario, pipes, self.gens, sh, allowed, n, rankers=self.rankers, explorer=self.explorer)
         items = []
         for s, score, reasons in zip(ranked.slots, ranked.scores, ranked.reasons, strict=True):

@@ -23,6 +23,7 @@ from torch import nn
 
 from shopsage.data.splits import EvalCases, Sequences, seeded_indices
 from shopsage.errors import ArtifactError, ValidationError
+from shopsage.recommend._top import exact_top
 from shopsage.recommend.base import ModelConfig, Recommender, TrainData
 from shopsage.recommend.sequential.items import ItemMode, encode_item_text
 from shopsage.types import ScoredItems
@@ -220,6 +221,27 @@ class SequentialRecommender(Recommender):
         for s in seqs:
             self._check_items(s)
         return self.score_tensor(seqs).numpy()
+
+    def recommend(self, histories: Sequences | list[np.ndarray], n: int = 10, *,
+                  exclude: list[np.ndarray] | None = None, filter_seen: bool = True) -> ScoredItems:
+        """:meth:`Recommender.recommend`; one history without ``exclude`` (a served request) is scored and its
+        best ``n + 1`` found in torch, without the batch's copies: the same answer (a tie among them is
+        ranked by the base method, see :mod:`shopsage.recommend._top`)."""
+        if exclude is not None or len(histories) != 1 or n < 1:
+            return super().recommend(histories, n, exclude=exclude, filter_seen=filter_seen)
+        self._check_fitted()
+        assert self._table is not None
+        seq = np.asarray(histories[0], dtype=np.int64)
+        self._check_items(seq)
+        with torch.inference_mode():
+            scores = (self._hidden([seq]) @ self._table.T)[0].float().cpu()  # (N,) as score() computes them
+            if filter_seen and len(seq):
+                scores[torch.from_numpy(seq)] = -torch.inf
+            best = torch.topk(scores, min(n + 1, self.n_items))
+        top = exact_top(best.indices.numpy(), best.values.numpy(), n, self.n_items)
+        if top is None:
+            return ScoredItems.from_scores(scores.numpy()[None, :], n)
+        return ScoredItems(top[0][None, :], top[1][None, :])
 
     def next_items(self, sequence: list[int] | np.ndarray, n: int = 10, *, exclude: list[int] | np.ndarray | None = None,
                    filter_seen: bool = True) -> ScoredItems:
