@@ -1,14 +1,16 @@
 """Service load benchmark (issue 7): Amazon Scientific catalogue, loopback, one uvicorn worker.
 
 Run: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_serve.py [--home DIR] [--seconds 20] [--closed-seconds 10]
-     [--quick]
+     [--quick] [--learned]
 Writes benchmarks/results/serve.json and serve.md (``--quick``: var/bench/serve-quick.{json,md}, a check
 that every phase runs, a few seconds each, with under-trained sequential models: not figures to publish).
 
 1. Import Amazon Scientific into a fresh SQLite store; train for serving on every interaction
    (``holdout=False``) and promote: itemknn, ease, sasrec, gru4rec, then ``blend-session`` (SASRec +
    GRU4Rec from the registry, session-kNN, the session's own items; weights chosen on validation
-   cases); pop, fbt and sknn as on start. Under ``--home DIR`` (the service's home: models/ and the
+   cases); pop, fbt and sknn as on start; with ``--learned`` also for_you's learned ranker (``ranker-for_you``,
+   the stage its default pipeline names; without the flag the home must hold no live ranker, so for_you serves
+   rank fusion, as a fresh shop). Under ``--home DIR`` (the service's home: models/ and the
    embedding cache cache/embeddings persist between runs) a live version trained on the same data
    with the same configuration is served again instead of retrained.
 0. In process: for_you, next_in_session and search called on a started Service with the text
@@ -108,7 +110,37 @@ def train(store: Any, registry: Any, seq: dict[str, Any]) -> tuple[dict[str, str
     return versions, ts
 
 
-def prepare(tmp: Path, home: Path, seq: dict[str, Any]) -> dict[str, Any]:
+def ranking_stage(url: str, registry: Any, seq: dict[str, Any], learned: bool) -> str | None:
+    """``--learned``: train (once per data set: reused while the home's ranker was trained on the same data)
+    and promote for_you's learned ranker, the stage its default pipeline names; without it the home must
+    serve rank fusion (no live ranker). Returns the live ranker's version."""
+    from shopsage.rank.model import ranker_name
+    from shopsage.serving.ranker_training import train_stage_ranker
+    from shopsage.training import prepare as training_set
+
+    name = ranker_name("for_you")
+    live = registry.current(name)
+    if not learned:
+        if live is not None:
+            raise SystemExit(f"{registry.root} serves {name} {live.version}: for_you would rank with it. Pass --learned, "
+                             "or give this run another --home (rank fusion serves a home without a live ranker).")
+        return None
+    from shopsage.data.stores import open_store
+
+    store = open_store(url)
+    try:
+        fingerprint = training_set(store, holdout=False).fingerprint
+    finally:
+        store.close()
+    if live is not None and live.manifest.get("data_fingerprint") == fingerprint:
+        print(f"  {name} {live.version} reused (same data)", flush=True)
+        return str(live.version)
+    v = train_stage_ranker(url, registry, "for_you", {"models": {"sasrec": seq}},
+                           say=lambda m: print(" ", m, flush=True))
+    return str(registry.promote(name, v.version).version)
+
+
+def prepare(tmp: Path, home: Path, seq: dict[str, Any], learned: bool = False) -> dict[str, Any]:
     from shopsage.data.importers import get_importer, run_import
     from shopsage.data.stores import open_store
     from shopsage.privacy.imports import private_importer, shop_pseudonymizer
@@ -126,6 +158,7 @@ def prepare(tmp: Path, home: Path, seq: dict[str, Any]) -> dict[str, Any]:
     ids_of = shop_pseudonymizer(home, False)
     assert {ids_of.pseudonymize(u) for u in raw_users} == set(store.user_ids()), "the pseudonyms differ from the API's"
     versions, ts = train(store, ModelRegistry(home / "models"), seq)
+    versions["ranker-for_you"] = ranking_stage(url, ModelRegistry(home / "models"), seq, learned)
     ids = ts.items.ids
     seqs = ts.data.sequences
     histories = [[ids[int(i)] for i in seqs[s]] for s in range(len(seqs)) if len(seqs[s]) >= 1]
@@ -343,6 +376,8 @@ def arguments() -> argparse.Namespace:
     ap.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     ap.add_argument("--serve-arg", action="append", default=[], help="An extra argument for the one-worker "
                     "`shopsage serve` (repeat it), e.g. --serve-arg=--no-exposures for an A/B.")
+    ap.add_argument("--learned", action="store_true", help="Serve for_you with its learned ranking stage: train "
+                    "(or reuse) and promote ranker-for_you in the home first (without it the home must hold no live ranker).")
     ap.add_argument("--stem", default=None, help="Result file name (default serve, or serve-quick).")
     ap.add_argument("--quick", action="store_true", help="A check that every phase runs: 3 s open loops, 2 s closed "
                     "loops, 20 trials, 100 in-process calls, sequential models trained 3 epochs; results to "
@@ -364,7 +399,7 @@ def main() -> None:
         home = (args.home or tmp / "home").resolve()
         print(f"preparing Amazon Scientific (home {home})", flush=True)
         t0 = time.perf_counter()
-        prep = prepare(tmp, home, args.seq_params)
+        prep = prepare(tmp, home, args.seq_params, args.learned)
         out["models"], out["prepare_s"] = prep["versions"], round(time.perf_counter() - t0, 1)
         qs = queries(prep["titles"], 5000, rng)
         us = [rng.choice(prep["users"]) for _ in range(20000)]
