@@ -1,7 +1,7 @@
 """Service load benchmark (issue 7): Amazon Scientific catalogue, loopback, one uvicorn worker.
 
 Run: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_serve.py [--home DIR] [--seconds 20] [--closed-seconds 10]
-     [--quick] [--learned]
+     [--quick] [--learned] [--pin]
 Writes benchmarks/results/serve.json and serve.md (``--quick``: var/bench/serve-quick.{json,md}, a check
 that every phase runs, a few seconds each, with under-trained sequential models: not figures to publish).
 
@@ -378,6 +378,9 @@ def arguments() -> argparse.Namespace:
                     "`shopsage serve` (repeat it), e.g. --serve-arg=--no-exposures for an A/B.")
     ap.add_argument("--learned", action="store_true", help="Serve for_you with its learned ranking stage: train "
                     "(or reuse) and promote ranker-for_you in the home first (without it the home must hold no live ranker).")
+    ap.add_argument("--pin", action="store_true", help="Run the one-worker server (and the bare route) on CPU 0 and "
+                    "the load generator on CPU 1 (taskset / sched_setaffinity), so the service does not share its core "
+                    "with its client; the two-worker phase is not pinned.")
     ap.add_argument("--stem", default=None, help="Result file name (default serve, or serve-quick).")
     ap.add_argument("--quick", action="store_true", help="A check that every phase runs: 3 s open loops, 2 s closed "
                     "loops, 20 trials, 100 in-process calls, sequential models trained 3 epochs; results to "
@@ -411,11 +414,16 @@ def main() -> None:
         out["next_in_session_input"] = (f"{len(names)} anonymous sessions seeded with POST /v1/events ({len(events)} views, "
                                         "1-5 consecutive items of a user's sequence each), asked with ?session=ID")
         port, bare_port = 18431, 18432
-        svc = start(serve_cmd(prep["url"], home, port, "--semantic", *args.serve_arg), port, tmp / "serve.log",
+        pin = ["taskset", "-c", "0"] if args.pin else []  # the one-worker phases: server on core 0, client on core 1
+        svc = start(pin + serve_cmd(prep["url"], home, port, "--semantic", *args.serve_arg), port, tmp / "serve.log",
                     {"HF_HUB_OFFLINE": "1"})
-        bare = start([sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(ROOT / "benchmarks"),
-                      "--port", str(bare_port), "--log-level", "warning", "--no-access-log"], bare_port, tmp / "bare.log",
+        bare = start(pin + [sys.executable, "-m", "uvicorn", "bare_app:app", "--app-dir", str(ROOT / "benchmarks"),
+                            "--port", str(bare_port), "--log-level", "warning", "--no-access-log"], bare_port, tmp / "bare.log",
                      probe="/json")
+        cpus = os.sched_getaffinity(0)
+        if args.pin:
+            os.sched_setaffinity(0, {1})
+            out["pinned"] = "one-worker phases: the servers on CPU 0 (taskset), the load generator on CPU 1"
         routes = {"for_you": lambda i: f"/v1/recommendations/for_you?user={quote(us[i % len(us)])}&n=10",
                   "next_in_session": lambda i: f"/v1/recommendations/next_in_session?session={names[i % len(names)]}&n=10",
                   "search": lambda i: f"/v1/search?q={quote(qs[i % len(qs)])}&per_page=10",
@@ -426,6 +434,7 @@ def main() -> None:
         finally:
             stop(svc)
             stop(bare)
+            os.sched_setaffinity(0, cpus)
         redis_phases(out, args, prep["url"], home, tmp, port, us, prep["items"], rng)
     out["machine_end"] = describe()
     where = QUICK_RESULTS if args.quick else RESULTS
@@ -454,7 +463,8 @@ def markdown(r: dict[str, Any]) -> str:
     cl = r["closed_loop_8_connections"]
     lines = [f"{'QUICK CHECK (not figures): ' if r.get('quick') else ''}Amazon Scientific, loopback, one worker, "
              f"`shopsage serve --semantic`; models {r['models']}; search mode `auto` resolved to `{r.get('search_mode')}`; "
-             f"next_in_session's candidates (one response): {r.get('next_in_session_candidates')}.",
+             f"next_in_session's candidates (one response): {r.get('next_in_session_candidates')}."
+             + (f" Pinned: {r['pinned']}." if r.get("pinned") else ""),
              "", *goals(r), "",
              "| open loop | rate | requests | p50 ms | p90 ms | p99 ms | max ms | statuses |", "|---|---:|---:|---:|---:|---:|---:|---|"]
     runs = [("GET /v1/recommendations/for_you", r["for_you_open_loop"]),
