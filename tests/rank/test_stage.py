@@ -60,6 +60,31 @@ def test_the_version_records_simulated_clicks_and_its_generators(shop: tuple[str
     assert cur.manifest["generators"] == ["similar_to_recent:itemknn", "model:ease"]
     assert "simulated clicks" in cur.manifest["feedback"] and cur.manifest["clicks"]["eta"] == 1.0
     assert cur.manifest["data_fingerprint"]
+    assert cur.manifest["served_models"] == ["itemknn", "ease"]  # the models live when its rows were built
+
+
+def test_a_ranker_trained_on_other_live_models_is_refused_and_fusion_serves(shop: tuple[str, Path, Path, Path],
+                                                                            tmp_path: Path) -> None:
+    """Only item-kNN live now (EASE gone): its columns would be empty at serving, unlike in training."""
+    import shutil
+
+    url, home, learned, plain = shop
+    other = tmp_path / "home"
+    shutil.copytree(home, other)
+    shutil.rmtree(other / "models" / "ease")
+    svc_plain = _service(url, other, plain)
+    try:
+        fusion = [it["id"] for it in svc_plain.recommend("for_you", user="u3", n=10)["items"]]
+    finally:
+        svc_plain.close()
+    svc = _service(url, other, learned)
+    try:
+        out = svc.recommend("for_you", user="u3", n=10)
+        why = out["stages"]["ranking"].get("why", "")
+        assert out["stages"]["ranking"]["method"] == "rank_fusion" and "itemknn, ease" in why and "train it again" in why
+        assert [it["id"] for it in out["items"]] == fusion
+    finally:
+        svc.close()
 
 
 @pytest.mark.parametrize("user", ["u0", "u5", "u10", "u23"])

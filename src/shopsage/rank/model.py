@@ -54,6 +54,9 @@ class StageRanker(LearnedRanker):
         self.features_version = 0
         """:data:`shopsage.rank.features.FEATURES_VERSION` of its training features (0: unknown)."""
         self._paths: np.ndarray | None = None
+        self.served_models: list[str] | None = None
+        """The scenario's candidate models that were live when its training rows were built (None: unknown,
+        versions before this was recorded); the stage serves it only while the same ones are live."""
 
     def contributions(self, features: np.ndarray) -> np.ndarray:
         """``(m, n_features + 1)`` each feature's additive share of each row's score; the last column is
@@ -122,4 +125,6 @@ class StageRanker(LearnedRanker):
         ranker.generators = list(manifest.get("generators", []))
         ranker.scenario = manifest.get("scenario")
         ranker.features_version = int(manifest.get("features_version", 1))
+        served = manifest.get("served_models")
+        ranker.served_models = None if served is None else [str(n) for n in served]
         return ranker

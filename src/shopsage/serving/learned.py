@@ -190,6 +190,12 @@ def learned_order(sc: ScenarioConfig, rankers: StageRankers, gens: Generators, s
         error = (f"{ranking.model} {ranker.version} was trained on stage features v{ranker.features_version}, this "
                  f"service computes v{FEATURES_VERSION}: train it again")
         ranker = None
+    if ranker is not None and ranker.served_models is not None:
+        live = [n for n in dict.fromkeys(g.model for g in sc.candidates if g.model) if gens.models.get(n) is not None]
+        if sorted(live) != sorted(ranker.served_models):
+            error = (f"{ranking.model} {ranker.version} learned from lists of {', '.join(ranker.served_models) or 'no model'}; "
+                     f"this service has {', '.join(live) or 'none'} of the scenario's models live: train it again")
+            ranker = None
     if ranker is None:
         stages["ranking"] = {"method": "rank_fusion", "fallback_from": ranking.model, "why": error}
         return None

@@ -109,6 +109,8 @@ class StageData:
         self.features: list[np.ndarray] = []
         self.target: list[int] = []
         self.weight: list[float] = []
+        self.served_models: list[str] | None = None
+        """The scenario's candidate models the service that built these rows had live (None: not known)."""
 
     def add(self, x: np.ndarray, target: int, weight: float = 1.0) -> None:
         self.features.append(x)
@@ -247,7 +249,7 @@ def collect_stage_data(store_url: str, work: Path, scenario: str, pipelines: Pat
         raise ValidationError(f"scenario {scenario!r} has no candidate generators: nothing for a ranker to rank.")
     keys = [generator_key(g) for g in sc.candidates]
     url, split = _work_shop(store_url, work, say)
-    names = list(dict.fromkeys(g.model for g in sc.candidates if g.model))
+    names = all_names = list(dict.fromkeys(g.model for g in sc.candidates if g.model))
     if shop is not None:  # what the shop's service answers with: its live models and those it builds on start
         served = [n for n in names if shop.current(n) is not None or n in BUILD_ON_START]
         if names and not served:
@@ -257,6 +259,7 @@ def collect_stage_data(store_url: str, work: Path, scenario: str, pipelines: Pat
             say(f"not live in the shop, so not trained for the ranker either: {', '.join(n for n in names if n not in served)}")
         names = served
     live = ensure_models(url, ModelRegistry(work / "models"), names, cfg.models, say)
+    work_live = [n for n in all_names if ModelRegistry(work / "models").current(n) is not None]  # what its service loads
     features = StageFeatures(keys)
     key = hashlib.sha256(json.dumps([(work / "shop.split").read_text(), live, features.names, FEATURES_VERSION,
                                      cfg.max_users, cfg.seed],
@@ -264,7 +267,9 @@ def collect_stage_data(store_url: str, work: Path, scenario: str, pipelines: Pat
     cache = work / f"stage-data-{key}.npz"  # the features of these shoppers under these models: reused by a re-fit
     if cache.is_file():
         say(f"stage features of the sampled shoppers read from {cache}")
-        return _load_data(cache, features.names), keys
+        cached = _load_data(cache, features.names)
+        cached.served_models = work_live
+        return cached, keys
     svc = Service(ServiceOptions(store_url=url, home=work, pipelines=pipelines, build_on_start=False,
                                  reload_interval_s=0), say=say).start()
     try:
@@ -287,6 +292,7 @@ def collect_stage_data(store_url: str, work: Path, scenario: str, pipelines: Pat
     finally:
         svc.close()
     _save_data(cache, data)
+    data.served_models = work_live
     return data, keys
 
 
@@ -319,11 +325,13 @@ def _logged_data(store_url: str, home: Path, scenario: str, pipelines: Path | No
     try:
         features = StageFeatures(keys)
         xs, targets, weights, answers = exposure_stage_data(svc, scenario, sc, features, PositionBasedClicks(cfg.clicks))
+        served = [n for n in dict.fromkeys(g.model for g in sc.candidates if g.model) if svc.models.get(n) is not None]
     finally:
         svc.close()
     data = StageData(features.names)
     for x, t, w in zip(xs, targets, weights, strict=True):
         data.add(x, t, w)
+    data.served_models = served
     say(f"logged feedback: {len(data):,} attributed items from {answers:,} answers of {scenario}")
     return data, keys
 
@@ -372,7 +380,7 @@ def train_stage_ranker(store_url: str, registry: ModelRegistry, scenario: str, p
         name, path, StageRanker.KIND, json.loads(ranker.config.model_dump_json()),
         feature_names=ranker.feature_names, generators=keys, scenario=scenario, metrics=metrics,
         protocol=protocol if metrics else None, holdout=bool(metrics), data_fingerprint=fingerprint,
-        test_fingerprint=test_fingerprint, features_version=FEATURES_VERSION,
+        test_fingerprint=test_fingerprint, features_version=FEATURES_VERSION, served_models=data.served_models,
         fit=ranker.metrics, feedback=feedback, source="exposures" if logged else "simulated",
         clicks=json.loads(cfg.clicks.model_dump_json()), n_examples=len(data),
         importance=dict(list(ranker.importance().items())[:10]), training=json.loads(cfg.model_dump_json()))
