@@ -50,7 +50,17 @@ from urllib.parse import quote
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
-from shopsage.evaluate.load import Conn, closed_loop, cpu_seconds, open_loop, start, stop, summary, timed  # noqa: E402
+from shopsage.evaluate.load import (  # noqa: E402
+    Conn,
+    closed_loop,
+    cpu_seconds,
+    open_loop,
+    start,
+    stop,
+    summary,
+    timed,
+    wait_idle,
+)
 from shopsage.evaluate.load import title_queries as queries
 from shopsage.evaluate.machine import describe  # noqa: E402
 
@@ -338,7 +348,7 @@ def redis_phases(out: dict[str, Any], args: argparse.Namespace, url: str, home: 
         out["event_to_effect_redis_2_workers"] = f"not measured: {str(exc)[-300:]}"
         return
     try:
-        time.sleep(3)  # let the second worker finish starting
+        out["two_workers_settled_s"] = round(wait_idle(red.pid), 1)  # both workers loaded (3 s were not enough)
 
         def recs2(i: int) -> str:
             return f"/v1/recommendations/for_you?user={quote(us[(i + 7919) % len(us)])}&n=10"

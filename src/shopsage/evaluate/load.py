@@ -203,6 +203,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """:func:`cpu_seconds` of ``pid`` and its direct children (a multi-worker server's workers)."""
+    total = cpu_seconds(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while being read
+            continue
+        if int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def wait_idle(pid: int, share: float = 0.1, window_s: float = 1.0, timeout_s: float = 180.0) -> float:
+    """Wait until ``pid`` and its children use under ``share`` of a core for two windows in a row (a
+    multi-worker server whose last worker is still loading answers requests already, and its loading
+    would be counted as the others' latency); returns the seconds waited. Raises on ``timeout_s``."""
+    t0 = time.monotonic()
+    quiet = 0
+    while quiet < 2:
+        if time.monotonic() - t0 > timeout_s:
+            raise RuntimeError(f"process {pid} and its workers still busy after {timeout_s:.0f} s")
+        c0 = tree_cpu_seconds(pid)
+        time.sleep(window_s)
+        quiet = quiet + 1 if (tree_cpu_seconds(pid) - c0) / window_s < share else 0
+    return time.monotonic() - t0
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:
