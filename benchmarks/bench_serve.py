@@ -121,12 +121,11 @@ def train(store: Any, registry: Any, seq: dict[str, Any]) -> tuple[dict[str, str
 
 
 def ranking_stage(url: str, registry: Any, seq: dict[str, Any], learned: bool) -> str | None:
-    """``--learned``: train (once per data set: reused while the home's ranker was trained on the same data)
-    and promote for_you's learned ranker, the stage its default pipeline names; without it the home must
-    serve rank fusion (no live ranker). Returns the live ranker's version."""
+    """``--learned``: train (or reuse, when trained on the same data) and promote for_you's learned ranker, the
+    stage its default pipeline names; without it the home must serve rank fusion (no live ranker). Returns
+    the live ranker's version."""
     from shopsage.rank.model import ranker_name
-    from shopsage.serving.ranker_training import train_stage_ranker
-    from shopsage.training import prepare as training_set
+    from shopsage.serving.bench import live_stage_ranker
 
     name = ranker_name("for_you")
     live = registry.current(name)
@@ -135,19 +134,8 @@ def ranking_stage(url: str, registry: Any, seq: dict[str, Any], learned: bool) -
             raise SystemExit(f"{registry.root} serves {name} {live.version}: for_you would rank with it. Pass --learned, "
                              "or give this run another --home (rank fusion serves a home without a live ranker).")
         return None
-    from shopsage.data.stores import open_store
-
-    store = open_store(url)
-    try:
-        fingerprint = training_set(store, holdout=False).fingerprint
-    finally:
-        store.close()
-    if live is not None and live.manifest.get("data_fingerprint") == fingerprint:
-        print(f"  {name} {live.version} reused (same data)", flush=True)
-        return str(live.version)
-    v = train_stage_ranker(url, registry, "for_you", {"models": {"sasrec": seq}},
-                           say=lambda m: print(" ", m, flush=True))
-    return str(registry.promote(name, v.version).version)
+    return live_stage_ranker(url, registry, "for_you", name, {"models": {"sasrec": seq}}, None,
+                             lambda m: print(" ", m, flush=True))
 
 
 def prepare(tmp: Path, home: Path, seq: dict[str, Any], learned: bool = False) -> dict[str, Any]:

@@ -130,6 +130,16 @@ def ensure_stage_ranker(store_url: str, registry: ModelRegistry, cfg: ServeBench
     ranking = load_pipelines(cfg.pipelines).scenario(cfg.scenario).ranking
     if isinstance(ranking, str) or ranking.kind != "learned" or ranking.model is None:
         return None
+    params = dict(cfg.params.get(ranking.model, {}))
+    params.setdefault("models", {k: v for k, v in cfg.params.items() if not k.startswith("ranker-")})
+    return live_stage_ranker(store_url, registry, cfg.scenario, ranking.model, params, cfg.pipelines, say)
+
+
+def live_stage_ranker(store_url: str, registry: ModelRegistry, scenario: str, name: str, params: dict[str, Any],
+                      pipelines: Path | None, say: Say) -> str:
+    """The live version of ``scenario``'s learned ranker ``name``: the current one when it was trained on this
+    shop's data, else one trained now (``params``: :class:`~shopsage.serving.ranker_training.StageTrainConfig`)
+    and promoted."""
     from shopsage.serving.ranker_training import train_stage_ranker
     from shopsage.training import prepare
 
@@ -138,14 +148,14 @@ def ensure_stage_ranker(store_url: str, registry: ModelRegistry, cfg: ServeBench
         fingerprint = prepare(store, holdout=False).fingerprint
     finally:
         store.close()
-    cur = registry.current(ranking.model)
+    cur = registry.current(name)
     if cur is None or cur.manifest.get("data_fingerprint") != fingerprint:
-        say(f"training {ranking.model} on the served shop (simulated clicks)")
-        params = dict(cfg.params.get(ranking.model, {}))
-        params.setdefault("models", {k: v for k, v in cfg.params.items() if not k.startswith("ranker-")})
-        v = train_stage_ranker(store_url, registry, cfg.scenario, params, cfg.pipelines, say)
-        cur = registry.promote(ranking.model, v.version)
-    return cur.version
+        say(f"training {name} on the served shop (simulated clicks)")
+        v = train_stage_ranker(store_url, registry, scenario, params, pipelines, say)
+        cur = registry.promote(name, v.version)
+    else:
+        say(f"{name} {cur.version} reused (trained on this shop's data)")
+    return str(cur.version)
 
 
 def _ranked(items: list[str], index: dict[str, int], n: int) -> np.ndarray:

@@ -258,8 +258,9 @@ def collect_stage_data(store_url: str, work: Path, scenario: str, pipelines: Pat
         if len(served) < len(names):
             say(f"not live in the shop, so not trained for the ranker either: {', '.join(n for n in names if n not in served)}")
         names = served
-    live = ensure_models(url, ModelRegistry(work / "models"), names, cfg.models, say)
-    work_live = [n for n in all_names if ModelRegistry(work / "models").current(n) is not None]  # what its service loads
+    work_models = ModelRegistry(work / "models")
+    live = ensure_models(url, work_models, names, cfg.models, say)
+    work_live = [n for n in all_names if work_models.current(n) is not None]  # what its service loads
     features = StageFeatures(keys)
     key = hashlib.sha256(json.dumps([(work / "shop.split").read_text(), live, features.names, FEATURES_VERSION,
                                      cfg.max_users, cfg.seed],
