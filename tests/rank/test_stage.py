@@ -239,3 +239,12 @@ def test_a_ranker_of_other_features_is_refused_and_fusion_serves(shop: tuple[str
         assert [it["id"] for it in out["items"]] == [it["id"] for it in svc.recommend("for_you", user="u7", n=10)["items"]]
     finally:
         svc.close()
+
+
+def test_the_rank_fusion_preset_is_the_default_pipelines_without_the_learned_stage() -> None:
+    """benchmarks/pipelines_rank_fusion.toml (the baseline of docs/benchmarks.md) must not drift from config/pipelines.toml."""
+    fusion = load_pipelines(ROOT / "benchmarks" / "pipelines_rank_fusion.toml").model_dump(mode="json")
+    default = load_pipelines(ROOT / "config" / "pipelines.toml").model_dump(mode="json")
+    assert fusion["scenarios"]["for_you"].pop("ranking") == "rank_fusion"
+    assert default["scenarios"]["for_you"].pop("ranking") == {"kind": "learned", "model": "ranker-for_you"}
+    assert fusion == default

@@ -116,8 +116,9 @@ def demo(
         built = run_or_fail(lambda: build_missing(st, ModelRegistry(home / "models"), DEMO_MODELS,
                                                   say=console.print, progress=progress))
     console.print(f"models trained: {', '.join(built) or 'none (already in the registry)'}")  # type: ignore[arg-type]
-    console.print("for_you ranks by rank fusion until its learned ranking stage is trained (1-5 minutes, "
-                  "+2.5% NDCG@10 measured): shopsage models train ranker --scenario for_you --promote")
+    console.print("for_you ranks by rank fusion until its learned ranking stage is trained (minutes; +2.5-2.7% "
+                  "NDCG@10 over rank fusion measured, docs/benchmarks.md): shopsage models train ranker --scenario "
+                  "for_you --promote")
     env = "" if home == home_of(ctx) else f"SHOPSAGE_HOME={home} "
     at = f" --store {url}" if store else ""
     console.print(f"home {home}: store {url}, models {home / 'models'}; see them with `{env}shopsage stats{at}` and "
